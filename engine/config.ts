@@ -1,0 +1,389 @@
+import { availableParallelism } from 'node:os';
+import type { BackoffPolicy } from './backoff.js';
+
+/** One output size: fit inside width x height, never upscaled. */
+export interface SizeSpec {
+  name: string;
+  width: number;
+  height: number;
+}
+
+export type OutputFormat = 'webp' | 'jpeg' | 'avif' | 'png';
+
+/** How an image is processed: the old `lis_datasource_process_details`. */
+export interface ProcessDetails {
+  /** Encoder quality 1-100. */
+  quality: number;
+  /** Gaussian sharpen sigma after resizing; 0 turns it off. */
+  sharpen: number;
+  /** Gamma used while resizing (e.g. 2.2); 0 turns it off. */
+  gamma: number;
+  /** Colour that transparent pixels are flattened onto. */
+  background: string;
+}
+
+export interface CountryThumbnails {
+  sizes?: SizeSpec[];
+  formats?: OutputFormat[];
+  process?: Partial<ProcessDetails>;
+  datasources?: Record<string, { process?: Partial<ProcessDetails> }>;
+}
+
+export interface Config {
+  spool: string;
+  tree: string;
+  /** Countries the daemon watches and `status` reports (more appear as they are used). */
+  countries: string[];
+  /** Public base URL under which the tree is served; the Interface builds URLs from it. */
+  baseUrl: string;
+  thumbnails: {
+    sizes: SizeSpec[];
+    formats: OutputFormat[];
+    process: ProcessDetails;
+    /** Largest decoded image accepted, in pixels: stops decompression bombs. */
+    maxPixels: number;
+    countries: Record<string, CountryThumbnails>;
+  };
+  pool: {
+    /** sharp worker threads. */
+    threads: number;
+    /** Thumbnail tasks queued per thread, to keep threads busy. */
+    queuePerThread: number;
+    /** Niceness applied to the process at start (0: unchanged). */
+    nice: number;
+  };
+  download: {
+    concurrency: number;
+    perHost: number;
+    connectTimeoutMs: number;
+    headersTimeoutMs: number;
+    bodyTimeoutMs: number;
+    totalTimeoutMs: number;
+    maxBytes: number;
+    maxRedirects: number;
+    userAgent: string;
+  };
+  retry: BackoffPolicy & { maxAttempts: number };
+  claims: {
+    /** A claim whose holder stopped refreshing it for this long is taken over. */
+    staleMs: number;
+  };
+  intake: {
+    /** A plain-written batch is read once its size and mtime were unchanged this long. */
+    settleMs: number;
+    /** Full rescan of the spool, for what the watcher missed. */
+    rescanMs: number;
+    /** Job names held in memory waiting for a slot, per stage. */
+    queueLimit: number;
+  };
+  fsync: boolean;
+  log: {
+    level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+    dir: string;
+  };
+}
+
+const cores = availableParallelism();
+
+/** Every key's default: a daemon with no config file runs on ./var. */
+export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
+  spool: 'var/spool',
+  tree: 'var/tree',
+  // the nine countries of the predecessor
+  countries: ['br', 'it', 'fr', 'es', 'de', 'uk', 'in', 'au', 'mx'],
+  baseUrl: 'http://localhost:8080/thumbs',
+  thumbnails: {
+    sizes: [
+      { name: 'thumb', width: 120, height: 90 },
+      { name: 'medium', width: 200, height: 150 },
+      { name: 'large', width: 480, height: 360 },
+    ],
+    // WebP q75 matches mozjpeg q80 in SSIM at ~27% fewer bytes on the listing photos (README)
+    formats: ['webp'],
+    process: { quality: 75, sharpen: 0, gamma: 0, background: '#ffffff' },
+    maxPixels: 100_000_000,
+    countries: {},
+  },
+  pool: { threads: cores, queuePerThread: 2, nice: 0 },
+  download: {
+    concurrency: 32,
+    perHost: 4,
+    connectTimeoutMs: 10_000,
+    headersTimeoutMs: 15_000,
+    bodyTimeoutMs: 30_000,
+    totalTimeoutMs: 120_000,
+    maxBytes: 32 * 1024 * 1024,
+    maxRedirects: 5,
+    userAgent: 'ImageSys/0.1 (+thumbnailer)',
+  },
+  retry: { maxAttempts: 5, baseMs: 30_000, maxMs: 3_600_000, factor: 4, jitter: 0.5 },
+  claims: { staleMs: 15_000 },
+  intake: { settleMs: 2_000, rescanMs: 30_000, queueLimit: 2_000 },
+  fsync: true,
+  log: { level: 'info', dir: 'var/log' },
+} satisfies Config);
+
+export class ConfigError extends Error {
+  readonly key: string;
+  constructor(key: string, expected: string, received: unknown) {
+    super(`config: expected ${expected} for ${key} but received ${describe(received)}`);
+    this.name = 'ConfigError';
+    this.key = key;
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+const COUNTRY_PATTERN = /^[a-z]{2,3}$/;
+const SIZE_NAME_PATTERN = /^[a-z0-9_-]{1,32}$/;
+const FORMATS: readonly OutputFormat[] = ['webp', 'jpeg', 'avif', 'png'];
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export function isCountry(value: string): boolean {
+  return COUNTRY_PATTERN.test(value);
+}
+
+type Raw = Record<string, unknown>;
+
+function isObject(value: unknown): value is Raw {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Reads one section: unknown keys are refused so that typos do not pass silently. */
+function section(raw: unknown, key: string, allowed: readonly string[]): Raw {
+  if (raw === undefined) return {};
+  if (!isObject(raw)) throw new ConfigError(key, 'an object', raw);
+  for (const name of Object.keys(raw)) {
+    if (!allowed.includes(name)) {
+      throw new ConfigError(`${key ? `${key}.` : ''}${name}`, `one of the keys ${allowed.join(', ')}`, name);
+    }
+  }
+  return raw;
+}
+
+function integer(raw: unknown, key: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (raw === undefined) return fallback;
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < min || raw > max) {
+    throw new ConfigError(key, `an integer from ${min} to ${max}`, raw);
+  }
+  return raw;
+}
+
+function number(raw: unknown, key: string, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  if (typeof raw !== 'number' || !Number.isFinite(raw) || raw < min || raw > max) {
+    throw new ConfigError(key, `a number from ${min} to ${max}`, raw);
+  }
+  return raw;
+}
+
+function string(raw: unknown, key: string, fallback: string): string {
+  if (raw === undefined) return fallback;
+  if (typeof raw !== 'string' || raw.length === 0) throw new ConfigError(key, 'a non-empty string', raw);
+  return raw;
+}
+
+function boolean(raw: unknown, key: string, fallback: boolean): boolean {
+  if (raw === undefined) return fallback;
+  if (typeof raw !== 'boolean') throw new ConfigError(key, 'true or false', raw);
+  return raw;
+}
+
+function oneOf<T extends string>(raw: unknown, key: string, fallback: T, values: readonly T[]): T {
+  if (raw === undefined) return fallback;
+  if (typeof raw !== 'string' || !values.includes(raw as T)) throw new ConfigError(key, `one of ${values.join(', ')}`, raw);
+  return raw as T;
+}
+
+function country(raw: unknown, key: string): string {
+  if (typeof raw !== 'string' || !isCountry(raw)) throw new ConfigError(key, 'a country code of 2-3 lowercase letters', raw);
+  return raw;
+}
+
+function url(raw: unknown, key: string, fallback: string): string {
+  const value = string(raw, key, fallback);
+  try {
+    new URL(value);
+  } catch {
+    throw new ConfigError(key, 'an absolute URL', raw);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+function sizes(raw: unknown, key: string, fallback: SizeSpec[]): SizeSpec[] {
+  if (raw === undefined) return fallback;
+  if (!Array.isArray(raw) || raw.length === 0) throw new ConfigError(key, 'a non-empty array of sizes', raw);
+  const seen = new Set<string>();
+  return raw.map((item, index) => {
+    const at = `${key}[${index}]`;
+    const s = section(item, at, ['name', 'width', 'height']);
+    if (typeof s.name !== 'string' || !SIZE_NAME_PATTERN.test(s.name)) {
+      throw new ConfigError(`${at}.name`, 'a name of 1-32 characters a-z, 0-9, _ or -', s.name);
+    }
+    if (seen.has(s.name)) throw new ConfigError(`${at}.name`, 'a name not used by another size', s.name);
+    seen.add(s.name);
+    return {
+      name: s.name,
+      width: integer(s.width, `${at}.width`, NaN, 1, 8192),
+      height: integer(s.height, `${at}.height`, NaN, 1, 8192),
+    };
+  });
+}
+
+function formats(raw: unknown, key: string, fallback: OutputFormat[]): OutputFormat[] {
+  if (raw === undefined) return fallback;
+  if (!Array.isArray(raw) || raw.length === 0) throw new ConfigError(key, `a non-empty array of ${FORMATS.join(', ')}`, raw);
+  const list = raw.map((item, index) => oneOf(item, `${key}[${index}]`, 'webp', FORMATS));
+  if (new Set(list).size !== list.length) throw new ConfigError(key, 'formats without repeats', raw);
+  return list;
+}
+
+const PROCESS_KEYS = ['quality', 'sharpen', 'gamma', 'background'] as const;
+const COLOUR_PATTERN = /^#[0-9a-fA-F]{6}$/;
+
+function processPartial(raw: unknown, key: string): Partial<ProcessDetails> {
+  const s = section(raw, key, PROCESS_KEYS);
+  const out: Partial<ProcessDetails> = {};
+  if (s.quality !== undefined) out.quality = integer(s.quality, `${key}.quality`, 0, 1, 100);
+  if (s.sharpen !== undefined) out.sharpen = number(s.sharpen, `${key}.sharpen`, 0, 0, 10);
+  if (s.gamma !== undefined) {
+    const gamma = number(s.gamma, `${key}.gamma`, 0, 0, 3);
+    if (gamma !== 0 && gamma < 1) throw new ConfigError(`${key}.gamma`, '0 (off) or a number from 1 to 3', s.gamma);
+    out.gamma = gamma;
+  }
+  if (s.background !== undefined) {
+    if (typeof s.background !== 'string' || !COLOUR_PATTERN.test(s.background)) {
+      throw new ConfigError(`${key}.background`, 'a colour like "#ffffff"', s.background);
+    }
+    out.background = s.background;
+  }
+  return out;
+}
+
+function countryThumbnails(raw: unknown, key: string): Record<string, CountryThumbnails> {
+  const table = section(raw, key, Object.keys(isObject(raw) ? raw : {}));
+  const out: Record<string, CountryThumbnails> = {};
+  for (const [code, value] of Object.entries(table)) {
+    country(code, `${key}.${code}`);
+    const at = `${key}.${code}`;
+    const s = section(value, at, ['sizes', 'formats', 'process', 'datasources']);
+    const entry: CountryThumbnails = {};
+    if (s.sizes !== undefined) entry.sizes = sizes(s.sizes, `${at}.sizes`, []);
+    if (s.formats !== undefined) entry.formats = formats(s.formats, `${at}.formats`, []);
+    if (s.process !== undefined) entry.process = processPartial(s.process, `${at}.process`);
+    if (s.datasources !== undefined) {
+      const sources = section(s.datasources, `${at}.datasources`, Object.keys(isObject(s.datasources) ? s.datasources : {}));
+      entry.datasources = {};
+      for (const [id, detail] of Object.entries(sources)) {
+        const d = section(detail, `${at}.datasources.${id}`, ['process']);
+        entry.datasources[id] = { process: processPartial(d.process, `${at}.datasources.${id}.process`) };
+      }
+    }
+    out[code] = entry;
+  }
+  return out;
+}
+
+/**
+ * Validates a raw config (parsed JSON) once, at the edge, and fills in every default.
+ * Throws ConfigError naming the key and what was expected.
+ */
+export function parseConfig(raw: unknown): Config {
+  const d = DEFAULT_CONFIG;
+  const top = section(raw ?? {}, '', [
+    'spool', 'tree', 'countries', 'baseUrl', 'thumbnails', 'pool', 'download', 'retry', 'claims', 'intake', 'fsync', 'log',
+  ]);
+  const countriesRaw = top.countries;
+  let countries = [...d.countries];
+  if (countriesRaw !== undefined) {
+    if (!Array.isArray(countriesRaw) || countriesRaw.length === 0) {
+      throw new ConfigError('countries', 'a non-empty array of country codes', countriesRaw);
+    }
+    countries = countriesRaw.map((c, i) => country(c, `countries[${i}]`));
+  }
+
+  const t = section(top.thumbnails, 'thumbnails', ['sizes', 'formats', 'process', 'maxPixels', 'countries']);
+  const p = section(top.pool, 'pool', ['threads', 'queuePerThread', 'nice']);
+  const dl = section(top.download, 'download', [
+    'concurrency', 'perHost', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'totalTimeoutMs', 'maxBytes',
+    'maxRedirects', 'userAgent',
+  ]);
+  const r = section(top.retry, 'retry', ['maxAttempts', 'baseMs', 'maxMs', 'factor', 'jitter']);
+  const c = section(top.claims, 'claims', ['staleMs']);
+  const i = section(top.intake, 'intake', ['settleMs', 'rescanMs', 'queueLimit']);
+  const l = section(top.log, 'log', ['level', 'dir']);
+
+  const retry = {
+    maxAttempts: integer(r.maxAttempts, 'retry.maxAttempts', d.retry.maxAttempts, 1, 100),
+    baseMs: integer(r.baseMs, 'retry.baseMs', d.retry.baseMs, 0),
+    maxMs: integer(r.maxMs, 'retry.maxMs', d.retry.maxMs, 0),
+    factor: number(r.factor, 'retry.factor', d.retry.factor, 1, 100),
+    jitter: number(r.jitter, 'retry.jitter', d.retry.jitter, 0, 1),
+  };
+  if (retry.maxMs < retry.baseMs) throw new ConfigError('retry.maxMs', `a number at least retry.baseMs (${retry.baseMs})`, retry.maxMs);
+
+  return {
+    spool: string(top.spool, 'spool', d.spool),
+    tree: string(top.tree, 'tree', d.tree),
+    countries,
+    baseUrl: url(top.baseUrl, 'baseUrl', d.baseUrl),
+    thumbnails: {
+      sizes: sizes(t.sizes, 'thumbnails.sizes', d.thumbnails.sizes),
+      formats: formats(t.formats, 'thumbnails.formats', d.thumbnails.formats),
+      process: { ...d.thumbnails.process, ...processPartial(t.process, 'thumbnails.process') },
+      maxPixels: integer(t.maxPixels, 'thumbnails.maxPixels', d.thumbnails.maxPixels, 1),
+      countries: countryThumbnails(t.countries, 'thumbnails.countries'),
+    },
+    pool: {
+      threads: integer(p.threads, 'pool.threads', d.pool.threads, 1, 256),
+      queuePerThread: integer(p.queuePerThread, 'pool.queuePerThread', d.pool.queuePerThread, 1, 64),
+      nice: integer(p.nice, 'pool.nice', d.pool.nice, 0, 19),
+    },
+    download: {
+      concurrency: integer(dl.concurrency, 'download.concurrency', d.download.concurrency, 1, 4096),
+      perHost: integer(dl.perHost, 'download.perHost', d.download.perHost, 1, 1024),
+      connectTimeoutMs: integer(dl.connectTimeoutMs, 'download.connectTimeoutMs', d.download.connectTimeoutMs, 1),
+      headersTimeoutMs: integer(dl.headersTimeoutMs, 'download.headersTimeoutMs', d.download.headersTimeoutMs, 1),
+      bodyTimeoutMs: integer(dl.bodyTimeoutMs, 'download.bodyTimeoutMs', d.download.bodyTimeoutMs, 1),
+      totalTimeoutMs: integer(dl.totalTimeoutMs, 'download.totalTimeoutMs', d.download.totalTimeoutMs, 1),
+      maxBytes: integer(dl.maxBytes, 'download.maxBytes', d.download.maxBytes, 1),
+      maxRedirects: integer(dl.maxRedirects, 'download.maxRedirects', d.download.maxRedirects, 0, 20),
+      userAgent: string(dl.userAgent, 'download.userAgent', d.download.userAgent),
+    },
+    retry,
+    claims: { staleMs: integer(c.staleMs, 'claims.staleMs', d.claims.staleMs, 2_000) },
+    intake: {
+      settleMs: integer(i.settleMs, 'intake.settleMs', d.intake.settleMs, 0),
+      rescanMs: integer(i.rescanMs, 'intake.rescanMs', d.intake.rescanMs, 100),
+      queueLimit: integer(i.queueLimit, 'intake.queueLimit', d.intake.queueLimit, 1),
+    },
+    fsync: boolean(top.fsync, 'fsync', d.fsync),
+    log: {
+      level: oneOf(l.level, 'log.level', d.log.level, LOG_LEVELS),
+      dir: string(l.dir, 'log.dir', d.log.dir),
+    },
+  };
+}
+
+/** What one image of a country and datasource is made into. */
+export interface Processing {
+  sizes: SizeSpec[];
+  formats: OutputFormat[];
+  process: ProcessDetails;
+}
+
+/** Defaults, overridden by the country, overridden by the datasource. Pure. */
+export function processingFor(config: Config, country: string, datasource: string | undefined): Processing {
+  const t = config.thumbnails;
+  const c = t.countries[country];
+  const ds = datasource === undefined ? undefined : c?.datasources?.[datasource];
+  return {
+    sizes: c?.sizes ?? t.sizes,
+    formats: c?.formats ?? t.formats,
+    process: { ...t.process, ...c?.process, ...ds?.process },
+  };
+}

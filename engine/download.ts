@@ -1,0 +1,200 @@
+import { Agent, request, type Dispatcher } from 'undici';
+import { ImageSysError, type ErrorCode } from './errors.js';
+import { KeyedSemaphore, Semaphore } from './semaphore.js';
+import { sniff } from './sniff.js';
+
+export interface DownloadOptions {
+  concurrency: number;
+  perHost: number;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  totalTimeoutMs: number;
+  maxBytes: number;
+  maxRedirects: number;
+  userAgent: string;
+}
+
+/** Validators from an earlier download, for a conditional GET. */
+export interface Validators {
+  etag?: string;
+  lastModified?: string;
+}
+
+export type DownloadResult =
+  | { notModified: false; bytes: Buffer; format: string; etag?: string; lastModified?: string; finalUrl: string }
+  | { notModified: true; finalUrl: string };
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** undici's error codes mapped to ours; anything unknown from the network is a failed connection. */
+const NETWORK_CODES: Record<string, ErrorCode> = {
+  UND_ERR_CONNECT_TIMEOUT: 'connect_timeout',
+  UND_ERR_HEADERS_TIMEOUT: 'headers_timeout',
+  UND_ERR_BODY_TIMEOUT: 'body_timeout',
+  UND_ERR_SOCKET: 'body_incomplete',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'body_incomplete',
+  UND_ERR_CLOSED: 'connect_failed',
+  ECONNREFUSED: 'connect_failed',
+  ECONNRESET: 'connect_failed',
+  EPIPE: 'connect_failed',
+  ENOTFOUND: 'connect_failed',
+  EAI_AGAIN: 'connect_failed',
+  EHOSTUNREACH: 'connect_failed',
+  ENETUNREACH: 'connect_failed',
+  ETIMEDOUT: 'connect_timeout',
+};
+
+/**
+ * Downloads source images with bounded total and per-host concurrency, timeouts at every phase,
+ * a body limit enforced while streaming, redirects followed by hand (each hop counted) and the
+ * content sniffed by its magic bytes.
+ */
+export class Downloader {
+  private readonly dispatcher: Dispatcher;
+  private readonly global: Semaphore;
+  private readonly perHost: KeyedSemaphore;
+
+  constructor(private readonly options: DownloadOptions) {
+    this.dispatcher = new Agent({
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs,
+      connections: options.perHost,
+      keepAliveTimeout: 4_000,
+    });
+    this.global = new Semaphore(options.concurrency);
+    this.perHost = new KeyedSemaphore(options.perHost);
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  async download(url: string, validators?: Validators): Promise<DownloadResult> {
+    const signal = AbortSignal.timeout(this.options.totalTimeoutMs);
+    let current = url;
+    for (let hop = 0; ; hop++) {
+      const host = new URL(current).host;
+      const outcome = await this.perHost.run(host, () => this.global.run(() => this.fetchOnce(current, validators, signal)));
+      if (outcome.kind === 'done') return outcome.result;
+      if (hop >= this.options.maxRedirects) {
+        throw new ImageSysError('too_many_redirects', `more than ${this.options.maxRedirects} redirects, last to ${outcome.location}`);
+      }
+      current = outcome.location;
+    }
+  }
+
+  private async fetchOnce(
+    url: string,
+    validators: Validators | undefined,
+    signal: AbortSignal,
+  ): Promise<{ kind: 'done'; result: DownloadResult } | { kind: 'redirect'; location: string }> {
+    const headers: Record<string, string> = { 'user-agent': this.options.userAgent, accept: 'image/*,*/*;q=0.5' };
+    if (validators?.etag) headers['if-none-match'] = validators.etag;
+    if (validators?.lastModified) headers['if-modified-since'] = validators.lastModified;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, { method: 'GET', headers, signal, dispatcher: this.dispatcher });
+    } catch (error) {
+      throw networkError(error, signal);
+    }
+    const { statusCode, body } = response;
+    const header = (name: string): string | undefined => {
+      const value = response.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    if (REDIRECT_STATUSES.has(statusCode)) {
+      await body.dump().catch(() => {});
+      const location = header('location');
+      if (!location) throw new ImageSysError('bad_redirect', `HTTP ${statusCode} without Location from ${hostOf(url)}`);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new ImageSysError('bad_redirect', `redirect to an invalid URL: ${location.slice(0, 200)}`);
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new ImageSysError('bad_redirect', `redirect to a ${next.protocol} URL`);
+      }
+      return { kind: 'redirect', location: next.href };
+    }
+    if (statusCode === 304 && validators) {
+      await body.dump().catch(() => {});
+      return { kind: 'done', result: { notModified: true, finalUrl: url } };
+    }
+    if (statusCode !== 200) {
+      await body.dump().catch(() => {});
+      throw statusError(statusCode, hostOf(url), header('retry-after'));
+    }
+    const declared = Number(header('content-length'));
+    if (Number.isFinite(declared) && declared > this.options.maxBytes) {
+      body.destroy();
+      throw new ImageSysError('too_big', `Content-Length ${declared} exceeds the limit of ${this.options.maxBytes} bytes`);
+    }
+    const bytes = await readLimited(body, this.options.maxBytes, signal);
+    const sniffed = sniff(bytes);
+    if (sniffed.kind === 'not_image') {
+      throw new ImageSysError(bytes.length === 0 ? 'empty_body' : 'not_image', `not an image: ${sniffed.what} (${bytes.length} bytes, Content-Type ${header('content-type') ?? 'none'})`);
+    }
+    if (sniffed.kind === 'unsupported') throw new ImageSysError('unsupported_format', `image format ${sniffed.format} is not accepted`);
+    const result: DownloadResult = { notModified: false, bytes, format: sniffed.format, finalUrl: url };
+    const etag = header('etag');
+    const lastModified = header('last-modified');
+    if (etag) result.etag = etag;
+    if (lastModified) result.lastModified = lastModified;
+    return { kind: 'done', result };
+  }
+}
+
+async function readLimited(body: Dispatcher.ResponseData['body'], maxBytes: number, signal: AbortSignal): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of body) {
+      total += (chunk as Buffer).length;
+      if (total > maxBytes) {
+        body.destroy();
+        throw new ImageSysError('too_big', `body exceeds the limit of ${maxBytes} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (error instanceof ImageSysError) throw error;
+    throw networkError(error, signal);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+function hostOf(url: string): string {
+  return new URL(url).host;
+}
+
+/** Seconds or an HTTP date, as RFC 9110 allows; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+export function statusError(status: number, host: string, retryAfter?: string): ImageSysError {
+  const message = `HTTP ${status} from ${host}`;
+  if (status === 404 || status === 410) return new ImageSysError('http_not_found', message);
+  if (status === 429) return new ImageSysError('http_rate_limited', message, optionalDelay(parseRetryAfter(retryAfter)));
+  if (status >= 500 || status === 408) return new ImageSysError('http_server_error', message, optionalDelay(parseRetryAfter(retryAfter)));
+  if (status >= 400) return new ImageSysError('http_client_error', message);
+  return new ImageSysError('http_client_error', `unexpected ${message}`);
+}
+
+function optionalDelay(ms: number | undefined): { retryAfterMs?: number } {
+  return ms === undefined ? {} : { retryAfterMs: ms };
+}
+
+function networkError(error: unknown, signal: AbortSignal): ImageSysError {
+  if (signal.aborted) return new ImageSysError('total_timeout', 'download took longer than the total time limit', { cause: error });
+  const code = (error as { code?: string } | null)?.code ?? '';
+  const message = error instanceof Error ? error.message : String(error);
+  return new ImageSysError(NETWORK_CODES[code] ?? 'connect_failed', `${code || 'network error'}: ${message}`, { cause: error });
+}

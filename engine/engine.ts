@@ -1,0 +1,360 @@
+import { watch, type FSWatcher } from 'chokidar';
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { isMissing } from '../spool/atomic.js';
+import { ingestBatch } from '../spool/intake.js';
+import { BATCH_SUFFIX, JOB_SUFFIX, isVisible, spoolTmpDir, stateDir } from '../spool/layout.js';
+import { removeOrphanOriginals, removeStrayTemporaries } from '../spool/recovery.js';
+import { Spool } from '../spool/spool.js';
+import type { Config } from './config.js';
+import { Downloader } from './download.js';
+import { Processor, type Outcome } from './processor.js';
+import { Semaphore } from './semaphore.js';
+import { ThumbnailPool } from './thumbnail-pool.js';
+import { treeTmpDir } from './tree.js';
+
+type Stage = 'incoming' | 'downloaded';
+
+interface Candidate {
+  stage: Stage;
+  country: string;
+  name: string;
+}
+
+export interface EngineStats {
+  thumbed: number;
+  skipped: number;
+  failed: number;
+  retries: number;
+  batches: number;
+  queuedFromBatches: number;
+  failuresByCode: Record<string, number>;
+}
+
+export interface EngineOptions {
+  config: Config;
+  /** Countries this engine works on. */
+  countries: string[];
+  log: Logger;
+  now?: () => Date;
+}
+
+const keyOf = (c: Candidate): string => `${c.stage}/${c.country}/${c.name}`;
+
+/**
+ * The daemon: recovery first, then a watcher plus periodic rescans feed bounded in-memory queues;
+ * downloads run in a bounded async pool and thumbnails in the worker-thread pool.
+ */
+export class Engine {
+  readonly stats: EngineStats = { thumbed: 0, skipped: 0, failed: 0, retries: 0, batches: 0, queuedFromBatches: 0, failuresByCode: {} };
+  readonly spool: Spool;
+  private readonly config: Config;
+  private readonly log: Logger;
+  private readonly countries: string[];
+  private readonly downloader: Downloader;
+  private readonly pool: ThumbnailPool;
+  private readonly processor: Processor;
+  private readonly queues: Record<Stage, Candidate[]> = { incoming: [], downloaded: [] };
+  private readonly limits: Record<Stage, number>;
+  private readonly active: Record<Stage, number> = { incoming: 0, downloaded: 0 };
+  /** Candidates queued or being worked on, so a scan or an event never queues one twice. */
+  private readonly known = new Set<string>();
+  /** Jobs waiting for their backoff: key -> due time. */
+  private readonly deferred = new Map<string, { candidate: Candidate; due: number }>();
+  private readonly batchTimers = new Map<string, NodeJS.Timeout>();
+  private batchesRunning = 0;
+  private readonly batchQueue: Array<{ country: string; name: string }> = [];
+  private watcher: FSWatcher | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private scanning: Promise<number> | undefined;
+  private lastScan = 0;
+  private stopping = false;
+  private idleWaiters: Array<() => void> = [];
+  private spaceWaiters: Array<() => void> = [];
+  private progressed = false;
+
+  constructor(options: EngineOptions) {
+    this.config = options.config;
+    this.log = options.log;
+    this.countries = options.countries;
+    this.spool = new Spool({ root: options.config.spool, fsync: options.config.fsync, staleMs: options.config.claims.staleMs, ...(options.now ? { now: options.now } : {}) });
+    this.downloader = new Downloader(options.config.download);
+    this.pool = new ThumbnailPool({ threads: options.config.pool.threads, nice: options.config.pool.nice });
+    const thumbnailSlots = options.config.pool.threads * options.config.pool.queuePerThread;
+    this.limits = { incoming: options.config.download.concurrency, downloaded: thumbnailSlots };
+    this.processor = new Processor({
+      config: options.config,
+      spool: this.spool,
+      downloader: this.downloader,
+      pool: this.pool,
+      thumbnailSlots: new Semaphore(thumbnailSlots),
+      log: options.log,
+    });
+  }
+
+  /** Recovery: runs before anything is watched or claimed. */
+  async recover(): Promise<void> {
+    await this.spool.ensureLayout(this.countries);
+    const tmp = (await removeStrayTemporaries(spoolTmpDir(this.config.spool))) + (await removeStrayTemporaries(treeTmpDir(this.config.tree)));
+    let originals = 0;
+    for (const country of this.countries) originals += await removeOrphanOriginals(this.config.spool, country);
+    this.log.info({ temporaries: tmp, orphanOriginals: originals }, 'recovery done');
+  }
+
+  /** Runs as a daemon until stop(). */
+  async start(): Promise<void> {
+    await this.recover();
+    this.watcher = watch(
+      this.countries.map((country) => stateDir(this.config.spool, 'incoming', country)),
+      { ignoreInitial: true, depth: 0, ignored: (path, stats) => stats?.isFile() === true && !isWanted(basename(path)) },
+    );
+    this.watcher.on('add', (path) => this.onFileEvent(path));
+    this.watcher.on('change', (path) => this.onFileEvent(path));
+    this.watcher.on('error', (error) => this.log.warn({ err: error }, 'watcher error; rescans continue'));
+    this.ticker = setInterval(() => this.tick(), Math.min(1_000, this.config.intake.rescanMs));
+    void this.rescan();
+    this.log.info({ countries: this.countries, threads: this.config.pool.threads, downloads: this.config.download.concurrency }, 'engine started');
+  }
+
+  /** --once: processes everything queued (retries included), then returns. */
+  async drain(onProgress?: () => void): Promise<void> {
+    await this.recover();
+    for (;;) {
+      this.progressed = false;
+      const seen = await this.scanAll();
+      await this.idle();
+      onProgress?.();
+      if (seen === 0 && this.batchTimers.size === 0) return;
+      if (!this.progressed) await sleep(this.nextWakeMs());
+      this.releaseDue();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.ticker) clearInterval(this.ticker);
+    for (const timer of this.batchTimers.values()) clearTimeout(timer);
+    await this.watcher?.close();
+    await this.idle();
+    await this.pool.close();
+    await this.downloader.close();
+  }
+
+  get queueDepth(): number {
+    return this.queues.incoming.length + this.queues.downloaded.length + this.active.incoming + this.active.downloaded;
+  }
+
+  get deferredCount(): number {
+    return this.deferred.size;
+  }
+
+  private tick(): void {
+    this.releaseDue();
+    if (Date.now() - this.lastScan >= this.config.intake.rescanMs) void this.rescan();
+  }
+
+  private async rescan(): Promise<void> {
+    try {
+      await this.scanAll();
+    } catch (error) {
+      this.log.error({ err: error }, 'rescan failed');
+    }
+  }
+
+  /** Walks incoming/ and downloaded/ of every country; returns how many jobs and batches it saw. */
+  private scanAll(): Promise<number> {
+    this.scanning ??= (async () => {
+      let seen = 0;
+      try {
+        for (const country of this.countries) {
+          for (const stage of ['downloaded', 'incoming'] as const) {
+            for await (const entry of this.spool.entries(stage, country)) {
+              if (this.stopping) return seen;
+              seen++;
+              if (entry.name.endsWith(BATCH_SUFFIX)) await this.noteBatch(country, entry.name);
+              else await this.offer({ stage, country, name: entry.name }, true);
+            }
+          }
+        }
+        return seen;
+      } finally {
+        this.lastScan = Date.now();
+        this.scanning = undefined;
+      }
+    })();
+    return this.scanning;
+  }
+
+  private onFileEvent(path: string): void {
+    const name = basename(path);
+    const country = basename(dirname(path));
+    if (this.stopping || !this.countries.includes(country)) return;
+    if (isVisible(name, BATCH_SUFFIX)) void this.noteBatch(country, name);
+    else if (isVisible(name, JOB_SUFFIX)) void this.offer({ stage: 'incoming', country, name }, false);
+  }
+
+  /** Queues a candidate unless it is known or waiting for its backoff; scans wait for space. */
+  private async offer(candidate: Candidate, wait: boolean): Promise<void> {
+    const key = keyOf(candidate);
+    if (this.known.has(key)) return;
+    const deferred = this.deferred.get(key);
+    if (deferred && deferred.due > Date.now()) return;
+    this.deferred.delete(key);
+    while (this.queues[candidate.stage].length >= this.config.intake.queueLimit) {
+      if (!wait || this.stopping) return; // a rescan will find it
+      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+    }
+    if (this.known.has(key)) return;
+    this.known.add(key);
+    this.queues[candidate.stage].push(candidate);
+    this.pump(candidate.stage);
+  }
+
+  private pump(stage: Stage): void {
+    const queue = this.queues[stage];
+    while (!this.stopping && this.active[stage] < this.limits[stage] && queue.length > 0) {
+      const candidate = queue.shift()!;
+      this.active[stage]++;
+      void this.work(candidate);
+    }
+    if (queue.length < this.config.intake.queueLimit) this.wakeScanners();
+    this.checkIdle();
+  }
+
+  private async work(candidate: Candidate): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = await this.processor.process(candidate.stage, candidate.country, candidate.name);
+    } catch (error) {
+      this.log.error({ err: error, ...candidate }, 'unexpected error; the job stays where it is');
+      outcome = { kind: 'retry', until: Date.now() + 5_000, code: 'internal' };
+    }
+    this.record(candidate, outcome);
+    this.known.delete(keyOf(candidate));
+    this.active[candidate.stage]--;
+    this.pump(candidate.stage);
+  }
+
+  private record(candidate: Candidate, outcome: Outcome): void {
+    switch (outcome.kind) {
+      case 'thumbed':
+        this.progressed = true;
+        if (outcome.skipped) this.stats.skipped++;
+        else this.stats.thumbed++;
+        return;
+      case 'failed':
+        this.progressed = true;
+        this.stats.failed++;
+        this.stats.failuresByCode[outcome.code] = (this.stats.failuresByCode[outcome.code] ?? 0) + 1;
+        return;
+      case 'retry':
+        this.progressed = true;
+        this.stats.retries++;
+        if (outcome.until > Date.now()) this.deferred.set(keyOf(candidate), { candidate, due: outcome.until });
+        return;
+      case 'deferred':
+        this.deferred.set(keyOf(candidate), { candidate, due: outcome.until });
+        return;
+      case 'busy':
+      case 'gone':
+        return;
+    }
+  }
+
+  /** Due retries go back into the queues without waiting for the next rescan. */
+  private releaseDue(): void {
+    const now = Date.now();
+    for (const [key, { candidate, due }] of this.deferred) {
+      if (due > now) continue;
+      this.deferred.delete(key);
+      void this.offer(candidate, false);
+    }
+  }
+
+  private nextWakeMs(): number {
+    let next = 1_000;
+    for (const { due } of this.deferred.values()) next = Math.min(next, due - Date.now());
+    return Math.max(50, next);
+  }
+
+  /** A plain-written batch is read once it stopped changing for settleMs. */
+  private async noteBatch(country: string, name: string): Promise<void> {
+    const key = `${country}/${name}`;
+    if (this.batchTimers.has(key) || this.batchQueue.some((b) => b.country === country && b.name === name)) return;
+    let mtimeMs: number;
+    try {
+      mtimeMs = (await stat(join(stateDir(this.config.spool, 'incoming', country), name))).mtimeMs;
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    const wait = mtimeMs + this.config.intake.settleMs - Date.now();
+    if (wait > 0) {
+      this.batchTimers.set(key, setTimeout(() => {
+        this.batchTimers.delete(key);
+        void this.noteBatch(country, name);
+      }, wait + 10));
+      return;
+    }
+    this.batchQueue.push({ country, name });
+    void this.runBatches();
+  }
+
+  private async runBatches(): Promise<void> {
+    if (this.batchesRunning > 0) return;
+    this.batchesRunning++;
+    try {
+      while (this.batchQueue.length > 0 && !this.stopping) {
+        const { country, name } = this.batchQueue[0]!;
+        try {
+          const result = await ingestBatch(this.spool, this.config.tree, country, name);
+          if (result) {
+            this.progressed = true;
+            this.stats.batches++;
+            this.stats.queuedFromBatches += result.counts.queued;
+            this.log.info({ country, batch: name, ...result.counts }, 'batch read');
+            for (const job of result.queued) await this.offer({ stage: 'incoming', country, name: `${job.hash}${JOB_SUFFIX}` }, true);
+          }
+        } catch (error) {
+          this.log.error({ err: error, country, batch: name }, 'batch could not be read; it stays for the next scan');
+        }
+        this.batchQueue.shift();
+      }
+    } finally {
+      this.batchesRunning--;
+      this.checkIdle();
+    }
+  }
+
+  private wakeScanners(): void {
+    const waiters = this.spaceWaiters;
+    this.spaceWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private isIdle(): boolean {
+    return this.active.incoming + this.active.downloaded === 0 && this.queues.incoming.length + this.queues.downloaded.length === 0 && this.batchesRunning === 0 && this.batchQueue.length === 0;
+  }
+
+  private checkIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}
+
+function isWanted(name: string): boolean {
+  return isVisible(name, BATCH_SUFFIX) || isVisible(name, JOB_SUFFIX);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,249 @@
+import { createHash } from 'node:crypto';
+import { readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Claim } from '../spool/claims.js';
+import { isMissing } from '../spool/atomic.js';
+import { encodeJob, withFailure, type Job } from '../spool/job.js';
+import { JOB_SUFFIX, stripSuffix, type State } from '../spool/layout.js';
+import type { Spool } from '../spool/spool.js';
+import { backoffDelay } from './backoff.js';
+import { processingFor, type Config } from './config.js';
+import type { DownloadResult, Downloader } from './download.js';
+import { asImageSysError, ImageSysError } from './errors.js';
+import type { Semaphore } from './semaphore.js';
+import type { ThumbnailPool } from './thumbnail-pool.js';
+import { manifestPath, sizeRelPath, touchImage, treeTmpDir, type Manifest } from './tree.js';
+import { AtomicWriter } from '../spool/atomic.js';
+
+/** How one attempt at a job ended. */
+export type Outcome =
+  | { kind: 'busy' } // another engine holds it
+  | { kind: 'gone' } // it left this state meanwhile
+  | { kind: 'deferred'; until: number } // waiting for its backoff
+  | { kind: 'thumbed'; skipped?: 'in_tree' | 'not_modified' }
+  | { kind: 'retry'; until: number; code: string }
+  | { kind: 'failed'; code: string };
+
+export interface ProcessorDeps {
+  config: Config;
+  spool: Spool;
+  downloader: Downloader;
+  pool: ThumbnailPool;
+  /** Limits how many images wait in memory for, or are in, the thumbnail pool. */
+  thumbnailSlots: Semaphore;
+  log: Logger;
+  random?: () => number;
+}
+
+class ClaimLost extends Error {}
+
+/**
+ * Takes one job from the state it is in to its next resting state: incoming -> downloaded -> thumbed,
+ * or back to incoming for a retry, or failed. Holds the job's claim throughout.
+ */
+export class Processor {
+  private readonly treeWriter: AtomicWriter;
+
+  constructor(private readonly deps: ProcessorDeps) {
+    this.treeWriter = new AtomicWriter(treeTmpDir(deps.config.tree), deps.config.fsync);
+  }
+
+  async process(state: 'incoming' | 'downloaded', country: string, fileName: string): Promise<Outcome> {
+    const { spool } = this.deps;
+    const fileHash = stripSuffix(fileName, JOB_SUFFIX);
+    const claim = await spool.claimJob(country, fileHash);
+    if (!claim) return { kind: 'busy' };
+    try {
+      const read = await spool.readJobFile(state, country, fileName);
+      if ('missing' in read) return { kind: 'gone' };
+      if ('corrupt' in read) return await this.setAsideCorrupt(state, country, fileName, read.corrupt, read.text);
+      let job = read.job;
+      if (job.hash !== fileHash) {
+        // a hand-written or misnamed job: file it under its real hash first
+        const renamed = await this.rename(state, country, fileName, job);
+        if (!renamed) return { kind: 'gone' };
+        return { kind: 'deferred', until: 0 };
+      }
+      const due = job.notBefore ? Date.parse(job.notBefore) : 0;
+      if (due > spool.now().getTime()) return { kind: 'deferred', until: due };
+      const log = this.deps.log.child({ job: job.hash, country });
+      try {
+        if (state === 'incoming') return await this.fromIncoming(job, claim, log);
+        return await this.fromDownloaded(job, claim, log);
+      } catch (error) {
+        if (error instanceof ClaimLost) {
+          log.warn('claim lost, leaving the job to its new holder');
+          return { kind: 'busy' };
+        }
+        const current = (await spool.findJob(country, job.hash)) ?? state;
+        if (current !== 'incoming' && current !== 'downloaded') return { kind: 'gone' };
+        job = (await spool.readJob(current, country, job.hash)) ?? job;
+        return await this.recordFailure(current, job, asImageSysError(error), claim, log);
+      }
+    } finally {
+      await claim.release();
+    }
+  }
+
+  private async fromIncoming(job: Job, claim: Claim, log: Logger): Promise<Outcome> {
+    const { config, spool, downloader } = this.deps;
+    if (!job.refresh && (await touchImage(config.tree, job.country, job.hash, spool.now()))) {
+      await this.finish('incoming', job, claim);
+      log.debug('already in the tree: touched');
+      return { kind: 'thumbed', skipped: 'in_tree' };
+    }
+    const validators = job.refresh ? job.source : undefined;
+    const result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) });
+    if (result.notModified) {
+      const touched = await touchImage(config.tree, job.country, job.hash, spool.now());
+      if (touched) {
+        const { refresh: _refresh, ...rest } = job;
+        await this.finish('incoming', rest, claim);
+        return { kind: 'thumbed', skipped: 'not_modified' };
+      }
+      throw new ImageSysError('http_client_error', 'HTTP 304 but the tree has no copy of the image');
+    }
+    this.assertHeld(claim);
+    await spool.writer.write(spool.originalPath(job.country, job.hash), result.bytes);
+    const downloaded: Job = { ...job, updatedAt: spool.now().toISOString(), source: sourceInfo(result) };
+    delete downloaded.notBefore;
+    this.assertHeld(claim);
+    await spool.transition('incoming', 'downloaded', downloaded);
+    log.debug({ bytes: result.bytes.length, format: result.format }, 'downloaded');
+    return this.thumbnail(downloaded, result.bytes, claim, log);
+  }
+
+  private async fromDownloaded(job: Job, claim: Claim, log: Logger): Promise<Outcome> {
+    const { config, spool } = this.deps;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(spool.originalPath(job.country, job.hash));
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      // the engine died after the original was removed: finished if the tree has the image, else fetch again
+      if (await touchImage(config.tree, job.country, job.hash, spool.now())) {
+        await this.finish('downloaded', job, claim);
+        return { kind: 'thumbed' };
+      }
+      await spool.transition('downloaded', 'incoming', { ...job, updatedAt: spool.now().toISOString() });
+      log.info('original missing: requeued for download');
+      return { kind: 'retry', until: 0, code: 'original_missing' };
+    }
+    return this.thumbnail(job, bytes, claim, log);
+  }
+
+  private async thumbnail(job: Job, bytes: Buffer, claim: Claim, log: Logger): Promise<Outcome> {
+    const { config, spool, pool, thumbnailSlots } = this.deps;
+    const processing = processingFor(config, job.country, job.datasource);
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    const sourceBytes = bytes.length;
+    const result = await thumbnailSlots.run(() =>
+      pool.run({ input: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sizes: processing.sizes, formats: processing.formats, process: processing.process, maxPixels: config.thumbnails.maxPixels }),
+    );
+    if (!result.ok) throw new ImageSysError(result.code, result.message);
+    this.assertHeld(claim);
+    const sizes: Manifest['sizes'] = [];
+    for (const output of result.outputs) {
+      const rel = sizeRelPath(job.country, job.hash, output.name, output.format);
+      await this.treeWriter.write(join(config.tree, rel), output.data);
+      sizes.push({ name: output.name, format: output.format, width: output.width, height: output.height, bytes: output.data.byteLength, path: rel });
+    }
+    const manifest: Manifest = {
+      version: 1,
+      url: job.url,
+      hash: job.hash,
+      country: job.country,
+      ...(job.datasource ? { datasource: job.datasource } : {}),
+      sizes,
+      source: {
+        width: result.source.width,
+        height: result.source.height,
+        format: result.source.format,
+        bytes: sourceBytes,
+        ...(job.source?.etag ? { etag: job.source.etag } : {}),
+        ...(job.source?.lastModified ? { lastModified: job.source.lastModified } : {}),
+      },
+      digest: `sha256:${digest}`,
+      processing: processing.process,
+      createdAt: spool.now().toISOString(),
+    };
+    this.assertHeld(claim);
+    await this.treeWriter.write(manifestPath(config.tree, job.country, job.hash), `${JSON.stringify(manifest, null, 2)}\n`);
+    await this.finish('downloaded', job, claim);
+    log.debug({ sizes: sizes.length }, 'thumbed');
+    return { kind: 'thumbed' };
+  }
+
+  /** The image is safe in the tree: drop the original, move the job to thumbed/. */
+  private async finish(from: State, job: Job, claim: Claim): Promise<void> {
+    const { spool } = this.deps;
+    this.assertHeld(claim);
+    await spool.removeOriginal(job.country, job.hash);
+    const done: Job = { ...job, updatedAt: spool.now().toISOString() };
+    delete done.notBefore;
+    delete done.errorCode;
+    delete done.error;
+    await spool.transition(from, 'thumbed', done);
+  }
+
+  private async recordFailure(state: 'incoming' | 'downloaded', job: Job, error: ImageSysError, claim: Claim, log: Logger): Promise<Outcome> {
+    const { config, spool } = this.deps;
+    this.assertHeld(claim);
+    const now = spool.now();
+    const attempts = job.attempts + 1;
+    if (error.retryable && attempts < config.retry.maxAttempts) {
+      const delay = Math.max(backoffDelay(attempts, config.retry, this.deps.random), error.retryAfterMs ?? 0);
+      const until = now.getTime() + delay;
+      await spool.writeJob(state, withFailure(job, error, now, new Date(until)));
+      log.info({ code: error.code, attempts, retryInMs: delay }, 'attempt failed, will retry');
+      return { kind: 'retry', until, code: error.code };
+    }
+    await spool.removeOriginal(job.country, job.hash);
+    await spool.transition(state, 'failed', withFailure(job, error, now));
+    log.warn({ code: error.code, attempts, reason: error.message }, 'job failed');
+    return { kind: 'failed', code: error.code };
+  }
+
+  private async setAsideCorrupt(state: State, country: string, fileName: string, reason: string, text: string): Promise<Outcome> {
+    const { spool } = this.deps;
+    const note = { errorCode: 'bad_job', error: reason, original: text.slice(0, 4096), updatedAt: spool.now().toISOString() };
+    const target = join(spool.root, 'failed', country, fileName);
+    await spool.writer.write(join(spool.root, state, country, fileName), `${JSON.stringify(note, null, 2)}\n`);
+    await spool.writer.move(join(spool.root, state, country, fileName), target);
+    this.deps.log.warn({ country, file: fileName, reason }, 'unreadable job set aside in failed/');
+    return { kind: 'failed', code: 'bad_job' };
+  }
+
+  /** Files a misnamed job under `<hash>.job`; a duplicate of an existing job is dropped. */
+  private async rename(state: State, country: string, fileName: string, job: Job): Promise<boolean> {
+    const { spool } = this.deps;
+    const claim = await spool.claimJob(country, job.hash);
+    if (!claim) return false;
+    try {
+      const from = join(spool.root, state, country, fileName);
+      if (await spool.findJob(country, job.hash)) {
+        await rename(from, join(spool.root, 'failed', country, `${fileName}.duplicate`)).catch(() => {});
+        return false;
+      }
+      await spool.writer.write(from, encodeJob(job));
+      await spool.writer.move(from, spool.jobPath(state, country, job.hash));
+      return true;
+    } finally {
+      await claim.release();
+    }
+  }
+
+  private assertHeld(claim: Claim): void {
+    if (claim.lost) throw new ClaimLost();
+  }
+}
+
+function sourceInfo(result: Extract<DownloadResult, { notModified: false }>): Job['source'] {
+  return {
+    bytes: result.bytes.length,
+    format: result.format,
+    ...(result.etag ? { etag: result.etag } : {}),
+    ...(result.lastModified ? { lastModified: result.lastModified } : {}),
+  };
+}

@@ -1,0 +1,84 @@
+import { readFile, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { OutputFormat, ProcessDetails } from './config.js';
+import { pathForHash } from './hash.js';
+import { EXTENSIONS } from '../workers/thumbnail-task.js';
+
+/** One file of an image, as the manifest lists it. `path` is relative to the tree root. */
+export interface ManifestSize {
+  name: string;
+  format: OutputFormat;
+  width: number;
+  height: number;
+  bytes: number;
+  path: string;
+}
+
+/** `<hash>.json`, written after every file it lists: a reader who sees it may rely on them. */
+export interface Manifest {
+  version: 1;
+  url: string;
+  hash: string;
+  country: string;
+  datasource?: string;
+  sizes: ManifestSize[];
+  source: { width: number; height: number; format: string; bytes: number; etag?: string; lastModified?: string };
+  /** SHA-256 of the original's bytes. */
+  digest: string;
+  processing: ProcessDetails;
+  createdAt: string;
+}
+
+/** `<country>/<h0h1>/<h2h3>/<hash>`, relative to the tree root. */
+export function imageStem(country: string, hash: string): string {
+  return `${country}/${pathForHash(hash)}`;
+}
+
+export function manifestRelPath(country: string, hash: string): string {
+  return `${imageStem(country, hash)}.json`;
+}
+
+export function sizeRelPath(country: string, hash: string, size: string, format: OutputFormat): string {
+  return `${imageStem(country, hash)}.${size}.${EXTENSIONS[format]}`;
+}
+
+export function manifestPath(tree: string, country: string, hash: string): string {
+  return join(tree, manifestRelPath(country, hash));
+}
+
+/** Temporary files for the tree: renamed into place, and excluded from what the sweeper sends. */
+export function treeTmpDir(tree: string): string {
+  return join(tree, '.tmp');
+}
+
+export async function readManifest(tree: string, country: string, hash: string): Promise<Manifest | undefined> {
+  let text: string;
+  try {
+    text = await readFile(manifestPath(tree, country, hash), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    return JSON.parse(text) as Manifest;
+  } catch {
+    return undefined; // a corrupt manifest counts as absent: the image is made again
+  }
+}
+
+/**
+ * Marks an image as still listed: refreshes the mtime of its files and manifest, which is what
+ * purge looks at. False when the image is not (completely) in the tree.
+ */
+export async function touchImage(tree: string, country: string, hash: string, now: Date): Promise<boolean> {
+  const manifest = await readManifest(tree, country, hash);
+  if (!manifest) return false;
+  try {
+    for (const size of manifest.sizes) await utimes(join(tree, size.path), now, now);
+    await utimes(manifestPath(tree, country, hash), now, now);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  return true;
+}

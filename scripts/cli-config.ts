@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseConfig, isCountry, type Config } from '../engine/config.js';
+
+export interface CommonArgs {
+  config?: string;
+  country?: string[];
+  verbose?: boolean;
+  spool?: string;
+  tree?: string;
+}
+
+export class UsageError extends Error {}
+
+/**
+ * Loads the config file (if any), applies CLI overrides, validates once. Relative paths in a config
+ * file are relative to that file; without a file, to the working directory.
+ */
+export function loadConfig(args: CommonArgs): Config {
+  let raw: Record<string, unknown> = {};
+  let base = process.cwd();
+  if (args.config) {
+    const path = resolve(args.config);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read config file ${path}: ${(error as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      throw new UsageError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+    }
+    base = dirname(path);
+  }
+  if (args.spool) raw = { ...raw, spool: resolve(args.spool) };
+  if (args.tree) raw = { ...raw, tree: resolve(args.tree) };
+  if (args.verbose) raw = { ...raw, log: { ...(raw.log as object | undefined), level: 'debug' } };
+  const config = parseConfig(raw);
+  return { ...config, spool: resolve(base, config.spool), tree: resolve(base, config.tree), log: { ...config.log, dir: resolve(base, config.log.dir) } };
+}
+
+/** The countries a command works on: --country (repeatable or comma-separated), else the config's. */
+export function selectedCountries(args: CommonArgs, config: Config): string[] {
+  const chosen = (args.country ?? []).flatMap((c) => String(c).split(',')).map((c) => c.trim()).filter(Boolean);
+  for (const c of chosen) if (!isCountry(c)) throw new UsageError(`--country expects codes of 2-3 lowercase letters, got ${JSON.stringify(c)}`);
+  return chosen.length > 0 ? [...new Set(chosen)] : config.countries;
+}

@@ -1,0 +1,67 @@
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseConfig, type Config } from '../../engine/config.js';
+import { Engine } from '../../engine/engine.js';
+import { thumbnailsForUrl } from '../../engine/interface.js';
+import { createLogger } from '../../engine/logger.js';
+import { formatStatus, gatherStatus } from '../../engine/status.js';
+import { makeSample, makeSampleSet } from '../sample-images.js';
+import { startSourceServer, type Route } from '../source-server.js';
+
+/**
+ * `imagesys demo`: makes sample images, serves them from a local HTTP server, drops a batch of their
+ * URLs into a fresh spool as ETL would, processes it and shows where the thumbnails are.
+ */
+export async function demoCommand(dir: string): Promise<number> {
+  const root = resolve(dir);
+  await rm(root, { recursive: true, force: true });
+  const step = (text: string): void => void process.stderr.write(`demo: ${text}\n`);
+
+  step('making sample images');
+  const routes = new Map<string, Route>();
+  for (const { name, bytes } of await makeSampleSet(20)) routes.set(`/photos/${name}`, { kind: 'image', bytes });
+  routes.set('/photos/rotated-exif-6.jpg', { kind: 'image', bytes: await makeSample({ width: 800, height: 600, orientation: 6, seed: 3 }) });
+  routes.set('/photos/cmyk.jpg', { kind: 'image', bytes: await makeSample({ width: 640, height: 480, cmyk: true, seed: 4 }) });
+  routes.set('/photos/transparent.png', { kind: 'image', bytes: await makeSample({ width: 500, height: 400, alpha: true, format: 'png', seed: 5 }) });
+  routes.set('/photos/flaky.jpg', { kind: 'flaky', failures: 1, status: 503, bytes: await makeSample({ width: 700, height: 500, seed: 6 }) });
+  routes.set('/photos/error-page.jpg', { kind: 'html' });
+  routes.set('/photos/gone.jpg', { kind: 'status', status: 404 });
+  const server = await startSourceServer(routes);
+  step(`serving ${routes.size} images from ${server.base}`);
+
+  const config: Config = parseConfig({
+    spool: join(root, 'spool'),
+    tree: join(root, 'tree'),
+    countries: ['uk'],
+    baseUrl: 'http://localhost:8080/thumbs',
+    retry: { baseMs: 200, maxMs: 1000, maxAttempts: 3 },
+    intake: { settleMs: 0 },
+    log: { level: 'warn', dir: join(root, 'log') },
+  });
+  const urls = [...routes.keys()].map((path) => server.url(path));
+  // ETL's way: write a dotfile, then rename it into place
+  const incoming = join(config.spool, 'incoming', 'uk');
+  await mkdir(incoming, { recursive: true });
+  await writeFile(join(incoming, '.demo.urls.tmp'), `${urls.join('\t16\n')}\t16\n`);
+  await rename(join(incoming, '.demo.urls.tmp'), join(incoming, 'demo.urls'));
+  step(`dropped ${urls.length} URLs into ${join(incoming, 'demo.urls')}`);
+
+  const engine = new Engine({ config, countries: ['uk'], log: createLogger({ level: 'error', component: 'demo', pretty: process.stderr.isTTY }) });
+  const started = performance.now();
+  try {
+    await engine.drain(() => step(`${engine.stats.thumbed} thumbed, ${engine.stats.failed} failed, ${engine.stats.retries} retries so far`));
+  } finally {
+    await engine.stop();
+    await server.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+
+  const example = await thumbnailsForUrl({ tree: config.tree, baseUrl: config.baseUrl }, 'uk', server.url('/photos/rotated-exif-6.jpg'));
+  console.log(formatStatus(await gatherStatus(config.spool, config.tree, ['uk'])));
+  console.log('');
+  console.log(`thumbnails are in ${join(config.tree, 'uk')}; one image, as the Interface returns it:`);
+  for (const size of example?.sizes ?? []) console.log(`  ${size.name.padEnd(7)} ${size.width}x${size.height} ${size.bytes} bytes  ${join(config.tree, size.path)}`);
+  console.log(`failed jobs say why: cat ${join(config.spool, 'failed', 'uk')}/*.job`);
+  console.log(`demo: ${engine.stats.thumbed} thumbed, ${engine.stats.failed} failed (as intended: an HTML page and a 404), ${engine.stats.retries} retries in ${seconds.toFixed(1)}s`);
+  return engine.stats.thumbed === routes.size - 2 ? 0 : 1;
+}

@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import type { Config } from '../../engine/config.js';
+import { enqueueUrl, type EnqueueOutcome } from '../../spool/intake.js';
+import { parseBatchLine } from '../../spool/job.js';
+import { Spool } from '../../spool/spool.js';
+import { UsageError } from '../cli-config.js';
+
+export interface EnqueueArgs {
+  urls: string[];
+  file?: string;
+  country: string;
+  datasource?: string;
+  refresh: boolean;
+}
+
+/** `imagesys enqueue`: URLs from the arguments or a file (`-` for stdin) become jobs at once. */
+export async function enqueueCommand(config: Config, args: EnqueueArgs): Promise<number> {
+  const lines = [...args.urls];
+  if (args.file) lines.push(...readFileSync(args.file === '-' ? 0 : args.file, 'utf8').split('\n'));
+  const entries = lines.map(parseBatchLine).filter((e) => e !== undefined);
+  if (entries.length === 0) throw new UsageError('enqueue: no URL given (arguments, or --file PATH, or --file - for stdin)');
+  const spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs });
+  await spool.ensureLayout([args.country]);
+  const counts: Record<EnqueueOutcome, number> = { queued: 0, duplicate: 0, in_tree: 0, invalid: 0 };
+  let done = 0;
+  for (const entry of entries) {
+    const datasource = entry.datasource ?? args.datasource;
+    const result = await enqueueUrl(spool, config.tree, { url: entry.url, country: args.country, refresh: args.refresh, ...(datasource ? { datasource } : {}) });
+    counts[result.outcome]++;
+    if (++done % 1000 === 0) process.stderr.write(`progress: ${done}/${entries.length}\n`);
+  }
+  console.log(`enqueue: ${counts.queued} queued, ${counts.duplicate} already queued, ${counts.in_tree} already in tree (touched), ${counts.invalid} invalid (see failed/${args.country})`);
+  return counts.invalid > 0 ? 1 : 0;
+}

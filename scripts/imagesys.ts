@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+/** `imagesys`: one program for the daemon, the spool and the tree. */
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ConfigError } from '../engine/config.js';
+import { ImageSysError } from '../engine/errors.js';
+import { loadConfig, selectedCountries, UsageError, type CommonArgs } from './cli-config.js';
+import { demoCommand } from './commands/demo.js';
+import { enqueueCommand } from './commands/enqueue.js';
+import { hashCommand, pathCommand, showCommand, statusCommand } from './commands/inspect.js';
+import { retryCommand } from './commands/retry.js';
+import { runCommand } from './commands/run.js';
+
+type Args = CommonArgs & Record<string, unknown>;
+
+const common = (y: Argv): Argv =>
+  y
+    .option('config', { type: 'string', describe: 'JSON config file (every key has a default)' })
+    .option('country', { type: 'string', array: true, describe: 'country code(s) to work on, e.g. --country uk,de' })
+    .option('verbose', { type: 'boolean', default: false, describe: 'more detail (debug logs)' })
+    .option('spool', { type: 'string', describe: 'spool root (overrides the config)' })
+    .option('tree', { type: 'string', describe: 'tree root (overrides the config)' });
+
+let exitCode = 0;
+const run = (task: (args: Args) => Promise<number> | number) => async (args: Args) => {
+  exitCode = await task(args);
+};
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName('imagesys')
+  .usage('$0 <command> [options]')
+  .command('run', 'run the daemon (or drain the spool with --once)', (y) =>
+    common(y)
+      .option('once', { type: 'boolean', default: false, describe: 'process what is queued (retries included), then exit' })
+      .option('daemon', { type: 'boolean', default: false, describe: 'log to <log.dir>/engine.log and engine.error.log instead of the screen' }),
+  run((a) => {
+    const config = loadConfig(a);
+    return runCommand(config, { once: Boolean(a.once), daemon: Boolean(a.daemon), countries: selectedCountries(a, config), verbose: Boolean(a.verbose) });
+  }))
+  .command('enqueue [urls..]', 'queue image URLs for a country', (y) =>
+    common(y)
+      .positional('urls', { type: 'string', array: true, describe: 'URLs (or use --file)' })
+      .option('file', { type: 'string', describe: 'file with one URL per line (optionally TAB datasource); - for stdin' })
+      .option('datasource', { type: 'string', describe: 'datasource id for every URL' })
+      .option('refresh', { type: 'boolean', default: false, describe: 'download again even if the tree has it (conditional GET)' }),
+  run((a) => {
+    const config = loadConfig(a);
+    const countries = selectedCountries(a, config);
+    if (!a.country || countries.length !== 1) throw new UsageError('enqueue needs exactly one --country');
+    return enqueueCommand(config, { urls: (a.urls as string[] | undefined) ?? [], country: countries[0]!, refresh: Boolean(a.refresh), ...(a.file ? { file: String(a.file) } : {}), ...(a.datasource ? { datasource: String(a.datasource) } : {}) });
+  }))
+  .command('status', 'jobs per state and country, oldest job, top failure reasons, disk', (y) =>
+    common(y).option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
+  run((a) => {
+    const config = loadConfig(a);
+    return statusCommand(config, selectedCountries(a, config), Boolean(a.json));
+  }))
+  .command('retry [targets..]', 'move failed jobs back to incoming/ (all, or the hashes/URLs given)', (y) =>
+    common(y)
+      .positional('targets', { type: 'string', array: true, describe: 'hashes or URLs' })
+      .option('code', { type: 'string', describe: 'only jobs that failed with this error code' }),
+  run((a) => {
+    const config = loadConfig(a);
+    return retryCommand(config, { countries: selectedCountries(a, config), targets: (a.targets as string[] | undefined) ?? [], ...(a.code ? { code: String(a.code) } : {}) });
+  }))
+  .command('hash <urls..>', 'print the hash of each URL', (y) => common(y).positional('urls', { type: 'string', array: true, demandOption: true }),
+  run((a) => hashCommand(a.urls as string[])))
+  .command('path <hashes..>', 'print <h0h1>/<h2h3>/<hash> (the full tree path with --country)', (y) => common(y).positional('hashes', { type: 'string', array: true, demandOption: true }),
+  run((a) => {
+    const config = loadConfig(a);
+    return pathCommand(config, a.hashes as string[], a.country ? selectedCountries(a, config)[0] : undefined);
+  }))
+  .command('show <target>', 'show the job and thumbnails of a URL or hash', (y) => common(y).positional('target', { type: 'string', demandOption: true }),
+  run((a) => {
+    const config = loadConfig(a);
+    return showCommand(config, selectedCountries(a, config), String(a.target));
+  }))
+  .command('demo', 'make sample images, serve them locally, process them, show the result', (y) =>
+    common(y).option('dir', { type: 'string', default: 'var/demo', describe: 'where the demo spool and tree go (emptied first)' }),
+  run((a) => demoCommand(String(a.dir))))
+  .demandCommand(1, 'name a command: imagesys <command> --help')
+  .strict()
+  .help()
+  .alias('help', 'h')
+  .version(false)
+  .fail((message, error, y) => {
+    if (error) throw error;
+    console.error(`${y.help()}\n\n${message}`);
+    process.exit(2);
+  });
+
+try {
+  await cli.parseAsync();
+  process.exitCode = exitCode;
+} catch (error) {
+  if (error instanceof ConfigError || error instanceof UsageError || error instanceof ImageSysError) {
+    console.error(`imagesys: ${error.message}`);
+    process.exitCode = 2;
+  } else {
+    console.error(error);
+    process.exitCode = 1;
+  }
+}

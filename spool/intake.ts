@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ImageSysError } from '../engine/errors.js';
+import { touchImage } from '../engine/tree.js';
+import { isMissing } from './atomic.js';
+import { newJob, parseBatchLine, withFailure, type Job, type NewJobInput } from './job.js';
+import { stateDir } from './layout.js';
+import type { Spool } from './spool.js';
+
+export type EnqueueOutcome = 'queued' | 'duplicate' | 'in_tree' | 'invalid';
+
+export interface EnqueueResult {
+  outcome: EnqueueOutcome;
+  job?: Job;
+}
+
+/**
+ * Turns one URL into one job, unless the spool already has a job for it (in any state) or the tree
+ * already has its thumbnails (then they are touched so purge keeps them). Under the job's claim, so
+ * two engines or an engine and `imagesys enqueue` never make the same job twice.
+ */
+export async function enqueueUrl(spool: Spool, tree: string, input: NewJobInput): Promise<EnqueueResult> {
+  const now = spool.now();
+  let job: Job;
+  try {
+    job = newJob(input, now);
+  } catch (error) {
+    if (!(error instanceof ImageSysError)) throw error;
+    await recordInvalid(spool, input, error);
+    return { outcome: 'invalid' };
+  }
+  const claim = await spool.claimJob(job.country, job.hash);
+  if (!claim) return { outcome: 'duplicate' }; // someone is working on this very job
+  try {
+    if (await spool.findJob(job.country, job.hash)) return { outcome: 'duplicate' };
+    if (!job.refresh && (await touchImage(tree, job.country, job.hash, now))) return { outcome: 'in_tree' };
+    await spool.writeJob('incoming', job);
+    return { outcome: 'queued', job };
+  } finally {
+    await claim.release();
+  }
+}
+
+/** A line that is not a usable URL still leaves a trace where operators look: a failed job. */
+async function recordInvalid(spool: Spool, input: NewJobInput, error: ImageSysError): Promise<void> {
+  const at = spool.now().toISOString();
+  const hash = createHash('sha256').update(input.url.trim(), 'utf8').digest('hex').slice(0, 32);
+  const job: Job = { url: input.url.trim(), hash, country: input.country, attempts: 0, createdAt: at, updatedAt: at };
+  if (input.datasource) job.datasource = input.datasource;
+  await spool.writeJob('failed', withFailure(job, error, spool.now()));
+}
+
+export interface BatchResult {
+  counts: Record<EnqueueOutcome, number>;
+  queued: Job[];
+}
+
+/**
+ * Reads a batch `incoming/<country>/<name>.urls` into jobs, then removes it. A crash in between
+ * re-reads the batch on restart; jobs made the first time are then duplicates, so none is lost or
+ * doubled. Undefined when another engine holds the batch or it is gone.
+ */
+export async function ingestBatch(spool: Spool, tree: string, country: string, name: string): Promise<BatchResult | undefined> {
+  const claim = await spool.claimBatch(country, name);
+  if (!claim) return undefined;
+  try {
+    const path = join(stateDir(spool.root, 'incoming', country), name);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    const result: BatchResult = { counts: { queued: 0, duplicate: 0, in_tree: 0, invalid: 0 }, queued: [] };
+    for (const line of text.split('\n')) {
+      const parsed = parseBatchLine(line);
+      if (!parsed) continue;
+      const outcome = await enqueueUrl(spool, tree, { ...parsed, country });
+      result.counts[outcome.outcome]++;
+      if (outcome.job) result.queued.push(outcome.job);
+    }
+    await unlink(path).catch((error) => {
+      if (!isMissing(error)) throw error;
+    });
+    return result;
+  } finally {
+    await claim.release();
+  }
+}

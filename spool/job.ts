@@ -1,0 +1,122 @@
+import type { ErrorCode } from '../engine/errors.js';
+import { ImageSysError } from '../engine/errors.js';
+import { hashForUrl } from '../engine/hash.js';
+
+/** What the source said about the original, kept for conditional GETs and the manifest. */
+export interface SourceInfo {
+  bytes: number;
+  format: string;
+  etag?: string;
+  lastModified?: string;
+}
+
+/** One image to make: the content of `<hash>.job`. */
+export interface Job {
+  url: string;
+  hash: string;
+  country: string;
+  datasource?: string;
+  /** Failed attempts so far. */
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  /** Earliest time of the next attempt (backoff). */
+  notBefore?: string;
+  /** Download again even if the tree has the image (conditional GET). */
+  refresh?: boolean;
+  /** The last failure: stable code and a one-line reason. */
+  errorCode?: ErrorCode;
+  error?: string;
+  source?: SourceInfo;
+}
+
+export interface NewJobInput {
+  url: string;
+  country: string;
+  datasource?: string;
+  refresh?: boolean;
+}
+
+export function newJob(input: NewJobInput, now: Date): Job {
+  const at = now.toISOString();
+  const job: Job = { url: input.url.trim(), hash: hashForUrl(input.url), country: input.country, attempts: 0, createdAt: at, updatedAt: at };
+  if (input.datasource) job.datasource = input.datasource;
+  if (input.refresh) job.refresh = true;
+  return job;
+}
+
+/** Readable JSON, one key per line, so that `cat` and `grep` work on the spool. */
+export function encodeJob(job: Job): string {
+  return `${JSON.stringify(job, null, 2)}\n`;
+}
+
+function optionalString(value: unknown, key: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new ImageSysError('bad_job', `job field ${key} must be a string`);
+  return value;
+}
+
+/**
+ * Parses a job file. Only `url` is required, so a job written by hand is valid; the country comes from
+ * the directory and the hash is always recomputed from the URL (a misnamed file is renamed by the caller).
+ */
+export function decodeJob(text: string, country: string, now: Date): Job {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ImageSysError('bad_job', 'job file is not JSON');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ImageSysError('bad_job', 'job file is not a JSON object');
+  const r = raw as Record<string, unknown>;
+  if (typeof r.url !== 'string' || r.url.trim() === '') throw new ImageSysError('bad_job', 'job has no url');
+  const at = now.toISOString();
+  const attempts = typeof r.attempts === 'number' && Number.isInteger(r.attempts) && r.attempts >= 0 ? r.attempts : 0;
+  const job: Job = {
+    url: r.url.trim(),
+    hash: hashForUrl(r.url),
+    country,
+    attempts,
+    createdAt: optionalString(r.createdAt, 'createdAt') ?? at,
+    updatedAt: optionalString(r.updatedAt, 'updatedAt') ?? at,
+  };
+  const datasource = r.datasource === undefined || r.datasource === null ? undefined : String(r.datasource);
+  if (datasource) job.datasource = datasource;
+  const notBefore = optionalString(r.notBefore, 'notBefore');
+  if (notBefore) job.notBefore = notBefore;
+  if (r.refresh === true) job.refresh = true;
+  const errorCode = optionalString(r.errorCode, 'errorCode');
+  if (errorCode) job.errorCode = errorCode as ErrorCode;
+  const error = optionalString(r.error, 'error');
+  if (error) job.error = error;
+  if (typeof r.source === 'object' && r.source !== null) job.source = r.source as SourceInfo;
+  return job;
+}
+
+/** One line of a batch file: `URL` or `URL<TAB>datasource`. Blank lines and `#` comments are skipped. */
+export function parseBatchLine(line: string): { url: string; datasource?: string } | undefined {
+  const trimmed = line.trim();
+  if (trimmed === '' || trimmed.startsWith('#')) return undefined;
+  const [url = '', datasource] = trimmed.split('\t').map((part) => part.trim());
+  return datasource ? { url, datasource } : { url };
+}
+
+/** The job after a failed attempt: retried later, or failed for good. */
+export function withFailure(job: Job, error: { code: ErrorCode; message: string }, now: Date, retryAt?: Date): Job {
+  const next: Job = { ...job, attempts: job.attempts + 1, updatedAt: now.toISOString(), errorCode: error.code, error: oneLine(error.message) };
+  if (retryAt) next.notBefore = retryAt.toISOString();
+  else delete next.notBefore;
+  return next;
+}
+
+/** A failed job moved back to incoming/ by `retry`: a fresh start. */
+export function forRetry(job: Job, now: Date): Job {
+  const next: Job = { ...job, attempts: 0, updatedAt: now.toISOString() };
+  delete next.notBefore;
+  return next;
+}
+
+export function oneLine(message: string): string {
+  const line = message.replace(/\s+/g, ' ').trim();
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}

@@ -1,0 +1,69 @@
+import { opendir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isMissing } from './atomic.js';
+import { ORIGINAL_SUFFIX, JOB_SUFFIX, stateDir, stripSuffix } from './layout.js';
+import { isOwnerDead, parseOwnerTag } from './owner.js';
+
+/** A temporary file lives for milliseconds; one this old belongs to a writer that is gone. */
+export const ABANDONED_TMP_MS = 60 * 60 * 1000;
+
+/**
+ * Removes temporaries left by writers that died: at once for dead processes of this host, after an
+ * hour for others (another host's engine may still be writing). Returns how many were removed.
+ */
+export async function removeStrayTemporaries(tmpDir: string, now: number = Date.now()): Promise<number> {
+  let removed = 0;
+  let dir;
+  try {
+    dir = await opendir(tmpDir);
+  } catch (error) {
+    if (isMissing(error)) return 0;
+    throw error;
+  }
+  for await (const entry of dir) {
+    const path = join(tmpDir, entry.name);
+    const owner = parseOwnerTag(entry.name);
+    let abandoned = owner !== undefined && isOwnerDead(owner);
+    if (!abandoned) {
+      try {
+        abandoned = now - (await stat(path)).mtimeMs > ABANDONED_TMP_MS;
+      } catch (error) {
+        if (isMissing(error)) continue;
+        throw error;
+      }
+    }
+    if (abandoned) {
+      await unlink(path).catch(() => {});
+      removed++;
+    }
+  }
+  return removed;
+}
+
+/**
+ * Originals in downloaded/ whose job is no longer there (it was moved away by an operator, or the
+ * engine died between two steps) are removed. Returns how many.
+ */
+export async function removeOrphanOriginals(spool: string, country: string): Promise<number> {
+  const dirPath = stateDir(spool, 'downloaded', country);
+  let removed = 0;
+  let dir;
+  try {
+    dir = await opendir(dirPath);
+  } catch (error) {
+    if (isMissing(error)) return 0;
+    throw error;
+  }
+  for await (const entry of dir) {
+    if (!entry.name.endsWith(ORIGINAL_SUFFIX)) continue;
+    const hash = stripSuffix(entry.name, ORIGINAL_SUFFIX);
+    try {
+      await stat(join(dirPath, `${hash}${JOB_SUFFIX}`));
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      await unlink(join(dirPath, entry.name)).catch(() => {});
+      removed++;
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,146 @@
+import { mkdir, opendir, readFile, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AtomicWriter, isMissing } from './atomic.js';
+import { ClaimRegistry, type Claim } from './claims.js';
+import { decodeJob, encodeJob, type Job } from './job.js';
+import { BATCH_SUFFIX, JOB_SUFFIX, isVisible, jobPath, locksDir, originalPath, spoolTmpDir, STATES, stateDir, stripSuffix, type State } from './layout.js';
+
+export interface SpoolOptions {
+  root: string;
+  fsync: boolean;
+  staleMs: number;
+  now?: () => Date;
+}
+
+/** An entry found by a scan: a job or a batch in one state directory. */
+export interface SpoolEntry {
+  state: State;
+  country: string;
+  name: string;
+}
+
+/**
+ * The file-system queue. Every state change is one rename; every file appears whole; every job that
+ * is worked on is claimed first, so several engines can share one spool.
+ */
+export class Spool {
+  readonly root: string;
+  readonly writer: AtomicWriter;
+  readonly claims: ClaimRegistry;
+  readonly now: () => Date;
+
+  constructor(options: SpoolOptions) {
+    this.root = options.root;
+    this.writer = new AtomicWriter(spoolTmpDir(options.root), options.fsync);
+    this.claims = new ClaimRegistry(locksDir(options.root), options.staleMs);
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async ensureLayout(countries: readonly string[]): Promise<void> {
+    await mkdir(spoolTmpDir(this.root), { recursive: true });
+    await mkdir(locksDir(this.root), { recursive: true });
+    for (const state of STATES) for (const country of countries) await mkdir(stateDir(this.root, state, country), { recursive: true });
+  }
+
+  jobPath(state: State, country: string, hash: string): string {
+    return jobPath(this.root, state, country, hash);
+  }
+
+  originalPath(country: string, hash: string): string {
+    return originalPath(this.root, country, hash);
+  }
+
+  claimJob(country: string, hash: string): Promise<Claim | undefined> {
+    return this.claims.tryClaim(`${country}.${hash}`);
+  }
+
+  claimBatch(country: string, name: string): Promise<Claim | undefined> {
+    return this.claims.tryClaim(`batch.${country}.${name}`);
+  }
+
+  /** Reads a job file by its file name (a hand-written job may be misnamed). */
+  async readJobFile(state: State, country: string, fileName: string): Promise<{ job: Job } | { missing: true } | { corrupt: string; text: string }> {
+    let text: string;
+    try {
+      text = await readFile(join(this.root, state, country, fileName), 'utf8');
+    } catch (error) {
+      if (isMissing(error)) return { missing: true };
+      throw error;
+    }
+    try {
+      return { job: decodeJob(text, country, this.now()) };
+    } catch (error) {
+      return { corrupt: (error as Error).message, text };
+    }
+  }
+
+  async readJob(state: State, country: string, hash: string): Promise<Job | undefined> {
+    const result = await this.readJobFile(state, country, `${hash}${JOB_SUFFIX}`);
+    return 'job' in result ? result.job : undefined;
+  }
+
+  /** Rewrites a job in the state it is in. */
+  async writeJob(state: State, job: Job): Promise<void> {
+    await this.writer.write(this.jobPath(state, job.country, job.hash), encodeJob(job));
+  }
+
+  /** Updates a job and moves it to another state: rewrite in place, then one rename. */
+  async transition(from: State, to: State, job: Job): Promise<void> {
+    await this.writeJob(from, job);
+    await this.writer.move(this.jobPath(from, job.country, job.hash), this.jobPath(to, job.country, job.hash));
+  }
+
+  /** The state a job is in, or undefined. Callers hold the job's claim, so the answer stays true. */
+  async findJob(country: string, hash: string): Promise<State | undefined> {
+    for (const state of STATES) {
+      try {
+        await stat(this.jobPath(state, country, hash));
+        return state;
+      } catch (error) {
+        if (!isMissing(error)) throw error;
+      }
+    }
+    return undefined;
+  }
+
+  async removeOriginal(country: string, hash: string): Promise<void> {
+    await unlink(this.originalPath(country, hash)).catch((error) => {
+      if (!isMissing(error)) throw error;
+    });
+  }
+
+  /**
+   * Streams the visible entries (jobs and, in incoming/, batches) of one state directory without
+   * reading the whole directory into memory.
+   */
+  async *entries(state: State, country: string): AsyncGenerator<SpoolEntry> {
+    let dir;
+    try {
+      dir = await opendir(stateDir(this.root, state, country), { bufferSize: 256 });
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    for await (const entry of dir) {
+      if (!entry.isFile()) continue;
+      if (isVisible(entry.name, JOB_SUFFIX) || (state === 'incoming' && isVisible(entry.name, BATCH_SUFFIX))) {
+        yield { state, country, name: entry.name };
+      }
+    }
+  }
+
+  /** Countries present under a state directory (a country appears when ETL first writes to it). */
+  async countriesIn(state: State): Promise<string[]> {
+    try {
+      const names: string[] = [];
+      const dir = await opendir(join(this.root, state));
+      for await (const entry of dir) if (entry.isDirectory() && /^[a-z]{2,3}$/.test(entry.name)) names.push(entry.name);
+      return names.sort();
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw error;
+    }
+  }
+}
+
+export { JOB_SUFFIX, BATCH_SUFFIX, stripSuffix };

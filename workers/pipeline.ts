@@ -1,0 +1,116 @@
+import sharp, { type Sharp } from 'sharp';
+import type { OutputFormat, ProcessDetails, SizeSpec } from '../engine/config.js';
+import type { ThumbnailOutput, ThumbnailResult, ThumbnailTask } from './thumbnail-task.js';
+
+/** Loaders for the formats listing photos use; every other libvips loader (SVG, PDF, ...) is blocked. */
+const ALLOWED_LOADERS = [
+  'VipsForeignLoadJpegBuffer',
+  'VipsForeignLoadPngBuffer',
+  'VipsForeignLoadWebpBuffer',
+  'VipsForeignLoadGifBuffer',
+  'VipsForeignLoadNsgifBuffer',
+  'VipsForeignLoadHeifBuffer',
+  'VipsForeignLoadTiffBuffer',
+];
+const ALLOWED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'heif', 'tiff']);
+
+let configured = false;
+
+/** Once per thread: one libvips thread per worker (the pool is the parallelism), no cache, loaders locked down. */
+export function configureSharp(): void {
+  if (configured) return;
+  sharp.concurrency(1);
+  sharp.cache(false);
+  sharp.block({ operation: ['VipsForeignLoad'] });
+  sharp.unblock({ operation: ALLOWED_LOADERS });
+  configured = true;
+}
+
+/** The largest box any size needs: decoding to it once serves every size. */
+export function decodeBox(sizes: readonly SizeSpec[]): { width: number; height: number } {
+  return { width: Math.max(...sizes.map((s) => s.width)), height: Math.max(...sizes.map((s) => s.height)) };
+}
+
+function encode(image: Sharp, format: OutputFormat, quality: number): Sharp {
+  switch (format) {
+    case 'webp':
+      return image.webp({ quality, effort: 4 });
+    case 'jpeg':
+      return image.jpeg({ quality, mozjpeg: true });
+    case 'avif':
+      return image.avif({ quality, effort: 2 });
+    case 'png':
+      return image.png({ compressionLevel: 9, palette: true, quality });
+  }
+}
+
+function classify(error: unknown): ThumbnailResult {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/pixel limit/i.test(message)) return { ok: false, code: 'pixel_limit', message };
+  if (/unsupported image format|not built in|blocked|is not a known/i.test(message)) return { ok: false, code: 'unsupported_format', message };
+  return { ok: false, code: 'decode_failed', message };
+}
+
+/**
+ * Makes every size and format of one image. The original is decoded once, auto-oriented, flattened
+ * onto the background, converted to sRGB and shrunk to the largest box needed; each size is resized
+ * from that. Never upscaled; no metadata is written out.
+ */
+export async function makeThumbnails(task: ThumbnailTask): Promise<ThumbnailResult> {
+  configureSharp();
+  const { process: details, sizes, formats } = task;
+  try {
+    const input = sharp(task.input, { limitInputPixels: task.maxPixels, failOn: 'error', pages: 1, sequentialRead: true });
+    const meta = await input.metadata();
+    if (!meta.format || !ALLOWED_FORMATS.has(meta.format) || (meta.format === 'heif' && meta.compression !== 'av1')) {
+      return { ok: false, code: 'unsupported_format', message: `image format ${meta.compression ?? meta.format ?? 'unknown'} is not accepted` };
+    }
+    const box = decodeBox(sizes);
+    let base = input.autoOrient();
+    if (details.gamma > 0) base = base.gamma(details.gamma);
+    const decoded = await base
+      .resize({ width: box.width, height: box.height, fit: 'inside', withoutEnlargement: true })
+      .flatten({ background: details.background })
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const raw = { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels };
+    const outputs: ThumbnailOutput[] = [];
+    for (const size of sizes) {
+      for (const format of formats) {
+        outputs.push(await renderSize(decoded.data, raw, size, format, details));
+      }
+    }
+    const swapped = (meta.orientation ?? 1) >= 5;
+    return {
+      ok: true,
+      source: {
+        width: swapped ? meta.height! : meta.width!,
+        height: swapped ? meta.width! : meta.height!,
+        format: meta.format === 'heif' ? 'avif' : meta.format,
+        orientation: meta.orientation ?? 1,
+      },
+      outputs,
+    };
+  } catch (error) {
+    return classify(error);
+  }
+}
+
+async function renderSize(
+  pixels: Buffer,
+  raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 },
+  size: SizeSpec,
+  format: OutputFormat,
+  details: ProcessDetails,
+): Promise<ThumbnailOutput> {
+  let image = sharp(pixels, { raw });
+  const fits = raw.width <= size.width && raw.height <= size.height;
+  if (!fits) {
+    if (details.gamma > 0) image = image.gamma(details.gamma);
+    image = image.resize({ width: size.width, height: size.height, fit: 'inside', withoutEnlargement: true });
+  }
+  if (details.sharpen > 0) image = image.sharpen({ sigma: details.sharpen });
+  const { data, info } = await encode(image, format, details.quality).toBuffer({ resolveWithObject: true });
+  return { name: size.name, format, width: info.width, height: info.height, data };
+}
