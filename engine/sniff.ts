@@ -22,7 +22,7 @@ export function sniff(bytes: Uint8Array): Sniffed {
     if (brand === 'avif' || brand === 'avis') return { kind: 'image', format: 'avif' };
     return { kind: 'unsupported', format: brand === 'mif1' || brand === 'msf1' || brand.startsWith('hei') || brand.startsWith('hev') ? 'heif' : `ftyp:${brand.trim()}` };
   }
-  if (bytes.length >= 12 && ascii(bytes, 0, 12) === '\0\0\0\x0cjP  \r\n') return { kind: 'unsupported', format: 'jp2' };
+  if (bytes.length >= 12 && ascii(bytes, 0, 10) === '\0\0\0\x0cjP  \r\n') return { kind: 'unsupported', format: 'jp2' };
   if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0x4f && bytes[2] === 0xff && bytes[3] === 0x51) return { kind: 'unsupported', format: 'j2k' };
   if (bytes.length >= 2 && ascii(bytes, 0, 2) === 'BM') return { kind: 'unsupported', format: 'bmp' };
   if (ascii(bytes, 0, 5) === '%PDF-') return { kind: 'unsupported', format: 'pdf' };

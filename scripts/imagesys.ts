@@ -16,7 +16,7 @@ type Args = CommonArgs & Record<string, unknown>;
 const common = (y: Argv): Argv =>
   y
     .option('config', { type: 'string', describe: 'JSON config file (every key has a default)' })
-    .option('country', { type: 'string', array: true, describe: 'country code(s) to work on, e.g. --country uk,de' })
+    .option('country', { type: 'string', describe: 'country code(s) to work on, e.g. --country uk,de', coerce: (value: string | string[]) => [value].flat() })
     .option('verbose', { type: 'boolean', default: false, describe: 'more detail (debug logs)' })
     .option('spool', { type: 'string', describe: 'spool root (overrides the config)' })
     .option('tree', { type: 'string', describe: 'tree root (overrides the config)' });

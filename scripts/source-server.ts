@@ -16,6 +16,8 @@ export type Route =
   /** Declares the full length, sends part of it, then closes the connection. */
   | { kind: 'truncated'; bytes: Buffer; sendBytes: number }
   | { kind: 'html'; status?: number }
+  /** Streams `chunk` every `intervalMs` without a Content-Length until the client gives up. */
+  | { kind: 'endless'; chunk: Buffer; intervalMs: number }
   | { kind: 'redirect'; location: string; status?: number };
 
 export interface SourceServer {
@@ -23,6 +25,8 @@ export interface SourceServer {
   readonly base: string;
   /** Requests per path. */
   readonly hits: Map<string, number>;
+  /** Most requests that were in progress at the same time. */
+  readonly maxConcurrent: () => number;
   totalHits(): number;
   routes: Map<string, Route>;
   close(): Promise<void>;
@@ -32,7 +36,12 @@ const HTML = '<!DOCTYPE html><html><head><title>404 Not Found</title></head><bod
 
 export async function startSourceServer(routes: Map<string, Route> = new Map()): Promise<SourceServer> {
   const hits = new Map<string, number>();
+  let inFlight = 0;
+  let maxConcurrent = 0;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    inFlight++;
+    maxConcurrent = Math.max(maxConcurrent, inFlight);
+    res.on('close', () => inFlight--);
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const count = (hits.get(path) ?? 0) + 1;
     hits.set(path, count);
@@ -72,6 +81,12 @@ export async function startSourceServer(routes: Map<string, Route> = new Map()):
       case 'html':
         res.writeHead(route.status ?? 200, { 'content-type': 'text/html' }).end(HTML);
         return;
+      case 'endless': {
+        res.writeHead(200, { 'content-type': 'image/jpeg' });
+        const timer = setInterval(() => res.write(route.chunk), route.intervalMs);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
       case 'redirect':
         res.writeHead(route.status ?? 302, { location: route.location }).end();
         return;
@@ -86,6 +101,7 @@ export async function startSourceServer(routes: Map<string, Route> = new Map()):
     base,
     url: (path: string) => `${base}${path}`,
     hits,
+    maxConcurrent: () => maxConcurrent,
     routes,
     totalHits: () => [...hits.values()].reduce((a, b) => a + b, 0),
     close: () =>

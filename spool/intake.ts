@@ -33,7 +33,9 @@ export async function enqueueUrl(spool: Spool, tree: string, input: NewJobInput)
   const claim = await spool.claimJob(job.country, job.hash);
   if (!claim) return { outcome: 'duplicate' }; // someone is working on this very job
   try {
-    if (await spool.findJob(job.country, job.hash)) return { outcome: 'duplicate' };
+    const existing = await spool.findJob(job.country, job.hash);
+    if (existing === 'thumbed' && (await touchImage(tree, job.country, job.hash, now))) return { outcome: 'in_tree' };
+    if (existing) return { outcome: 'duplicate' };
     if (!job.refresh && (await touchImage(tree, job.country, job.hash, now))) return { outcome: 'in_tree' };
     await spool.writeJob('incoming', job);
     return { outcome: 'queued', job };

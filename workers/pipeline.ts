@@ -59,6 +59,7 @@ function classify(error: unknown): ThumbnailResult {
 export async function makeThumbnails(task: ThumbnailTask): Promise<ThumbnailResult> {
   configureSharp();
   const { process: details, sizes, formats } = task;
+  if (task.input.byteLength === 0) return { ok: false, code: 'unsupported_format', message: 'empty input: nothing to decode' };
   try {
     const input = sharp(task.input, { limitInputPixels: task.maxPixels, failOn: 'error', pages: 1, sequentialRead: true });
     const meta = await input.metadata();

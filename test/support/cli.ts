@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../scripts/imagesys.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `imagesys ...` as a real child process. */
+export function runCli(args: string[], options: { timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`imagesys ${args.join(' ')} timed out\n${stderr.slice(-3000)}`));
+    }, options.timeoutMs ?? 120_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Starts `imagesys run` (the daemon) and returns the child. */
+export function startDaemon(args: string[]): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  return Object.assign(child, { output: () => output });
+}
+
+/** A config file for tests: fast retries, quick settling, short stale time, loopback source. */
+export async function writeTestConfig(dir: string, overrides: Record<string, unknown> = {}): Promise<string> {
+  const config = {
+    spool: join(dir, 'spool'),
+    tree: join(dir, 'tree'),
+    countries: ['uk', 'de'],
+    baseUrl: 'https://img.example.com/t',
+    pool: { threads: 2 },
+    download: { concurrency: 16, perHost: 8, headersTimeoutMs: 3000, bodyTimeoutMs: 3000, totalTimeoutMs: 10_000 },
+    retry: { baseMs: 50, maxMs: 300, maxAttempts: 3, factor: 2, jitter: 0.5 },
+    claims: { staleMs: 2000 },
+    intake: { settleMs: 300, rescanMs: 500 },
+    log: { level: 'warn', dir: join(dir, 'log') },
+    ...overrides,
+  };
+  const path = join(dir, 'config.json');
+  await writeFile(path, JSON.stringify(config, null, 2));
+  return path;
+}
