@@ -47,7 +47,7 @@ const cli = yargs(hideBin(process.argv))
     const config = loadConfig(a);
     const countries = selectedCountries(a, config);
     if (!a.country || countries.length !== 1) throw new UsageError('enqueue needs exactly one --country');
-    return enqueueCommand(config, { urls: (a.urls as string[] | undefined) ?? [], country: countries[0]!, refresh: Boolean(a.refresh), ...(a.file ? { file: String(a.file) } : {}), ...(a.datasource ? { datasource: String(a.datasource) } : {}) });
+    return enqueueCommand(config, { urls: (a.urls as string[] | undefined) ?? [], country: countries[0]!, refresh: Boolean(a.refresh), ...(a.file !== undefined ? { file: String(a.file) } : {}), ...(a.datasource ? { datasource: String(a.datasource) } : {}) });
   }))
   .command('status', 'jobs per state and country, oldest job, top failure reasons, disk', (y) =>
     common(y).option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),

@@ -16,7 +16,8 @@ export interface EnqueueArgs {
 /** `imagesys enqueue`: URLs from the arguments or a file (`-` for stdin) become jobs at once. */
 export async function enqueueCommand(config: Config, args: EnqueueArgs): Promise<number> {
   const lines = [...args.urls];
-  if (args.file) lines.push(...readFileSync(args.file === '-' ? 0 : args.file, 'utf8').split('\n'));
+  // yargs turns `--file -` into an empty string: both mean stdin
+  if (args.file !== undefined) lines.push(...readFileSync(args.file === '-' || args.file === '' ? 0 : args.file, 'utf8').split('\n'));
   const entries = lines.map(parseBatchLine).filter((e) => e !== undefined);
   if (entries.length === 0) throw new UsageError('enqueue: no URL given (arguments, or --file PATH, or --file - for stdin)');
   const spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs });
