@@ -85,12 +85,35 @@ function errorText(error: unknown): string {
   return (stderr || e?.message || String(error)).replace(/\s+/g, ' ').slice(0, 300);
 }
 
-/** CPU seconds of this process (all threads, not child processes) over a wall-clock span. */
-function cpuMeter(): () => { cpuSeconds: number } {
-  const start = process.cpuUsage();
+/** Busy and total jiffies of all CPUs from /proc/stat (null elsewhere). */
+function machineTicks(): { busy: number; total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Over a span: cores' worth of CPU this process used (all its threads, not child processes) and that
+ * the whole machine used (everything, children and other people's work included).
+ */
+function cpuMeter(): () => string {
+  const own = process.cpuUsage();
+  const machine = machineTicks();
+  const started = performance.now();
+  const cores = availableParallelism();
   return () => {
-    const used = process.cpuUsage(start);
-    return { cpuSeconds: (used.user + used.system) / 1e6 };
+    const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(own);
+    const ownCores = (used.user + used.system) / 1e6 / seconds;
+    const now = machineTicks();
+    const machineCores = machine && now && now.total > machine.total ? ((now.busy - machine.busy) / (now.total - machine.total)) * cores : null;
+    return `cpu: bench process ${ownCores.toFixed(2)}, whole machine ${fmt(machineCores, 2)} of ${cores} cores`;
   };
 }
 
@@ -215,7 +238,7 @@ async function pipelinePhase(corpus: CorpusImage[], config: Config, processing: 
       } else failures.push(`${corpus[index]?.name}: ${result.code} ${result.message}`);
     });
     const seconds = (performance.now() - started) / 1000;
-    const { cpuSeconds } = cpu();
+    const cpuNote = cpu();
     sampler.stop();
     if (failures.length > 0) progress(`pipeline: ${failures.length} failed, first: ${failures[0]}`);
     return {
@@ -225,7 +248,7 @@ async function pipelinePhase(corpus: CorpusImage[], config: Config, processing: 
       failures: failures.length,
       bytesPerImage: ok > 0 ? outputBytes / ok : null,
       peakRssBytes: sampler.peakBytes,
-      note: `ThumbnailPool ${threads} threads, ${inFlight} in flight; cpu ${fmt((100 * cpuSeconds) / (seconds * threads), 0)}% of ${threads} cores`,
+      note: `ThumbnailPool ${threads} threads, ${inFlight} in flight; ${cpuNote}`,
     };
   } finally {
     await pool.close();
@@ -301,7 +324,7 @@ const RAW_STRATEGIES: Array<{ name: string; label: string; run: RawStrategy }> =
 
 interface RawResult extends PhaseResult {
   best: string | null;
-  variants: Array<{ name: string; label: string; imgPerSec: number; seconds: number; bytesPerImage: number }>;
+  variants: Array<{ name: string; label: string; imgPerSec: number; seconds: number; bytesPerImage: number; cpu: string }>;
 }
 
 async function rawPhase(corpus: CorpusImage[], processing: Processing, threads: number, warmCount: number): Promise<RawResult> {
@@ -315,6 +338,7 @@ async function rawPhase(corpus: CorpusImage[], processing: Processing, threads: 
     await runLimited(corpus.slice(0, warmCount), threads, async (image) => void (await strategy.run(image.bytes, processing)));
     let bytes = 0;
     let failed = 0;
+    const cpu = cpuMeter();
     const started = performance.now();
     await runLimited(corpus, threads, async (image) => {
       try {
@@ -326,9 +350,10 @@ async function rawPhase(corpus: CorpusImage[], processing: Processing, threads: 
       }
     });
     const seconds = (performance.now() - started) / 1000;
+    const cpuNote = cpu();
     failures += failed;
     const imgPerSec = corpus.length / seconds;
-    variants.push({ name: strategy.name, label: strategy.label, imgPerSec, seconds, bytesPerImage: bytes / Math.max(1, corpus.length - failed) });
+    variants.push({ name: strategy.name, label: strategy.label, imgPerSec, seconds, bytesPerImage: bytes / Math.max(1, corpus.length - failed), cpu: cpuNote });
     progress(`raw sharp ${strategy.name} ... ${imgPerSec.toFixed(1)} img/s`);
   }
   const best = variants.reduce<RawResult['variants'][number] | undefined>((a, b) => (a && a.imgPerSec >= b.imgPerSec ? a : b), undefined);
@@ -428,9 +453,10 @@ async function cliPhase(
   jobsFor: (image: CorpusImage, index: number, outDir: string) => Array<{ file: string; args: string[] }>,
   env: NodeJS.ProcessEnv,
 ): Promise<PhaseResult> {
-  const run = async (images: CorpusImage[], outDir: string): Promise<{ seconds: number; failures: string[] }> => {
+  const run = async (images: CorpusImage[], outDir: string): Promise<{ seconds: number; failures: string[]; cpu: string }> => {
     await mkdir(outDir, { recursive: true });
     const failures: string[] = [];
+    const cpu = cpuMeter();
     const started = performance.now();
     await runLimited(images, threads, async (image, index) => {
       for (const job of jobsFor(image, index, outDir)) {
@@ -441,7 +467,7 @@ async function cliPhase(
         }
       }
     });
-    return { seconds: (performance.now() - started) / 1000, failures };
+    return { seconds: (performance.now() - started) / 1000, failures, cpu: cpu() };
   };
   const warm = await run(corpus.slice(0, warmCount), join(workDir, `${label}-warm`));
   if (warm.failures.length === warmCount && warmCount > 0) {
@@ -456,7 +482,7 @@ async function cliPhase(
   if (made !== expected) progress(`${label}: made ${made} files, expected ${expected}`);
   await rm(join(workDir, `${label}-warm`), { recursive: true, force: true });
   await rm(outDir, { recursive: true, force: true });
-  return { imgPerSec: corpus.length / timed.seconds, seconds: timed.seconds, images: corpus.length, failures, note: `${made}/${expected} files` };
+  return { imgPerSec: corpus.length / timed.seconds, seconds: timed.seconds, images: corpus.length, failures, note: `${made}/${expected} files; ${timed.cpu.replace('bench process', 'bench process (not its children)')}` };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -476,7 +502,7 @@ async function writeBatch(spool: string, country: string, name: string, urls: st
   await rename(join(dir, `.${name}.tmp`), join(dir, name));
 }
 
-async function e2ePhase(corpus: CorpusImage[], workDir: string, sampler: RssSampler, warmCount: number, threads: number, fsync: boolean): Promise<E2eResult> {
+async function e2ePhase(corpus: CorpusImage[], workDir: string, sampler: RssSampler, warmCount: number, fsync: boolean): Promise<E2eResult> {
   const routes = new Map<string, Route>();
   corpus.forEach((image, i) => routes.set(`/photos/${i}/${encodeURIComponent(image.name)}`, { kind: 'image', bytes: image.bytes }));
   const timedPaths = [...routes.keys()];
@@ -518,7 +544,7 @@ async function e2ePhase(corpus: CorpusImage[], workDir: string, sampler: RssSamp
       clearInterval(watcher);
     }
     const seconds = (performance.now() - started) / 1000;
-    const { cpuSeconds } = cpu();
+    const cpuNote = cpu();
     sampler.stop();
 
     const thumbed = engine.stats.thumbed - before.thumbed;
@@ -540,7 +566,7 @@ async function e2ePhase(corpus: CorpusImage[], workDir: string, sampler: RssSamp
       peakRssBytes: sampler.peakBytes,
       ingestSeconds,
       failuresByCode,
-      note: `${thumbed}/${corpus.length} thumbed; batch read in ${fmt(ingestSeconds, 2)}s; cpu ${fmt((100 * cpuSeconds) / (seconds * threads), 0)}% of ${threads} cores; fsync ${config.fsync}`,
+      note: `${thumbed}/${corpus.length} thumbed; batch read in ${fmt(ingestSeconds, 2)}s; fsync ${config.fsync}; ${cpuNote}`,
     };
   } finally {
     await engine.stop();
@@ -641,7 +667,7 @@ async function main(): Promise<number> {
     let e2e: E2eResult | undefined;
     if (args.phases.has('e2e')) {
       progress('e2e ...');
-      e2e = await e2ePhase(corpus, workDir, sampler, warm, threads, args.fsync);
+      e2e = await e2ePhase(corpus, workDir, sampler, warm, args.fsync);
       progress(`e2e ... ${fmt(e2e.imgPerSec)} img/s`);
     }
     let raw: RawResult | undefined;
@@ -712,7 +738,7 @@ async function main(): Promise<number> {
     };
     row('pipeline', pipeline);
     row('raw sharp (best)', raw);
-    for (const v of raw?.variants ?? []) rows.push([`  ${v.label}`, fmt(v.imgPerSec), fmt(v.seconds, 2), String(corpus.length), '', `${Math.round(v.bytesPerImage)} bytes/image`]);
+    for (const v of raw?.variants ?? []) rows.push([`  ${v.label}`, fmt(v.imgPerSec), fmt(v.seconds, 2), String(corpus.length), '', `${Math.round(v.bytesPerImage)} bytes/image; ${v.cpu}`]);
     row('vipsthumbnail', vips);
     row('imagemagick', magick);
     row('e2e', e2e);

@@ -27,8 +27,7 @@ export async function enqueueUrl(spool: Spool, tree: string, input: NewJobInput)
     job = newJob(input, now);
   } catch (error) {
     if (!(error instanceof ImageSysError)) throw error;
-    await recordInvalid(spool, input, error);
-    return { outcome: 'invalid' };
+    return (await recordInvalid(spool, input, error)) ? { outcome: 'invalid' } : { outcome: 'duplicate' };
   }
   const claim = await spool.claimJob(job.country, job.hash);
   if (!claim) return { outcome: 'duplicate' }; // someone is working on this very job
@@ -44,13 +43,18 @@ export async function enqueueUrl(spool: Spool, tree: string, input: NewJobInput)
   }
 }
 
-/** A line that is not a usable URL still leaves a trace where operators look: a failed job. */
-async function recordInvalid(spool: Spool, input: NewJobInput, error: ImageSysError): Promise<void> {
+/**
+ * A line that is not a usable URL still leaves a trace where operators look: a failed job, named by
+ * the hash of the raw text. False when that trace exists already.
+ */
+async function recordInvalid(spool: Spool, input: NewJobInput, error: ImageSysError): Promise<boolean> {
   const at = spool.now().toISOString();
   const hash = createHash('sha256').update(input.url.trim(), 'utf8').digest('hex').slice(0, 32);
+  if (await spool.findJob(input.country, hash)) return false;
   const job: Job = { url: input.url.trim(), hash, country: input.country, attempts: 0, createdAt: at, updatedAt: at };
   if (input.datasource) job.datasource = input.datasource;
   await spool.writeJob('failed', withFailure(job, error, spool.now()));
+  return true;
 }
 
 export interface BatchResult {

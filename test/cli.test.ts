@@ -1,0 +1,122 @@
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { hashForUrl, pathForHash } from '../engine/hash.js';
+import type { StatusReport } from '../engine/status.js';
+import { runCli, startDaemon, writeTestConfig } from './support/cli.js';
+import { listJobs, startScenario } from './support/scenario.js';
+import { tempDir } from './support/temp.js';
+
+test('every command has --help', async () => {
+  for (const command of ['run', 'enqueue', 'status', 'retry', 'hash', 'path', 'show', 'demo']) {
+    const result = await runCli([command, '--help']);
+    assert.is(result.code, 0, command);
+    for (const option of ['--config', '--country', '--verbose', '--help']) assert.ok(result.stdout.includes(option), `${command} --help lists ${option}`);
+  }
+});
+
+test('hash and path print the documented forms', async () => {
+  const url = 'http://example.com/a.jpg';
+  const hash = await runCli(['hash', url]);
+  assert.is(hash.stdout.trim(), hashForUrl(url));
+  const path = await runCli(['path', hashForUrl(url)]);
+  assert.is(path.stdout.trim(), pathForHash(hashForUrl(url)));
+  const bad = await runCli(['path', 'nope']);
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, /not a hash/);
+});
+
+test('a bad config names the key and what was expected', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const path = join(dir, 'bad.json');
+    await writeFile(path, JSON.stringify({ download: { perHost: 'four' } }));
+    const result = await runCli(['status', '--config', path]);
+    assert.is(result.code, 2);
+    assert.match(result.stderr, /expected an integer from 1 to 1024 for download.perHost but received "four"/);
+    await writeFile(path, '{ not json');
+    assert.match((await runCli(['status', '--config', path])).stderr, /not valid JSON/);
+    assert.match((await runCli(['status', '--config', join(dir, 'missing.json')])).stderr, /cannot read config file/);
+    assert.match((await runCli(['status', '--country', 'United Kingdom'])).stderr, /--country expects codes/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('status, show and retry on a processed spool', async () => {
+  const { dir, cleanup } = await tempDir();
+  const scenario = await startScenario({ maxAttempts: 2, kinds: { good: 4, missing: 3, flaky: 0, slow: 0, truncated: 0, html: 1, rotated: 0, cmyk: 0 } });
+  try {
+    const config = await writeTestConfig(dir, { retry: { baseMs: 50, maxMs: 100, maxAttempts: 2 } });
+    const urls = scenario.expectations.map((e) => e.url);
+    assert.is((await runCli(['enqueue', '--config', config, '--country', 'uk', ...urls])).code, 0);
+
+    const waiting = JSON.parse((await runCli(['status', '--json', '--config', config])).stdout) as StatusReport;
+    assert.is(waiting.counts.uk!.incoming, 8);
+    assert.ok(waiting.oldest && waiting.oldest.country === 'uk' && waiting.oldest.state === 'incoming');
+
+    assert.is((await runCli(['run', '--once', '--config', config])).code, 0);
+    const report = JSON.parse((await runCli(['status', '--json', '--config', config])).stdout) as StatusReport;
+    assert.equal(report.counts.uk, { incoming: 0, downloaded: 0, thumbed: 4, failed: 4 });
+    assert.equal(report.counts.de, { incoming: 0, downloaded: 0, thumbed: 0, failed: 0 });
+    assert.equal(report.totals, { incoming: 0, downloaded: 0, thumbed: 4, failed: 4 });
+    assert.is(report.oldest, null);
+    assert.equal(report.failures.map((f) => [f.code, f.count]), [['http_not_found', 3], ['not_image', 1]]);
+    assert.ok(report.failures[0]!.example.includes('/missing/'));
+    assert.ok(report.disk.length === 2 && report.disk[0]!.freeBytes > 0);
+
+    const text = await runCli(['status', '--config', config, '--country', 'uk']);
+    assert.match(text.stdout, /uk\s+0\s+0\s+4\s+4/);
+    assert.match(text.stdout, /http_not_found/);
+    assert.not.match(text.stdout, /\nde /);
+
+    const good = scenario.expectations.find((e) => e.kind === 'good')!;
+    const show = JSON.parse((await runCli(['show', good.url, '--config', config])).stdout) as { found: Array<{ state: string; thumbnails?: { sizes: Array<{ url: string }> } }> };
+    assert.equal(show.found.map((f) => f.state), ['thumbed', 'tree']);
+    assert.ok(show.found[1]!.thumbnails!.sizes[0]!.url.startsWith(`https://img.example.com/t/uk/${good.hash.slice(0, 2)}/`));
+    assert.is((await runCli(['show', 'http://nowhere.example/x.jpg', '--config', config])).code, 1);
+
+    const retry = await runCli(['retry', '--config', config, '--code', 'http_not_found']);
+    assert.match(retry.stdout, /retry: 3 failed job\(s\) moved back to incoming/);
+    assert.is((await listJobs(join(dir, 'spool'), 'incoming', 'uk')).length, 3);
+    assert.is((await listJobs(join(dir, 'spool'), 'failed', 'uk')).length, 1);
+  } finally {
+    await scenario.server.close();
+    await cleanup();
+  }
+});
+
+test('the daemon picks up a batch dropped while it runs, and stops cleanly on SIGTERM', async () => {
+  const { dir, cleanup } = await tempDir();
+  const scenario = await startScenario({ maxAttempts: 2, kinds: { good: 5, missing: 0, flaky: 0, slow: 0, truncated: 0, html: 0, rotated: 0, cmyk: 0 } });
+  try {
+    // a long rescan interval: only the watcher can notice the batch in time
+    const config = await writeTestConfig(dir, { intake: { settleMs: 200, rescanMs: 600_000 } });
+    const spool = join(dir, 'spool');
+    const daemon = startDaemon(['--config', config, '--country', 'uk']);
+    const until = async (check: () => Promise<boolean>, ms: number): Promise<boolean> => {
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        if (await check()) return true;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return false;
+    };
+    assert.ok(await until(async () => (await readdir(join(spool, 'incoming')).catch(() => [] as string[])).includes('uk'), 10_000), 'layout made');
+    await new Promise((r) => setTimeout(r, 500));
+    await mkdir(join(spool, 'incoming', 'uk'), { recursive: true });
+    await writeFile(join(spool, 'incoming', 'uk', 'late.urls'), scenario.expectations.map((e) => e.url).join('\n'));
+    const done = await until(async () => (await listJobs(spool, 'thumbed', 'uk')).length === 5, 15_000);
+    assert.ok(done, `the watcher saw the batch\n${daemon.output()}`);
+    daemon.kill('SIGTERM');
+    const code = await new Promise((resolve) => daemon.once('exit', resolve));
+    assert.is(code, 0);
+    assert.equal(await readdir(join(spool, '.locks')), []);
+  } finally {
+    await scenario.server.close();
+    await cleanup();
+  }
+});
+
+test.run();

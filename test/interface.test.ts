@@ -1,0 +1,52 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { hashForUrl, thumbnailsForHash, thumbnailsForUrl, thumbnailsForUrls } from '../engine/interface.js';
+import { manifestPath, type Manifest } from '../engine/tree.js';
+import { tempDir } from './support/temp.js';
+
+async function writeManifest(tree: string, url: string): Promise<Manifest> {
+  const hash = hashForUrl(url);
+  const stem = `uk/${hash.slice(0, 2)}/${hash.slice(2, 4)}/${hash}`;
+  const manifest: Manifest = {
+    version: 1,
+    url,
+    hash,
+    country: 'uk',
+    sizes: [
+      { name: 'thumb', format: 'webp', width: 120, height: 80, bytes: 900, path: `${stem}.thumb.webp` },
+      { name: 'large', format: 'webp', width: 480, height: 320, bytes: 9000, path: `${stem}.large.webp` },
+    ],
+    source: { width: 720, height: 480, format: 'jpeg', bytes: 50_000 },
+    digest: 'sha256:00',
+    processing: { quality: 75, sharpen: 0, gamma: 0, background: '#ffffff' },
+    createdAt: '2026-11-28T12:00:00.000Z',
+  };
+  await mkdir(join(tree, 'uk', hash.slice(0, 2), hash.slice(2, 4)), { recursive: true });
+  await writeFile(manifestPath(tree, 'uk', hash), JSON.stringify(manifest));
+  return manifest;
+}
+
+test('thumbnails with public URLs from the base URL, by hash, by URL and in batches', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const location = { tree: dir, baseUrl: 'https://img.example.com/thumbs/' };
+    const url = 'http://example.com/a.jpg';
+    const manifest = await writeManifest(dir, url);
+    const byUrl = await thumbnailsForUrl(location, 'uk', ` HTTP://EXAMPLE.com/a.jpg#x`);
+    assert.ok(byUrl);
+    assert.is(byUrl!.hash, manifest.hash);
+    assert.is(byUrl!.sizes[0]!.url, `https://img.example.com/thumbs/${manifest.sizes[0]!.path}`);
+    assert.is(byUrl!.bySize.large!.webp!.width, 480);
+    assert.equal(await thumbnailsForHash(location, 'uk', manifest.hash), byUrl);
+    assert.is(await thumbnailsForUrl(location, 'uk', 'http://example.com/none.jpg'), undefined);
+    assert.is(await thumbnailsForUrl(location, 'de', url), undefined, 'per country');
+    const batch = await thumbnailsForUrls(location, 'uk', [url, 'http://example.com/none.jpg', 'not a url', url]);
+    assert.equal(batch.map((t) => t?.hash), [manifest.hash, undefined, undefined, manifest.hash]);
+  } finally {
+    await cleanup();
+  }
+});
+
+test.run();

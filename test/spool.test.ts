@@ -1,0 +1,123 @@
+import { spawnSync } from 'node:child_process';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { hashForUrl } from '../engine/hash.js';
+import { AtomicWriter } from '../spool/atomic.js';
+import { enqueueUrl, ingestBatch } from '../spool/intake.js';
+import { ABANDONED_TMP_MS, removeOrphanOriginals, removeStrayTemporaries } from '../spool/recovery.js';
+import { SELF } from '../spool/owner.js';
+import { Spool } from '../spool/spool.js';
+import { tempDir } from './support/temp.js';
+
+const makeSpool = (root: string): Spool => new Spool({ root, fsync: true, staleMs: 2000 });
+
+test('atomic writes leave no temporary behind and replace whole files', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const writer = new AtomicWriter(join(dir, '.tmp'), true);
+    const target = join(dir, 'a', 'b', 'file.txt');
+    await writer.write(target, 'first');
+    await writer.write(target, 'second');
+    assert.is(await readFile(target, 'utf8'), 'second');
+    assert.equal(await readdir(join(dir, '.tmp')), []);
+    assert.match(writer.tmpPath(target), new RegExp(`${SELF.host}~${SELF.pid}~[0-9a-f]{12}~file\\.txt$`));
+  } finally {
+    await cleanup();
+  }
+});
+
+test('recovery removes temporaries of dead writers, keeps live ones until they are abandoned', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const tmp = join(dir, '.tmp');
+    await mkdir(tmp);
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    await writeFile(join(tmp, `${SELF.host}~${dead}~abc~x.job`), 'partial');
+    await writeFile(join(tmp, `${SELF.host}~${process.pid}~abc~y.job`), 'in progress');
+    await writeFile(join(tmp, `otherhost~1~abc~z.job`), 'elsewhere, recent');
+    await writeFile(join(tmp, `otherhost~2~abc~old.job`), 'elsewhere, abandoned');
+    const old = new Date(Date.now() - ABANDONED_TMP_MS - 60_000);
+    await utimes(join(tmp, `otherhost~2~abc~old.job`), old, old);
+    assert.is(await removeStrayTemporaries(tmp), 2);
+    assert.equal((await readdir(tmp)).sort(), [`${SELF.host}~${process.pid}~abc~y.job`, 'otherhost~1~abc~z.job'].sort());
+  } finally {
+    await cleanup();
+  }
+});
+
+test('recovery removes originals whose job has left downloaded/', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const spool = makeSpool(dir);
+    await spool.ensureLayout(['uk']);
+    const kept = hashForUrl('http://example.com/kept.jpg');
+    const orphan = hashForUrl('http://example.com/orphan.jpg');
+    await writeFile(spool.originalPath('uk', kept), 'bytes');
+    await writeFile(spool.jobPath('downloaded', 'uk', kept), '{"url":"http://example.com/kept.jpg"}');
+    await writeFile(spool.originalPath('uk', orphan), 'bytes');
+    assert.is(await removeOrphanOriginals(dir, 'uk'), 1);
+    assert.equal((await readdir(join(dir, 'downloaded', 'uk'))).sort(), [`${kept}.job`, `${kept}.orig`].sort());
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a batch becomes one job per URL; duplicates, invalid lines and images in the tree are handled', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const spool = makeSpool(join(dir, 'spool'));
+    const tree = join(dir, 'tree');
+    await spool.ensureLayout(['uk']);
+    // an image already in the tree (a manifest listing no files is enough to count as present)
+    const present = 'http://example.com/present.jpg';
+    const presentHash = hashForUrl(present);
+    const manifestDir = join(tree, 'uk', presentHash.slice(0, 2), presentHash.slice(2, 4));
+    await mkdir(manifestDir, { recursive: true });
+    await writeFile(join(manifestDir, `${presentHash}.json`), JSON.stringify({ sizes: [] }));
+    const old = new Date(Date.now() - 86400_000 * 30);
+    await utimes(join(manifestDir, `${presentHash}.json`), old, old);
+
+    const lines = ['http://example.com/a.jpg\t16', 'http://example.com/b.jpg', '', '# comment', 'http://example.com/a.jpg', 'ftp://example.com/c.jpg', present];
+    await writeFile(join(dir, 'spool', 'incoming', 'uk', 'feed.urls'), lines.join('\n'));
+    const result = await ingestBatch(spool, tree, 'uk', 'feed.urls');
+    assert.equal(result!.counts, { queued: 2, duplicate: 1, in_tree: 1, invalid: 1 });
+    const incoming = (await readdir(join(dir, 'spool', 'incoming', 'uk'))).sort();
+    assert.equal(incoming, [`${hashForUrl('http://example.com/a.jpg')}.job`, `${hashForUrl('http://example.com/b.jpg')}.job`].sort(), 'the batch is gone, the jobs are there');
+    const a = await spool.readJob('incoming', 'uk', hashForUrl('http://example.com/a.jpg'));
+    assert.is(a!.datasource, '16');
+    const failed = await readdir(join(dir, 'spool', 'failed', 'uk'));
+    assert.is(failed.length, 1);
+    const invalid = JSON.parse(await readFile(join(dir, 'spool', 'failed', 'uk', failed[0]!), 'utf8')) as { errorCode: string; url: string };
+    assert.equal([invalid.errorCode, invalid.url], ['invalid_url', 'ftp://example.com/c.jpg']);
+    assert.ok((await stat(join(manifestDir, `${presentHash}.json`))).mtimeMs > Date.now() - 60_000, 'present image touched');
+
+    // the same batch again (a crash before it was removed): nothing new
+    await writeFile(join(dir, 'spool', 'incoming', 'uk', 'feed.urls'), lines.join('\n'));
+    const again = await ingestBatch(spool, tree, 'uk', 'feed.urls');
+    assert.equal(again!.counts, { queued: 0, duplicate: 4, in_tree: 1, invalid: 0 });
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a job held by a claim cannot be claimed twice, and can once released', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const spool = makeSpool(dir);
+    const first = await spool.claimJob('uk', 'abc');
+    assert.ok(first);
+    assert.is(await spool.claimJob('uk', 'abc'), undefined);
+    const enqueued = await enqueueUrl(spool, join(dir, 'tree'), { url: 'http://example.com/z.jpg', country: 'uk' });
+    assert.is(enqueued.outcome, 'queued');
+    await first!.release();
+    const second = await spool.claimJob('uk', 'abc');
+    assert.ok(second);
+    await second!.release();
+  } finally {
+    await cleanup();
+  }
+});
+
+test.run();
