@@ -8,6 +8,8 @@ export interface CommonArgs {
   verbose?: boolean;
   spool?: string;
   tree?: string;
+  threads?: number;
+  downloads?: number;
 }
 
 export class UsageError extends Error {}
@@ -36,6 +38,8 @@ export function loadConfig(args: CommonArgs): Config {
   }
   if (args.spool) raw = { ...raw, spool: resolve(args.spool) };
   if (args.tree) raw = { ...raw, tree: resolve(args.tree) };
+  if (args.threads !== undefined) raw = { ...raw, pool: { ...(raw.pool as object | undefined), threads: args.threads } };
+  if (args.downloads !== undefined) raw = { ...raw, download: { ...(raw.download as object | undefined), concurrency: args.downloads } };
   if (args.verbose) raw = { ...raw, log: { ...(raw.log as object | undefined), level: 'debug' } };
   const config = parseConfig(raw);
   return { ...config, spool: resolve(base, config.spool), tree: resolve(base, config.tree), log: { ...config.log, dir: resolve(base, config.log.dir) } };

@@ -32,7 +32,9 @@ const cli = yargs(hideBin(process.argv))
   .command('run', 'run the daemon (or drain the spool with --once)', (y) =>
     common(y)
       .option('once', { type: 'boolean', default: false, describe: 'process what is queued (retries included), then exit' })
-      .option('daemon', { type: 'boolean', default: false, describe: 'log to <log.dir>/engine.log and engine.error.log instead of the screen' }),
+      .option('daemon', { type: 'boolean', default: false, describe: 'log to <log.dir>/engine.log and engine.error.log instead of the screen' })
+      .option('threads', { type: 'number', describe: 'sharp worker threads (overrides pool.threads)' })
+      .option('downloads', { type: 'number', describe: 'concurrent downloads (overrides download.concurrency)' }),
   run((a) => {
     const config = loadConfig(a);
     return runCommand(config, { once: Boolean(a.once), daemon: Boolean(a.daemon), countries: selectedCountries(a, config), verbose: Boolean(a.verbose) });
