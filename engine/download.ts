@@ -72,11 +72,14 @@ export class Downloader {
   }
 
   async download(url: string, validators?: Validators): Promise<DownloadResult> {
-    const signal = AbortSignal.timeout(this.options.totalTimeoutMs);
+    // the total time counts from the first request, not from the wait for a slot
+    let signal: AbortSignal | undefined;
     let current = url;
     for (let hop = 0; ; hop++) {
       const host = new URL(current).host;
-      const outcome = await this.perHost.run(host, () => this.global.run(() => this.fetchOnce(current, validators, signal)));
+      const outcome = await this.perHost.run(host, () =>
+        this.global.run(() => this.fetchOnce(current, validators, (signal ??= AbortSignal.timeout(this.options.totalTimeoutMs)))),
+      );
       if (outcome.kind === 'done') return outcome.result;
       if (hop >= this.options.maxRedirects) {
         throw new ImageSysError('too_many_redirects', `more than ${this.options.maxRedirects} redirects, last to ${outcome.location}`);
@@ -192,9 +195,13 @@ function optionalDelay(ms: number | undefined): { retryAfterMs?: number } {
   return ms === undefined ? {} : { retryAfterMs: ms };
 }
 
+/** TLS failures a retry will not cure: the certificate is wrong, not the network. */
+const TLS_CODE = /^(CERT_|ERR_TLS_|ERR_SSL_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(VERIFY|GET)_|HOSTNAME_MISMATCH|ERR_INVALID_)/;
+
 function networkError(error: unknown, signal: AbortSignal): ImageSysError {
   if (signal.aborted) return new ImageSysError('total_timeout', 'download took longer than the total time limit', { cause: error });
   const code = (error as { code?: string } | null)?.code ?? '';
   const message = error instanceof Error ? error.message : String(error);
+  if (TLS_CODE.test(code)) return new ImageSysError('tls_error', `${code}: ${message}`, { cause: error });
   return new ImageSysError(NETWORK_CODES[code] ?? 'connect_failed', `${code || 'network error'}: ${message}`, { cause: error });
 }

@@ -4,8 +4,8 @@ import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { isMissing } from '../spool/atomic.js';
 import { ingestBatch } from '../spool/intake.js';
-import { BATCH_SUFFIX, JOB_SUFFIX, isVisible, spoolTmpDir, stateDir } from '../spool/layout.js';
-import { removeOrphanOriginals, removeStrayTemporaries } from '../spool/recovery.js';
+import { BATCH_SUFFIX, JOB_SUFFIX, isVisible, locksDir, spoolTmpDir, stateDir } from '../spool/layout.js';
+import { removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';
 import { Spool } from '../spool/spool.js';
 import type { Config } from './config.js';
 import { Downloader } from './download.js';
@@ -63,6 +63,8 @@ export class Engine {
   /** Jobs waiting for their backoff: key -> due time. */
   private readonly deferred = new Map<string, { candidate: Candidate; due: number }>();
   private readonly batchTimers = new Map<string, NodeJS.Timeout>();
+  /** Candidates that failed unexpectedly (outside any job's error handling), and how often. */
+  private readonly unexpected = new Map<string, number>();
   private batchesRunning = 0;
   private readonly batchQueue: Array<{ country: string; name: string }> = [];
   private watcher: FSWatcher | undefined;
@@ -99,7 +101,8 @@ export class Engine {
     const tmp = (await removeStrayTemporaries(spoolTmpDir(this.config.spool))) + (await removeStrayTemporaries(treeTmpDir(this.config.tree)));
     let originals = 0;
     for (const country of this.countries) originals += await removeOrphanOriginals(this.config.spool, country);
-    this.log.info({ temporaries: tmp, orphanOriginals: originals }, 'recovery done');
+    const locks = await removeStaleLocks(locksDir(this.config.spool), this.config.claims.staleMs);
+    this.log.info({ temporaries: tmp, orphanOriginals: originals, staleClaims: locks }, 'recovery done');
   }
 
   /** Runs as a daemon until stop(). */
@@ -107,7 +110,9 @@ export class Engine {
     await this.recover();
     this.watcher = watch(
       this.countries.map((country) => stateDir(this.config.spool, 'incoming', country)),
-      { ignoreInitial: true, depth: 0, ignored: (path, stats) => stats?.isFile() === true && !isWanted(basename(path)) },
+      // batches only: chokidar holds a watch per file, too many for a directory of jobs. Jobs that
+      // appear by hand (mv from failed/) are found by the rescan; the engine queues its own at once.
+      { ignoreInitial: true, depth: 0, ignored: (path, stats) => stats?.isFile() === true && !isVisible(basename(path), BATCH_SUFFIX) },
     );
     this.watcher.on('add', (path) => this.onFileEvent(path));
     this.watcher.on('change', (path) => this.onFileEvent(path));
@@ -131,11 +136,20 @@ export class Engine {
     }
   }
 
+  /** Stops taking work, lets the jobs in progress finish (their claims released), closes the pools. */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.ticker) clearInterval(this.ticker);
     for (const timer of this.batchTimers.values()) clearTimeout(timer);
+    this.batchTimers.clear();
     await this.watcher?.close();
+    // what is only queued stays in the spool for the next start
+    for (const stage of ['incoming', 'downloaded'] as const) {
+      for (const candidate of this.queues[stage].splice(0)) this.known.delete(keyOf(candidate));
+    }
+    this.batchQueue.splice(0);
+    this.wakeScanners();
+    this.checkIdle();
     await this.idle();
     await this.pool.close();
     await this.downloader.close();
@@ -157,6 +171,7 @@ export class Engine {
   private async rescan(): Promise<void> {
     try {
       await this.scanAll();
+      await removeStaleLocks(locksDir(this.config.spool), this.config.claims.staleMs);
     } catch (error) {
       this.log.error({ err: error }, 'rescan failed');
     }
@@ -171,9 +186,10 @@ export class Engine {
           for (const stage of ['downloaded', 'incoming'] as const) {
             for await (const entry of this.spool.entries(stage, country)) {
               if (this.stopping) return seen;
-              seen++;
               if (entry.name.endsWith(BATCH_SUFFIX)) await this.noteBatch(country, entry.name);
+              else if ((this.unexpected.get(keyOf({ stage, country, name: entry.name })) ?? 0) >= this.config.retry.maxAttempts) continue;
               else await this.offer({ stage, country, name: entry.name }, true);
+              seen++;
             }
           }
         }
@@ -191,7 +207,6 @@ export class Engine {
     const country = basename(dirname(path));
     if (this.stopping || !this.countries.includes(country)) return;
     if (isVisible(name, BATCH_SUFFIX)) void this.noteBatch(country, name);
-    else if (isVisible(name, JOB_SUFFIX)) void this.offer({ stage: 'incoming', country, name }, false);
   }
 
   /** Queues a candidate unless it is known or waiting for its backoff; scans wait for space. */
@@ -227,8 +242,15 @@ export class Engine {
     try {
       outcome = await this.processor.process(candidate.stage, candidate.country, candidate.name);
     } catch (error) {
-      this.log.error({ err: error, ...candidate }, 'unexpected error; the job stays where it is');
-      outcome = { kind: 'retry', until: Date.now() + 5_000, code: 'internal' };
+      // outside any job's error handling (a file that cannot be claimed or read): back off, and after
+      // retry.maxAttempts leave it alone until the next start, so that a drain can finish
+      const key = keyOf(candidate);
+      const count = (this.unexpected.get(key) ?? 0) + 1;
+      this.unexpected.set(key, count);
+      const delay = Math.min(this.config.retry.maxMs, 1_000 * 2 ** count);
+      this.log.error({ err: error, ...candidate, count }, count >= this.config.retry.maxAttempts ? 'unexpected error; file left alone until restart' : 'unexpected error; the file stays where it is');
+      outcome = { kind: 'deferred', until: Date.now() + delay };
+      if (count >= this.config.retry.maxAttempts) outcome = { kind: 'gone' };
     }
     this.record(candidate, outcome);
     this.known.delete(keyOf(candidate));
@@ -280,6 +302,14 @@ export class Engine {
 
   /** A plain-written batch is read once it stopped changing for settleMs. */
   private async noteBatch(country: string, name: string): Promise<void> {
+    try {
+      await this.scheduleBatch(country, name);
+    } catch (error) {
+      this.log.error({ err: error, country, batch: name }, 'batch could not be looked at; the next scan tries again');
+    }
+  }
+
+  private async scheduleBatch(country: string, name: string): Promise<void> {
     const key = `${country}/${name}`;
     if (this.batchTimers.has(key) || this.batchQueue.some((b) => b.country === country && b.name === name)) return;
     let mtimeMs: number;
@@ -308,13 +338,12 @@ export class Engine {
       while (this.batchQueue.length > 0 && !this.stopping) {
         const { country, name } = this.batchQueue[0]!;
         try {
-          const result = await ingestBatch(this.spool, this.config.tree, country, name);
+          const result = await ingestBatch(this.spool, this.config.tree, country, name, (job) => this.offer({ stage: 'incoming', country, name: `${job.hash}${JOB_SUFFIX}` }, true));
           if (result) {
             this.progressed = true;
-            this.stats.batches++;
+            if (result.removed) this.stats.batches++;
             this.stats.queuedFromBatches += result.counts.queued;
-            this.log.info({ country, batch: name, ...result.counts }, 'batch read');
-            for (const job of result.queued) await this.offer({ stage: 'incoming', country, name: `${job.hash}${JOB_SUFFIX}` }, true);
+            this.log.info({ country, batch: name, ...result.counts, complete: result.removed }, 'batch read');
           }
         } catch (error) {
           this.log.error({ err: error, country, batch: name }, 'batch could not be read; it stays for the next scan');
@@ -349,10 +378,6 @@ export class Engine {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
-}
-
-function isWanted(name: string): boolean {
-  return isVisible(name, BATCH_SUFFIX) || isVisible(name, JOB_SUFFIX);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'http_rate_limited'
   | 'connect_failed'
   | 'connect_timeout'
+  | 'tls_error'
   | 'headers_timeout'
   | 'body_timeout'
   | 'total_timeout'
@@ -68,7 +69,7 @@ export function asImageSysError(error: unknown): ImageSysError {
 
 const ALL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'invalid_url', 'bad_job', 'http_not_found', 'http_client_error', 'http_server_error',
-  'http_rate_limited', 'connect_failed', 'connect_timeout', 'headers_timeout', 'body_timeout',
+  'http_rate_limited', 'connect_failed', 'connect_timeout', 'tls_error', 'headers_timeout', 'body_timeout',
   'total_timeout', 'body_incomplete', 'too_big', 'too_many_redirects', 'bad_redirect', 'empty_body',
   'not_image', 'unsupported_format', 'pixel_limit', 'decode_failed', 'original_missing', 'internal',
 ]);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, rename } from 'node:fs/promises';
+import { readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Claim } from '../spool/claims.js';
@@ -57,8 +57,18 @@ export class Processor {
     try {
       const read = await spool.readJobFile(state, country, fileName);
       if ('missing' in read) return { kind: 'gone' };
-      if ('corrupt' in read) return await this.setAsideCorrupt(state, country, fileName, read.corrupt, read.text);
+      if ('corrupt' in read) {
+        // a job written by hand without a rename may still be growing: give it settleMs
+        const age = await ageOf(join(spool.root, state, country, fileName), spool.now());
+        if (age < this.deps.config.intake.settleMs) return { kind: 'deferred', until: Date.now() + this.deps.config.intake.settleMs - age };
+        return await this.setAsideCorrupt(state, country, fileName, read.corrupt, read.text);
+      }
       let job = read.job;
+      if (state === 'incoming' && job.attempts >= this.deps.config.retry.maxAttempts) {
+        // only an operator puts a job with spent attempts back in incoming/ (mv from failed/): a fresh start
+        job = { ...job, attempts: 0 };
+        await spool.updateJob(state, job);
+      }
       if (job.hash !== fileHash) {
         // a hand-written or misnamed job: file it under its real hash first
         const renamed = await this.rename(state, country, fileName, job);
@@ -195,7 +205,7 @@ export class Processor {
     if (error.retryable && attempts < config.retry.maxAttempts) {
       const delay = Math.max(backoffDelay(attempts, config.retry, this.deps.random), error.retryAfterMs ?? 0);
       const until = now.getTime() + delay;
-      await spool.writeJob(state, withFailure(job, error, now, new Date(until)));
+      await spool.updateJob(state, withFailure(job, error, now, new Date(until)));
       log.info({ code: error.code, attempts, retryInMs: delay }, 'attempt failed, will retry');
       return { kind: 'retry', until, code: error.code };
     }
@@ -236,6 +246,14 @@ export class Processor {
 
   private assertHeld(claim: Claim): void {
     if (claim.lost) throw new ClaimLost();
+  }
+}
+
+async function ageOf(path: string, now: Date): Promise<number> {
+  try {
+    return now.getTime() - (await stat(path)).mtimeMs;
+  } catch {
+    return Number.POSITIVE_INFINITY;
   }
 }
 

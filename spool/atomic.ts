@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ownerTag, SELF } from './owner.js';
 
@@ -8,6 +8,7 @@ import { ownerTag, SELF } from './owner.js';
  * system), fsync, rename into place, fsync the directory. Readers never see a partial file.
  */
 export class AtomicWriter {
+  /** Directories known to exist; forgotten when a rename finds one gone (purge, an operator's rm). */
   private readonly madeDirs = new Set<string>();
 
   constructor(
@@ -26,7 +27,11 @@ export class AtomicWriter {
     return join(this.tmpDir, `${ownerTag(SELF)}~${randomBytes(6).toString('hex')}~${basename(finalPath)}`);
   }
 
-  async write(path: string, data: string | Uint8Array): Promise<void> {
+  /**
+   * Writes `path` whole. With `mustExist`, replaces an existing file only: a holder whose claim went
+   * stale must not recreate a job that another engine has moved on.
+   */
+  async write(path: string, data: string | Uint8Array, options: { mustExist?: boolean } = {}): Promise<void> {
     await this.ensureDir(this.tmpDir);
     await this.ensureDir(dirname(path));
     const tmp = this.tmpPath(path);
@@ -37,7 +42,8 @@ export class AtomicWriter {
       if (this.fsync) await handle.sync();
       await handle.close();
       handle = undefined;
-      await rename(tmp, path);
+      if (options.mustExist) await stat(path);
+      await this.renameInto(tmp, path);
     } catch (error) {
       await handle?.close().catch(() => {});
       await unlink(tmp).catch(() => {});
@@ -49,10 +55,23 @@ export class AtomicWriter {
   /** Moves a file between directories of one file system: one rename, both directories synced. */
   async move(from: string, to: string): Promise<void> {
     await this.ensureDir(dirname(to));
-    await rename(from, to);
+    await this.renameInto(from, to);
     if (this.fsync) {
       await syncDir(dirname(to));
       if (dirname(from) !== dirname(to)) await syncDir(dirname(from));
+    }
+  }
+
+  /** rename(2); when the target directory vanished since it was made, makes it again once. */
+  private async renameInto(from: string, to: string): Promise<void> {
+    try {
+      await rename(from, to);
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      await stat(from); // the source is gone: that is the caller's ENOENT
+      this.madeDirs.delete(dirname(to));
+      await this.ensureDir(dirname(to));
+      await rename(from, to);
     }
   }
 }

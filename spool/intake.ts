@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFile, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat, unlink } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { ImageSysError } from '../engine/errors.js';
 import { touchImage } from '../engine/tree.js';
@@ -33,7 +35,16 @@ export async function enqueueUrl(spool: Spool, tree: string, input: NewJobInput)
   if (!claim) return { outcome: 'duplicate' }; // someone is working on this very job
   try {
     const existing = await spool.findJob(job.country, job.hash);
-    if (existing === 'thumbed' && (await touchImage(tree, job.country, job.hash, now))) return { outcome: 'in_tree' };
+    if (existing === 'thumbed') {
+      if (!job.refresh && (await touchImage(tree, job.country, job.hash, now))) return { outcome: 'in_tree' };
+      // asked to refresh, or its files are gone from the tree (purged): make it again, keeping the
+      // stored validators for a conditional GET
+      const previous = await spool.readJob('thumbed', job.country, job.hash);
+      const again: Job = { ...(previous ?? job), attempts: 0, updatedAt: now.toISOString() };
+      if (job.refresh) again.refresh = true;
+      await spool.transition('thumbed', 'incoming', again);
+      return { outcome: 'queued', job: again };
+    }
     if (existing) return { outcome: 'duplicate' };
     if (!job.refresh && (await touchImage(tree, job.country, job.hash, now))) return { outcome: 'in_tree' };
     await spool.writeJob('incoming', job);
@@ -59,37 +70,50 @@ async function recordInvalid(spool: Spool, input: NewJobInput, error: ImageSysEr
 
 export interface BatchResult {
   counts: Record<EnqueueOutcome, number>;
-  queued: Job[];
+  /** False when the batch grew while it was read: it is left in place and read again later. */
+  removed: boolean;
 }
 
 /**
- * Reads a batch `incoming/<country>/<name>.urls` into jobs, then removes it. A crash in between
- * re-reads the batch on restart; jobs made the first time are then duplicates, so none is lost or
- * doubled. Undefined when another engine holds the batch or it is gone.
+ * Reads a batch `incoming/<country>/<name>.urls` line by line into jobs, then removes it. A crash in
+ * between re-reads the batch on restart; jobs made the first time are then duplicates, so none is
+ * lost or doubled. `onQueued` hears of each new job (and may make the reading wait). Undefined when another engine holds the batch or
+ * it is gone.
  */
-export async function ingestBatch(spool: Spool, tree: string, country: string, name: string): Promise<BatchResult | undefined> {
+export async function ingestBatch(spool: Spool, tree: string, country: string, name: string, onQueued: (job: Job) => Promise<void> | void = () => {}): Promise<BatchResult | undefined> {
   const claim = await spool.claimBatch(country, name);
   if (!claim) return undefined;
   try {
     const path = join(stateDir(spool.root, 'incoming', country), name);
-    let text: string;
+    let size: number;
     try {
-      text = await readFile(path, 'utf8');
+      size = (await stat(path)).size;
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
     }
-    const result: BatchResult = { counts: { queued: 0, duplicate: 0, in_tree: 0, invalid: 0 }, queued: [] };
-    for (const line of text.split('\n')) {
+    const result: BatchResult = { counts: { queued: 0, duplicate: 0, in_tree: 0, invalid: 0 }, removed: false };
+    // read only what was there when we looked: a writer still appending is caught by the size check
+    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8', start: 0, end: Math.max(0, size - 1) }), crlfDelay: Infinity });
+    const take = async (line: string): Promise<void> => {
       const parsed = parseBatchLine(line);
-      if (!parsed) continue;
+      if (!parsed) return;
       const outcome = await enqueueUrl(spool, tree, { ...parsed, country });
       result.counts[outcome.outcome]++;
-      if (outcome.job) result.queued.push(outcome.job);
+      if (outcome.job) await onQueued(outcome.job);
+    };
+    // the last line waits until we know the file is complete: it may be a URL cut in half
+    let last: string | undefined;
+    for await (const line of size > 0 ? lines : []) {
+      if (last !== undefined) await take(last);
+      last = line;
     }
+    if ((await stat(path)).size !== size) return result; // it grew: read again once it settles
+    if (last !== undefined) await take(last);
     await unlink(path).catch((error) => {
       if (!isMissing(error)) throw error;
     });
+    result.removed = true;
     return result;
   } finally {
     await claim.release();

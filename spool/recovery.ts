@@ -1,4 +1,4 @@
-import { opendir, stat, unlink } from 'node:fs/promises';
+import { opendir, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMissing } from './atomic.js';
 import { ORIGINAL_SUFFIX, JOB_SUFFIX, stateDir, stripSuffix } from './layout.js';
@@ -63,6 +63,34 @@ export async function removeOrphanOriginals(spool: string, country: string): Pro
       if (!isMissing(error)) throw error;
       await unlink(join(dirPath, entry.name)).catch(() => {});
       removed++;
+    }
+  }
+  return removed;
+}
+
+/**
+ * Claims left by engines that died after their last move (the job is done, nobody will claim it
+ * again) are removed once stale: a live claim is refreshed every staleMs/3. Returns how many.
+ */
+export async function removeStaleLocks(locks: string, staleMs: number, now: number = Date.now()): Promise<number> {
+  let removed = 0;
+  let dir;
+  try {
+    dir = await opendir(locks);
+  } catch (error) {
+    if (isMissing(error)) return 0;
+    throw error;
+  }
+  for await (const entry of dir) {
+    if (!entry.name.endsWith('.lock')) continue;
+    const path = join(locks, entry.name);
+    try {
+      if (now - (await stat(path)).mtimeMs > staleMs) {
+        await rmdir(path);
+        removed++;
+      }
+    } catch (error) {
+      if (!isMissing(error)) throw error;
     }
   }
   return removed;

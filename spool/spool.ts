@@ -79,14 +79,23 @@ export class Spool {
     return 'job' in result ? result.job : undefined;
   }
 
-  /** Rewrites a job in the state it is in. */
+  /** Writes a new job file (or replaces one in the same state). */
   async writeJob(state: State, job: Job): Promise<void> {
     await this.writer.write(this.jobPath(state, job.country, job.hash), encodeJob(job));
   }
 
-  /** Updates a job and moves it to another state: rewrite in place, then one rename. */
+  /** Rewrites a job where it is; fails with ENOENT if it has left that state meanwhile. */
+  async updateJob(state: State, job: Job): Promise<void> {
+    await this.writer.write(this.jobPath(state, job.country, job.hash), encodeJob(job), { mustExist: true });
+  }
+
+  /**
+   * Updates a job and moves it to another state: rewrite in place (only if it is still there), then one
+   * rename. A crash in between leaves the job, updated, in its old state, from where it is done again;
+   * so a job in failed/ always carries its reason.
+   */
   async transition(from: State, to: State, job: Job): Promise<void> {
-    await this.writeJob(from, job);
+    await this.updateJob(from, job);
     await this.writer.move(this.jobPath(from, job.country, job.hash), this.jobPath(to, job.country, job.hash));
   }
 

@@ -119,4 +119,29 @@ test('the daemon picks up a batch dropped while it runs, and stops cleanly on SI
   }
 });
 
+test('SIGTERM in the middle of a busy run: work in hand finishes, the rest stays queued, nothing held', async () => {
+  const { dir, cleanup } = await tempDir();
+  const scenario = await startScenario({ maxAttempts: 2, kinds: { good: 0, slow: 60, missing: 0, flaky: 0, truncated: 0, html: 0, rotated: 0, cmyk: 0 } });
+  try {
+    const config = await writeTestConfig(dir, { download: { concurrency: 4, perHost: 4 } });
+    const spool = join(dir, 'spool');
+    assert.is((await runCli(['enqueue', '--config', config, '--country', 'uk', ...scenario.expectations.map((e) => e.url)])).code, 0);
+    const daemon = startDaemon(['--config', config]);
+    const deadline = Date.now() + 20_000;
+    while ((await listJobs(spool, 'thumbed', 'uk')).length < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const stoppedAt = Date.now();
+    daemon.kill('SIGTERM');
+    const code = await new Promise((resolve) => daemon.once('exit', resolve));
+    assert.is(code, 0, daemon.output());
+    assert.ok(Date.now() - stoppedAt < 5_000, 'stopped promptly');
+    const thumbed = (await listJobs(spool, 'thumbed', 'uk')).length;
+    const waiting = (await listJobs(spool, 'incoming', 'uk')).length + (await listJobs(spool, 'downloaded', 'uk')).length;
+    assert.ok(thumbed < 60 && thumbed + waiting === 60, `${thumbed} thumbed + ${waiting} waiting`);
+    assert.equal(await readdir(join(spool, '.locks')), [], 'no claim left behind');
+  } finally {
+    await scenario.server.close();
+    await cleanup();
+  }
+});
+
 test.run();

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -62,6 +62,17 @@ test('a failed job moved back to incoming/ by mv is processed again', async () =
     assert.match(again.stdout, /run: 1 thumbed/);
     assert.equal(await listJobs(spool, 'failed', 'uk'), []);
     assert.ok((await listJobs(spool, 'thumbed', 'uk')).includes(`${missing.hash}.job`));
+
+    // a job that spent its attempts on a flaky source gets a fresh set when moved back by hand
+    const flaky = scenario.expectations.find((e) => e.kind === 'good')!;
+    await rm(join(dir, 'tree', 'uk'), { recursive: true });
+    const spent = { url: flaky.url, attempts: 2, errorCode: 'http_server_error', error: 'HTTP 500' };
+    await rm(join(spool, 'thumbed', 'uk', `${flaky.hash}.job`));
+    await writeFile(join(spool, 'incoming', 'uk', `${flaky.hash}.job`), JSON.stringify(spent));
+    scenario.server.routes.set(flaky.path, { kind: 'flaky', failures: 1, status: 500, bytes: await makeSample({ width: 300, height: 200 }) });
+    scenario.server.hits.delete(flaky.path);
+    const third = await runCli(['run', '--once', '--config', config]);
+    assert.match(third.stdout, /run: 1 thumbed, 0 already in tree, 0 failed, 1 retries/, third.stdout + third.stderr);
   } finally {
     await scenario.server.close();
     await cleanup();
@@ -93,6 +104,20 @@ test('a URL queued twice is one job; a URL already in the tree is touched, not d
     assert.is(scenario.server.totalHits(), before, 'nothing downloaded again');
     assert.ok((await mtimeOf(manifest)) > Date.now() - 60_000, 'the manifest was touched');
     assertHits(scenario.server, scenario.expectations);
+
+    // a refresh asks again with the stored ETag: 304, nothing new written, files touched
+    const image = scenario.expectations[0]!;
+    scenario.server.routes.set(image.path, { kind: 'image', bytes: (scenario.server.routes.get(image.path) as { bytes: Buffer }).bytes, etag: '"v1"' });
+    await rm(join(tree, 'uk'), { recursive: true });
+    assert.match((await runCli(['enqueue', '--config', config, '--country', 'uk', image.url])).stdout, /1 queued/, 'an image gone from the tree is made again');
+    assert.is((await runCli(['run', '--once', '--config', config])).code, 0);
+    assert.ok(await stat(manifest), 'made again');
+    await utimes(manifest, old, old);
+    assert.match((await runCli(['enqueue', '--refresh', '--config', config, '--country', 'uk', image.url])).stdout, /1 queued/);
+    const refreshed = await runCli(['run', '--once', '--config', config]);
+    assert.match(refreshed.stdout, /run: 0 thumbed, 1 already in tree/);
+    assert.is(scenario.server.hits.get(image.path), 3, 'one more request, answered 304');
+    assert.ok((await mtimeOf(manifest)) > Date.now() - 60_000, 'touched by the 304');
   } finally {
     await scenario.server.close();
     await cleanup();

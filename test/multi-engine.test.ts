@@ -23,7 +23,7 @@ test('two engine processes on one spool: every job processed exactly once', asyn
     assert.is(a.code, 0, a.stderr);
     assert.is(b.code, 0, b.stderr);
     const expectedThumbed = scenario.expectations.filter((e) => e.end === 'thumbed').length;
-    console.log(`engine A thumbed ${thumbedIn(a.stdout)}, engine B thumbed ${thumbedIn(b.stdout)}`);
+    console.log(`engine A: ${a.stdout.trim()}\nengine B: ${b.stdout.trim()}`);
     assert.is(thumbedIn(a.stdout) + thumbedIn(b.stdout), expectedThumbed, 'thumbnails made once per image');
     assert.ok(thumbedIn(a.stdout) > 0 && thumbedIn(b.stdout) > 0, 'both engines took a share');
     assertHits(scenario.server, scenario.expectations);

@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hashForUrl } from '../engine/hash.js';
 import { AtomicWriter } from '../spool/atomic.js';
 import { enqueueUrl, ingestBatch } from '../spool/intake.js';
-import { ABANDONED_TMP_MS, removeOrphanOriginals, removeStrayTemporaries } from '../spool/recovery.js';
+import { ABANDONED_TMP_MS, removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';
 import { SELF } from '../spool/owner.js';
 import { Spool } from '../spool/spool.js';
 import { tempDir } from './support/temp.js';
@@ -115,6 +115,46 @@ test('a job held by a claim cannot be claimed twice, and can once released', asy
     const second = await spool.claimJob('uk', 'abc');
     assert.ok(second);
     await second!.release();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a batch that grows while it is read stays for the next read; a half-written last line waits', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const spool = makeSpool(join(dir, 'spool'));
+    await spool.ensureLayout(['uk']);
+    const path = join(dir, 'spool', 'incoming', 'uk', 'feed.urls');
+    await writeFile(path, 'http://example.com/1.jpg\nhttp://example.com/2.jpg\nhttp://example.com/3.j');
+    let appended = false;
+    const first = await ingestBatch(spool, join(dir, 'tree'), 'uk', 'feed.urls', async () => {
+      if (!appended) await appendFile(path, 'pg\nhttp://example.com/4.jpg');
+      appended = true;
+    });
+    assert.is(first!.removed, false, 'kept: it grew');
+    assert.is(first!.counts.queued, 2, 'the cut-off last line was not taken');
+    const second = await ingestBatch(spool, join(dir, 'tree'), 'uk', 'feed.urls');
+    assert.is(second!.removed, true);
+    assert.equal(second!.counts, { queued: 2, duplicate: 2, in_tree: 0, invalid: 0 }, 'a last line without a newline counts once the file is complete');
+    const jobs = await readdir(join(dir, 'spool', 'incoming', 'uk'));
+    assert.equal(jobs.sort(), ['1', '2', '3', '4'].map((n) => `${hashForUrl(`http://example.com/${n}.jpg`)}.job`).sort());
+  } finally {
+    await cleanup();
+  }
+});
+
+test('stale claims of dead engines are cleaned, live ones kept', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const spool = makeSpool(dir);
+    const live = await spool.claimJob('uk', 'live');
+    await mkdir(join(dir, '.locks', 'uk.dead.lock'));
+    const old = new Date(Date.now() - 60_000);
+    await utimes(join(dir, '.locks', 'uk.dead.lock'), old, old);
+    assert.is(await removeStaleLocks(join(dir, '.locks'), 2000), 1);
+    assert.equal(await readdir(join(dir, '.locks')), ['uk.live.lock']);
+    await live!.release();
   } finally {
     await cleanup();
   }
