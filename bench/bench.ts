@@ -11,9 +11,10 @@
  *
  * Progress goes to stderr; a table and then, last, one JSON line go to stdout.
  */
+import '../scripts/threadpool.js';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -24,6 +25,7 @@ import { createLogger } from '../engine/logger.js';
 import { ThumbnailPool } from '../engine/thumbnail-pool.js';
 import { makeSampleSet } from '../scripts/sample-images.js';
 import { startSourceServer, type Route } from '../scripts/source-server.js';
+import { encode } from '../workers/pipeline.js';
 import { EXTENSIONS } from '../workers/thumbnail-task.js';
 
 const execFileAsync = promisify(execFile);
@@ -141,10 +143,13 @@ function resetHwm(): boolean {
 
 class RssSampler {
   peakBytes = 0;
+  /** RSS when sampling first started (corpus loaded, pool threads up): what the phases add comes on top. */
+  firstBytes: number | undefined;
   hwmResetWorked = true;
   private timer: NodeJS.Timeout | undefined;
 
   start(): void {
+    this.firstBytes ??= process.memoryUsage.rss();
     this.hwmResetWorked = resetHwm() && this.hwmResetWorked;
     this.sample();
     this.timer = setInterval(() => this.sample(), 50);
@@ -204,6 +209,28 @@ interface PhaseResult {
 
 const skipped = (images: number, note: string): PhaseResult => ({ imgPerSec: null, seconds: null, images, failures: 0, note });
 
+/** Timed rounds of one phase: the best round is reported (least disturbed by other work), all are listed. */
+class Rounds {
+  private readonly runs: Array<{ imgPerSec: number; seconds: number; cpu: string }> = [];
+
+  constructor(private readonly images: number) {}
+
+  add(seconds: number, cpu: string): number {
+    const imgPerSec = this.images / seconds;
+    this.runs.push({ imgPerSec, seconds, cpu });
+    return imgPerSec;
+  }
+
+  get best(): { imgPerSec: number; seconds: number; cpu: string } | undefined {
+    return this.runs.reduce<{ imgPerSec: number; seconds: number; cpu: string } | undefined>((a, b) => (a && a.imgPerSec >= b.imgPerSec ? a : b), undefined);
+  }
+
+  /** "rounds 41.2/45.0/44.1 img/s; " when there was more than one. */
+  get note(): string {
+    return this.runs.length > 1 ? `rounds ${this.runs.map((r) => r.imgPerSec.toFixed(1)).join('/')} img/s; ` : '';
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // pipeline: ThumbnailPool alone, bytes in memory
 
@@ -212,43 +239,52 @@ interface PipelineResult extends PhaseResult {
   peakRssBytes: number;
 }
 
-async function pipelinePhase(corpus: CorpusImage[], config: Config, processing: Processing, sampler: RssSampler, warmCount: number): Promise<PipelineResult> {
+async function pipelinePhase(corpus: CorpusImage[], config: Config, processing: Processing, sampler: RssSampler, warmCount: number, rounds: number): Promise<PipelineResult> {
   const threads = config.pool.threads;
-  const inFlight = threads * config.pool.queuePerThread;
-  const pool = new ThumbnailPool({ threads, nice: 0 });
+  const inFlight = threads * (config.pool.tasksPerThread + 1);
+  const pool = new ThumbnailPool({ threads, tasksPerThread: config.pool.tasksPerThread, nice: 0 });
   const task = (bytes: Uint8Array) => ({ input: bytes, sizes: processing.sizes, formats: processing.formats, process: processing.process, maxPixels: config.thumbnails.maxPixels });
   try {
     // warm-up: starts every worker, loads sharp in it, touches the code paths
     const warm = corpus.slice(0, warmCount).map((image) => new Uint8Array(image.bytes));
     await runLimited(warm, inFlight, async (bytes) => void (await pool.run(task(bytes))));
 
-    // each task's bytes are transferred to the worker (detached here): one private copy per task, made before timing
-    const inputs = corpus.map((image) => new Uint8Array(image.bytes));
+    const timing = new Rounds(corpus.length);
     let outputBytes = 0;
     let ok = 0;
-    const failures: string[] = [];
-    sampler.start();
-    const cpu = cpuMeter();
-    const started = performance.now();
-    await runLimited(inputs, inFlight, async (bytes, index) => {
-      const result = await pool.run(task(bytes));
-      if (result.ok) {
-        ok++;
-        for (const output of result.outputs) outputBytes += output.data.byteLength;
-      } else failures.push(`${corpus[index]?.name}: ${result.code} ${result.message}`);
-    });
-    const seconds = (performance.now() - started) / 1000;
-    const cpuNote = cpu();
-    sampler.stop();
+    let failures: string[] = [];
+    for (let round = 0; round < rounds; round++) {
+      // each task's bytes are transferred to the worker (detached here): one private copy per task, made before timing
+      const inputs = corpus.map((image) => new Uint8Array(image.bytes));
+      outputBytes = 0;
+      ok = 0;
+      failures = [];
+      sampler.start();
+      const cpu = cpuMeter();
+      const started = performance.now();
+      await runLimited(inputs, inFlight, async (bytes, index) => {
+        const result = await pool.run(task(bytes));
+        if (result.ok) {
+          ok++;
+          for (const output of result.outputs) outputBytes += output.data.byteLength;
+        } else failures.push(`${corpus[index]?.name}: ${result.code} ${result.message}`);
+      });
+      const seconds = (performance.now() - started) / 1000;
+      const cpuNote = cpu();
+      sampler.stop();
+      const rate = timing.add(seconds, cpuNote);
+      if (rounds > 1) progress(`pipeline round ${round + 1}/${rounds} ... ${rate.toFixed(1)} img/s`);
+    }
     if (failures.length > 0) progress(`pipeline: ${failures.length} failed, first: ${failures[0]}`);
+    const best = timing.best;
     return {
-      imgPerSec: corpus.length / seconds,
-      seconds,
+      imgPerSec: best?.imgPerSec ?? null,
+      seconds: best?.seconds ?? null,
       images: corpus.length,
       failures: failures.length,
       bytesPerImage: ok > 0 ? outputBytes / ok : null,
       peakRssBytes: sampler.peakBytes,
-      note: `ThumbnailPool ${threads} threads, ${inFlight} in flight; ${cpuNote}`,
+      note: `ThumbnailPool ${threads} threads, ${inFlight} in flight; ${timing.note}${best?.cpu ?? ''}`,
     };
   } finally {
     await pool.close();
@@ -257,20 +293,6 @@ async function pipelinePhase(corpus: CorpusImage[], config: Config, processing: 
 
 // ---------------------------------------------------------------------------------------------
 // raw sharp: plain loops in the main thread, same outputs, same thread count
-
-function encodeLike(image: Sharp, format: OutputFormat, quality: number): Sharp {
-  // the encoder settings of workers/pipeline.ts, so that both do the same encoding work
-  switch (format) {
-    case 'webp':
-      return image.webp({ quality, effort: 4 });
-    case 'jpeg':
-      return image.jpeg({ quality, mozjpeg: true });
-    case 'avif':
-      return image.avif({ quality, effort: 2 });
-    case 'png':
-      return image.png({ compressionLevel: 9, palette: true, quality });
-  }
-}
 
 type RawStrategy = (bytes: Buffer, processing: Processing) => Promise<number>;
 
@@ -281,7 +303,7 @@ const strategyDecodePerSize: RawStrategy = async (bytes, { sizes, formats, proce
   let total = 0;
   for (const size of sizes) {
     for (const format of formats) {
-      total += (await encodeLike(sharp(bytes).rotate().resize(fitInside(size)), format, p.quality).toBuffer()).length;
+      total += (await encode(sharp(bytes).rotate().resize(fitInside(size)), format, p).toBuffer()).length;
     }
   }
   return total;
@@ -293,7 +315,7 @@ const strategyClone: RawStrategy = async (bytes, { sizes, formats, process: p })
   let total = 0;
   for (const size of sizes) {
     for (const format of formats) {
-      total += (await encodeLike(base.clone().resize(fitInside(size)), format, p.quality).toBuffer()).length;
+      total += (await encode(base.clone().resize(fitInside(size)), format, p).toBuffer()).length;
     }
   }
   return total;
@@ -310,24 +332,32 @@ const strategyRawIntermediate: RawStrategy = async (bytes, { sizes, formats, pro
     for (const format of formats) {
       let image = sharp(data, { raw });
       if (!fits) image = image.resize(fitInside(size));
-      total += (await encodeLike(image, format, p.quality).toBuffer()).length;
+      total += (await encode(image, format, p).toBuffer()).length;
     }
   }
   return total;
 };
 
-const RAW_STRATEGIES: Array<{ name: string; label: string; run: RawStrategy }> = [
-  { name: 'decode_per_size', label: 'a: decode per size', run: strategyDecodePerSize },
-  { name: 'clone', label: 'b1: clone() per size', run: strategyClone },
-  { name: 'raw_intermediate', label: 'b2: 1 decode + raw', run: strategyRawIntermediate },
+/**
+ * The baseline is the best of every plain loop here: three ways to make the sizes, each with as many
+ * images in flight as the pool has threads and with twice as many (sharp's calls are asynchronous, so
+ * more in flight keeps the cores busy between them, as the pool's tasksPerThread does).
+ */
+const RAW_STRATEGIES: Array<{ name: string; label: string; run: RawStrategy; inFlightPerThread: number; counted: boolean }> = [
+  { name: 'decode_per_size', label: 'a: decode per size', run: strategyDecodePerSize, inFlightPerThread: 1, counted: true },
+  { name: 'clone', label: 'b1: clone() per size', run: strategyClone, inFlightPerThread: 1, counted: true },
+  { name: 'raw_intermediate', label: 'b2: 1 decode + raw', run: strategyRawIntermediate, inFlightPerThread: 1, counted: true },
+  { name: 'decode_per_size_2x', label: 'a, 2x in flight', run: strategyDecodePerSize, inFlightPerThread: 2, counted: true },
+  { name: 'clone_2x', label: 'b1, 2x in flight', run: strategyClone, inFlightPerThread: 2, counted: true },
+  { name: 'raw_intermediate_2x', label: 'b2, 2x in flight', run: strategyRawIntermediate, inFlightPerThread: 2, counted: true },
 ];
 
 interface RawResult extends PhaseResult {
   best: string | null;
-  variants: Array<{ name: string; label: string; imgPerSec: number; seconds: number; bytesPerImage: number; cpu: string }>;
+  variants: Array<{ name: string; label: string; imgPerSec: number; seconds: number; bytesPerImage: number; note: string; counted: boolean }>;
 }
 
-async function rawPhase(corpus: CorpusImage[], processing: Processing, threads: number, warmCount: number): Promise<RawResult> {
+async function rawPhase(corpus: CorpusImage[], processing: Processing, threads: number, warmCount: number, rounds: number): Promise<RawResult> {
   // the pool's workers set libvips-global state (concurrency 1, no cache) in this process: restore sharp's
   // default concurrency; the operation cache stays off so that warm-up runs cannot serve timed ones
   sharp.concurrency(SHARP_DEFAULT_CONCURRENCY);
@@ -335,28 +365,36 @@ async function rawPhase(corpus: CorpusImage[], processing: Processing, threads: 
   const variants: RawResult['variants'] = [];
   let failures = 0;
   for (const strategy of RAW_STRATEGIES) {
-    await runLimited(corpus.slice(0, warmCount), threads, async (image) => void (await strategy.run(image.bytes, processing)));
+    const inFlight = threads * strategy.inFlightPerThread;
+    await runLimited(corpus.slice(0, warmCount), inFlight, async (image) => void (await strategy.run(image.bytes, processing)));
+    const timing = new Rounds(corpus.length);
     let bytes = 0;
     let failed = 0;
-    const cpu = cpuMeter();
-    const started = performance.now();
-    await runLimited(corpus, threads, async (image) => {
-      try {
-        const made = await strategy.run(image.bytes, processing); // (not `bytes += await`: lanes would lose updates)
-        bytes += made;
-      } catch (error) {
-        failed++;
-        if (failed === 1) progress(`raw ${strategy.name}: ${image.name} failed: ${errorText(error)}`);
-      }
-    });
-    const seconds = (performance.now() - started) / 1000;
-    const cpuNote = cpu();
-    failures += failed;
-    const imgPerSec = corpus.length / seconds;
-    variants.push({ name: strategy.name, label: strategy.label, imgPerSec, seconds, bytesPerImage: bytes / Math.max(1, corpus.length - failed), cpu: cpuNote });
-    progress(`raw sharp ${strategy.name} ... ${imgPerSec.toFixed(1)} img/s`);
+    for (let round = 0; round < rounds; round++) {
+      bytes = 0;
+      failed = 0;
+      const cpu = cpuMeter();
+      const started = performance.now();
+      await runLimited(corpus, inFlight, async (image) => {
+        try {
+          const made = await strategy.run(image.bytes, processing); // (not `bytes += await`: lanes would lose updates)
+          bytes += made;
+        } catch (error) {
+          failed++;
+          if (failed === 1) progress(`raw ${strategy.name}: ${image.name} failed: ${errorText(error)}`);
+        }
+      });
+      const seconds = (performance.now() - started) / 1000;
+      timing.add(seconds, cpu());
+    }
+    if (strategy.counted) failures += failed;
+    const best = timing.best!;
+    const inFlightNote = strategy.counted ? '' : `${inFlight} images in flight, not counted as the baseline; `;
+    variants.push({ name: strategy.name, label: strategy.label, imgPerSec: best.imgPerSec, seconds: best.seconds, bytesPerImage: bytes / Math.max(1, corpus.length - failed), note: `${inFlightNote}${timing.note}${best.cpu}`, counted: strategy.counted });
+    progress(`raw sharp ${strategy.name} ... ${best.imgPerSec.toFixed(1)} img/s`);
   }
-  const best = variants.reduce<RawResult['variants'][number] | undefined>((a, b) => (a && a.imgPerSec >= b.imgPerSec ? a : b), undefined);
+  const counted = variants.filter((v) => v.counted);
+  const best = counted.reduce<RawResult['variants'][number] | undefined>((a, b) => (a && a.imgPerSec >= b.imgPerSec ? a : b), undefined);
   return {
     imgPerSec: best?.imgPerSec ?? null,
     seconds: best?.seconds ?? null,
@@ -364,7 +402,7 @@ async function rawPhase(corpus: CorpusImage[], processing: Processing, threads: 
     failures,
     best: best?.name ?? null,
     variants,
-    note: `best of ${variants.length}: ${best?.label ?? '-'}; ${threads} images in flight, sharp.concurrency ${SHARP_DEFAULT_CONCURRENCY}`,
+    note: `best of ${counted.length}: ${best?.label ?? '-'}; sharp.concurrency ${SHARP_DEFAULT_CONCURRENCY}`,
   };
 }
 
@@ -452,6 +490,7 @@ async function cliPhase(
   outputsPerImage: number,
   jobsFor: (image: CorpusImage, index: number, outDir: string) => Array<{ file: string; args: string[] }>,
   env: NodeJS.ProcessEnv,
+  rounds: number,
 ): Promise<PhaseResult> {
   const run = async (images: CorpusImage[], outDir: string): Promise<{ seconds: number; failures: string[]; cpu: string }> => {
     await mkdir(outDir, { recursive: true });
@@ -473,16 +512,28 @@ async function cliPhase(
   if (warm.failures.length === warmCount && warmCount > 0) {
     return { ...skipped(corpus.length, `warm-up failed: ${warm.failures[0]}`), failures: warm.failures.length };
   }
-  const outDir = join(workDir, label);
-  const timed = await run(corpus, outDir);
-  const made = (await readdir(outDir)).length;
-  const expected = corpus.length * outputsPerImage;
-  const failures = timed.failures.length;
-  if (failures > 0) progress(`${label}: ${failures} failed, first: ${timed.failures[0]}`);
-  if (made !== expected) progress(`${label}: made ${made} files, expected ${expected}`);
   await rm(join(workDir, `${label}-warm`), { recursive: true, force: true });
-  await rm(outDir, { recursive: true, force: true });
-  return { imgPerSec: corpus.length / timed.seconds, seconds: timed.seconds, images: corpus.length, failures, note: `${made}/${expected} files; ${timed.cpu.replace('bench process', 'bench process (not its children)')}` };
+  const timing = new Rounds(corpus.length);
+  const expected = corpus.length * outputsPerImage;
+  let made = 0;
+  let failures = 0;
+  let outputBytes = 0;
+  for (let round = 0; round < rounds; round++) {
+    const outDir = join(workDir, `${label}-${round}`);
+    const timed = await run(corpus, outDir);
+    const files = await readdir(outDir);
+    made = files.length;
+    outputBytes = 0;
+    for (const file of files) outputBytes += (await stat(join(outDir, file))).size;
+    failures = timed.failures.length;
+    if (failures > 0) progress(`${label}: ${failures} failed, first: ${timed.failures[0]}`);
+    if (made !== expected) progress(`${label}: made ${made} files, expected ${expected}`);
+    await rm(outDir, { recursive: true, force: true });
+    const rate = timing.add(timed.seconds, timed.cpu.replace('bench process', 'bench process (not its children)'));
+    if (rounds > 1) progress(`${label} round ${round + 1}/${rounds} ... ${rate.toFixed(1)} img/s`);
+  }
+  const best = timing.best!;
+  return { imgPerSec: best.imgPerSec, seconds: best.seconds, images: corpus.length, failures, note: `${made}/${expected} files, ${Math.round(outputBytes / corpus.length)} bytes/image; ${timing.note}${best.cpu}` };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -492,6 +543,7 @@ interface E2eResult extends PhaseResult {
   peakRssBytes: number;
   ingestSeconds: number | null;
   failuresByCode: Record<string, number>;
+  retries: number;
 }
 
 async function writeBatch(spool: string, country: string, name: string, urls: string[]): Promise<void> {
@@ -502,10 +554,16 @@ async function writeBatch(spool: string, country: string, name: string, urls: st
   await rename(join(dir, `.${name}.tmp`), join(dir, name));
 }
 
-async function e2ePhase(corpus: CorpusImage[], workDir: string, sampler: RssSampler, warmCount: number, fsync: boolean): Promise<E2eResult> {
+async function e2ePhase(corpus: CorpusImage[], workDir: string, sampler: RssSampler, warmCount: number, fsync: boolean, rounds: number): Promise<E2eResult> {
   const routes = new Map<string, Route>();
-  corpus.forEach((image, i) => routes.set(`/photos/${i}/${encodeURIComponent(image.name)}`, { kind: 'image', bytes: image.bytes }));
-  const timedPaths = [...routes.keys()];
+  // every round has its own URLs, so that no round finds its images already in the tree
+  const roundPaths = Array.from({ length: rounds }, (_, round) =>
+    corpus.map((image, i) => {
+      const path = `/photos/r${round}/${i}/${encodeURIComponent(image.name)}`;
+      routes.set(path, { kind: 'image', bytes: image.bytes });
+      return path;
+    }),
+  );
   const warmPaths = corpus.slice(0, warmCount).map((image, i) => {
     const path = `/warm/${i}/${encodeURIComponent(image.name)}`;
     routes.set(path, { kind: 'image', bytes: image.bytes });
@@ -527,46 +585,59 @@ async function e2ePhase(corpus: CorpusImage[], workDir: string, sampler: RssSamp
     // warm-up on the same engine: starts its workers and opens connections to the server
     await writeBatch(config.spool, 'uk', 'warm.urls', warmPaths.map((p) => server.url(p)));
     await engine.drain();
-    const before = { ...engine.stats, failuresByCode: { ...engine.stats.failuresByCode } };
     if (engine.stats.thumbed !== warmPaths.length) progress(`e2e warm-up: ${engine.stats.thumbed}/${warmPaths.length} thumbed`);
 
-    await writeBatch(config.spool, 'uk', 'bench.urls', timedPaths.map((p) => server.url(p)));
-    let ingestSeconds: number | null = null;
-    sampler.start();
-    const cpu = cpuMeter();
-    const started = performance.now();
-    const watcher = setInterval(() => {
-      if (ingestSeconds === null && engine.stats.batches > before.batches) ingestSeconds = (performance.now() - started) / 1000;
-    }, 5);
-    try {
-      await engine.drain();
-    } finally {
-      clearInterval(watcher);
-    }
-    const seconds = (performance.now() - started) / 1000;
-    const cpuNote = cpu();
-    sampler.stop();
-
-    const thumbed = engine.stats.thumbed - before.thumbed;
-    const failed = engine.stats.failed - before.failed;
+    const timing = new Rounds(corpus.length);
+    let missing = 0;
+    let thumbed = 0;
+    let bestIngest: number | null = null;
+    let retries = 0;
     const failuresByCode: Record<string, number> = {};
-    for (const [code, n] of Object.entries(engine.stats.failuresByCode)) {
-      const delta = n - (before.failuresByCode[code] ?? 0);
-      if (delta > 0) failuresByCode[code] = delta;
+    for (let round = 0; round < rounds; round++) {
+      const before = { ...engine.stats, failuresByCode: { ...engine.stats.failuresByCode } };
+      await writeBatch(config.spool, 'uk', `bench-${round}.urls`, (roundPaths[round] ?? []).map((p) => server.url(p)));
+      let ingestSeconds: number | null = null;
+      sampler.start();
+      const cpu = cpuMeter();
+      const started = performance.now();
+      const watcher = setInterval(() => {
+        if (ingestSeconds === null && engine.stats.batches > before.batches) ingestSeconds = (performance.now() - started) / 1000;
+      }, 5);
+      try {
+        await engine.drain();
+      } finally {
+        clearInterval(watcher);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const cpuNote = cpu();
+      sampler.stop();
+
+      thumbed = engine.stats.thumbed - before.thumbed;
+      const failed = engine.stats.failed - before.failed;
+      for (const [code, n] of Object.entries(engine.stats.failuresByCode)) {
+        const delta = n - (before.failuresByCode[code] ?? 0);
+        if (delta > 0) failuresByCode[code] = (failuresByCode[code] ?? 0) + delta;
+      }
+      missing += corpus.length - thumbed;
+      retries += engine.stats.retries - before.retries;
+      if (thumbed !== corpus.length) {
+        progress(`e2e: only ${thumbed}/${corpus.length} thumbed; failed ${failed} ${JSON.stringify(failuresByCode)}, retries ${engine.stats.retries - before.retries}, skipped ${engine.stats.skipped - before.skipped}`);
+      }
+      const rate = timing.add(seconds, `batch read in ${fmt(ingestSeconds, 2)}s; ${cpuNote}`);
+      if (timing.best?.seconds === seconds) bestIngest = ingestSeconds;
+      if (rounds > 1) progress(`e2e round ${round + 1}/${rounds} ... ${rate.toFixed(1)} img/s`);
     }
-    const missing = corpus.length - thumbed;
-    if (missing !== 0) {
-      progress(`e2e: only ${thumbed}/${corpus.length} thumbed; failed ${failed} ${JSON.stringify(failuresByCode)}, retries ${engine.stats.retries - before.retries}, skipped ${engine.stats.skipped - before.skipped}`);
-    }
+    const best = timing.best;
     return {
-      imgPerSec: corpus.length / seconds,
-      seconds,
+      imgPerSec: best?.imgPerSec ?? null,
+      seconds: best?.seconds ?? null,
       images: corpus.length,
       failures: missing,
       peakRssBytes: sampler.peakBytes,
-      ingestSeconds,
+      ingestSeconds: bestIngest,
       failuresByCode,
-      note: `${thumbed}/${corpus.length} thumbed; batch read in ${fmt(ingestSeconds, 2)}s; fsync ${config.fsync}; ${cpuNote}`,
+      retries,
+      note: `${thumbed}/${corpus.length} thumbed, ${retries} retries; fsync ${config.fsync}; ${timing.note}${best?.cpu ?? ''}`,
     };
   } finally {
     await engine.stop();
@@ -578,28 +649,38 @@ async function e2ePhase(corpus: CorpusImage[], workDir: string, sampler: RssSamp
 // ---------------------------------------------------------------------------------------------
 // main
 
-const USAGE = `usage: npm run bench -- [--corpus DIR] [--images N] [--phases ${PHASES.join(',')}] [--tmp DIR]
+const USAGE = `usage: npm run bench -- [--corpus DIR] [--images N] [--phases ${PHASES.join(',')}] [--rounds N] [--tmp DIR] [--fsync BOOL] [--keep]
   --corpus DIR   images to use (default: ${DEFAULT_SAMPLE_COUNT} generated sample JPEGs in a temp dir)
   --images N     use at most N images (the first N by name; or generate N samples)
   --phases LIST  run only these phases (aliases: vips, im, sharp)
   --tmp DIR      where temporary files go: e2e spool and tree, tool outputs (default ${tmpdir()})
+  --rounds N     time every phase N times and report its best round (default 1; helps on a busy machine)
   --fsync BOOL   e2e with fsync true (default, as deployed) or false (to see what fsync costs)
   --keep         keep the temporary directory`;
 
-function parseCli(): { corpus?: string; images?: number; phases: Set<Phase>; tmp: string; keep: boolean; fsync: boolean } {
-  const { values } = parseArgs({
-    options: {
-      corpus: { type: 'string' },
-      images: { type: 'string' },
-      phases: { type: 'string' },
-      tmp: { type: 'string' },
-      fsync: { type: 'string' },
-      keep: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+class UsageError extends Error {}
+
+function parseCli(): { corpus?: string; images?: number; phases: Set<Phase>; tmp: string; keep: boolean; fsync: boolean; rounds: number } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        corpus: { type: 'string' },
+        images: { type: 'string' },
+        phases: { type: 'string' },
+        tmp: { type: 'string' },
+        fsync: { type: 'string' },
+        rounds: { type: 'string' },
+        keep: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values } = parsed;
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
@@ -607,19 +688,21 @@ function parseCli(): { corpus?: string; images?: number; phases: Set<Phase>; tmp
   let images: number | undefined;
   if (values.images !== undefined) {
     images = Number(values.images);
-    if (!Number.isInteger(images) || images < 1) throw new Error(`--images expects a positive integer, not ${values.images}`);
+    if (!Number.isInteger(images) || images < 1) throw new UsageError(`--images expects a positive integer, not ${values.images}`);
   }
-  if (values.fsync !== undefined && values.fsync !== 'true' && values.fsync !== 'false') throw new Error(`--fsync expects true or false, not ${values.fsync}`);
+  const rounds = values.rounds === undefined ? 1 : Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new UsageError(`--rounds expects an integer from 1 to 100, not ${values.rounds}`);
+  if (values.fsync !== undefined && values.fsync !== 'true' && values.fsync !== 'false') throw new UsageError(`--fsync expects true or false, not ${values.fsync}`);
   const phases = new Set<Phase>();
   for (const raw of (values.phases ?? PHASES.join(',')).split(',')) {
     const name = raw.trim().toLowerCase();
     if (name === '') continue;
     const phase = (PHASES as readonly string[]).includes(name) ? (name as Phase) : PHASE_ALIASES[name];
-    if (!phase) throw new Error(`unknown phase ${JSON.stringify(name)}; phases are ${PHASES.join(', ')}`);
+    if (!phase) throw new UsageError(`unknown phase ${JSON.stringify(name)}; phases are ${PHASES.join(', ')}`);
     phases.add(phase);
   }
-  if (phases.size === 0) throw new Error('--phases names no phase');
-  return { ...(values.corpus ? { corpus: resolve(values.corpus) } : {}), ...(images !== undefined ? { images } : {}), phases, tmp: resolve(values.tmp ?? tmpdir()), keep: values.keep ?? false, fsync: values.fsync !== 'false' };
+  if (phases.size === 0) throw new UsageError('--phases names no phase');
+  return { ...(values.corpus ? { corpus: resolve(values.corpus) } : {}), ...(images !== undefined ? { images } : {}), phases, tmp: resolve(values.tmp ?? tmpdir()), keep: values.keep ?? false, fsync: values.fsync !== 'false', rounds };
 }
 
 function table(rows: string[][]): string {
@@ -631,6 +714,12 @@ async function main(): Promise<number> {
   const args = parseCli();
   await mkdir(args.tmp, { recursive: true });
   const workDir = await mkdtemp(join(args.tmp, 'imagesys-bench-'));
+  const interrupted = (): void => {
+    if (!args.keep) rmSync(workDir, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const config = parseConfig({});
   const processing = processingFor(config, 'uk', undefined);
   const threads = config.pool.threads;
@@ -643,7 +732,9 @@ async function main(): Promise<number> {
     let corpus: CorpusImage[];
     let corpusLabel: string;
     if (args.corpus) {
-      corpus = await loadCorpus(args.corpus, args.images);
+      corpus = await loadCorpus(args.corpus, args.images).catch((error: NodeJS.ErrnoException) => {
+        throw error.code === 'ENOENT' || error.code === 'ENOTDIR' ? new UsageError(`--corpus ${args.corpus}: not a directory`) : error;
+      });
       corpusLabel = args.corpus;
       if (corpus.length === 0) throw new Error(`no images in ${args.corpus}`);
     } else {
@@ -661,19 +752,19 @@ async function main(): Promise<number> {
     let pipeline: PipelineResult | undefined;
     if (args.phases.has('pipeline')) {
       progress('pipeline ...');
-      pipeline = await pipelinePhase(corpus, config, processing, sampler, warm);
+      pipeline = await pipelinePhase(corpus, config, processing, sampler, warm, args.rounds);
       progress(`pipeline ... ${fmt(pipeline.imgPerSec)} img/s`);
     }
     let e2e: E2eResult | undefined;
     if (args.phases.has('e2e')) {
       progress('e2e ...');
-      e2e = await e2ePhase(corpus, workDir, sampler, warm, args.fsync);
+      e2e = await e2ePhase(corpus, workDir, sampler, warm, args.fsync, args.rounds);
       progress(`e2e ... ${fmt(e2e.imgPerSec)} img/s`);
     }
     let raw: RawResult | undefined;
     if (args.phases.has('raw')) {
       progress('raw sharp ...');
-      raw = await rawPhase(corpus, processing, threads, warm);
+      raw = await rawPhase(corpus, processing, threads, warm, args.rounds);
       progress(`raw sharp ... ${fmt(raw.imgPerSec)} img/s (${raw.best})`);
     }
     let vips: PhaseResult | undefined;
@@ -686,9 +777,10 @@ async function main(): Promise<number> {
       } else {
         vipsVersion = probe.version;
         progress(`vipsthumbnail (${probe.version}) ...`);
+        // one libvips thread per process, as many processes as threads (measured as fast as the default here)
         const env = { ...process.env, VIPS_CONCURRENCY: process.env.VIPS_CONCURRENCY ?? '1' };
         vips = await cliPhase('vipsthumbnail', corpus, threads, warm, workDir, processing.sizes.length * processing.formats.length,
-          (image, index, outDir) => vipsCommands(image, index, outDir, processing).map((a) => ({ file: VIPSTHUMBNAIL, args: a })), env);
+          (image, index, outDir) => vipsCommands(image, index, outDir, processing).map((a) => ({ file: VIPSTHUMBNAIL, args: a })), env, args.rounds);
         vips.note = `${probe.version}, 1 process per image per size, ${threads} at a time, VIPS_CONCURRENCY=${env.VIPS_CONCURRENCY}; ${vips.note}`;
         progress(`vipsthumbnail ... ${fmt(vips.imgPerSec)} img/s`);
       }
@@ -703,10 +795,11 @@ async function main(): Promise<number> {
       } else {
         magickVersion = probe.version;
         progress(`imagemagick (${probe.version}) ...`);
-        const env = { ...process.env, MAGICK_THREAD_LIMIT: process.env.MAGICK_THREAD_LIMIT ?? '1' };
+        // ImageMagick's own thread default (OpenMP) measured as fast as or faster than MAGICK_THREAD_LIMIT=1 here
+        const env = { ...process.env };
         magick = await cliPhase('imagemagick', corpus, threads, warm, workDir, processing.sizes.length * processing.formats.length,
-          (image, index, outDir) => [{ file: CONVERT, args: convertArgs(image, index, outDir, processing) }], env);
-        magick.note = `${probe.version.split(' ').slice(0, 2).join(' ')}, convert -thumbnail, 1 process per image (-write chain), ${threads} at a time, MAGICK_THREAD_LIMIT=${env.MAGICK_THREAD_LIMIT}; ${magick.note}`;
+          (image, index, outDir) => [{ file: CONVERT, args: convertArgs(image, index, outDir, processing) }], env, args.rounds);
+        magick.note = `${probe.version.split(' ').slice(0, 2).join(' ')}, convert -thumbnail, 1 process per image (-write chain), ${threads} at a time, MAGICK_THREAD_LIMIT=${env.MAGICK_THREAD_LIMIT ?? 'default'}; ${magick.note}`;
         progress(`imagemagick ... ${fmt(magick.imgPerSec)} img/s`);
       }
     }
@@ -738,7 +831,7 @@ async function main(): Promise<number> {
     };
     row('pipeline', pipeline);
     row('raw sharp (best)', raw);
-    for (const v of raw?.variants ?? []) rows.push([`  ${v.label}`, fmt(v.imgPerSec), fmt(v.seconds, 2), String(corpus.length), '', `${Math.round(v.bytesPerImage)} bytes/image; ${v.cpu}`]);
+    for (const v of raw?.variants ?? []) rows.push([`  ${v.label}`, fmt(v.imgPerSec), fmt(v.seconds, 2), String(corpus.length), '', `${Math.round(v.bytesPerImage)} bytes/image; ${v.note}`]);
     row('vipsthumbnail', vips);
     row('imagemagick', magick);
     row('e2e', e2e);
@@ -752,7 +845,7 @@ async function main(): Promise<number> {
       table(rows),
       '',
       `bytes per image (all sizes, pipeline): ${bytesPerImage === null ? '-' : Math.round(bytesPerImage)}`,
-      `peak RSS (pipeline + e2e phases):      ${fmt(peakRssMb)} MiB${sampler.hwmResetWorked ? '' : ' (VmHWM could not be reset per phase: it covers the whole run)'}`,
+      `peak RSS (pipeline + e2e phases):      ${fmt(peakRssMb)} MiB (RSS when the first timed round started: ${fmt(sampler.firstBytes === undefined ? null : sampler.firstBytes / MIB)} MiB)${sampler.hwmResetWorked ? '' : '; VmHWM could not be reset per phase, so it covers the whole run'}`,
       '',
       `pipeline / raw sharp   ${fmt(pipelineVsRaw, 2).padStart(6)}   target >= 0.9   ${mark(targets.pipeline_ge_0_9_raw)}`,
       `e2e / pipeline         ${fmt(e2eVsPipeline, 2).padStart(6)}   target >= 0.8   ${mark(targets.e2e_ge_0_8_pipeline)}`,
@@ -778,10 +871,11 @@ async function main(): Promise<number> {
       pipeline_vs_imagemagick: round(pipelineVsMagick, 3),
       targets_met: targets,
       raw_sharp_best: raw?.best ?? null,
-      raw_sharp_variants: Object.fromEntries((raw?.variants ?? []).map((v) => [v.name, round(v.imgPerSec)])),
+      raw_sharp_variants: Object.fromEntries((raw?.variants ?? []).filter((v) => v.counted).map((v) => [v.name, round(v.imgPerSec)])),
       e2e_ingest_s: round(e2e?.ingestSeconds ?? null, 3),
       e2e_failures: e2e ? e2e.failures : null,
       e2e_failures_by_code: e2e?.failuresByCode ?? null,
+      e2e_retries: e2e ? e2e.retries : null,
       pipeline_failures: pipeline ? pipeline.failures : null,
       phases: [...args.phases],
       corpus: args.corpus ?? 'generated',
@@ -794,6 +888,7 @@ async function main(): Promise<number> {
       imagemagick_version: magickVersion,
       node: process.version,
       e2e_fsync: e2e ? args.fsync : null,
+      rounds: args.rounds,
       loadavg_before: round(loadBefore),
       loadavg_after: round(loadAfter),
     };
@@ -810,6 +905,11 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`bench: ${error.message}\n${USAGE}\n`);
+      process.exitCode = 2;
+      return;
+    }
     process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 2;
   },

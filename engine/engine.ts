@@ -27,6 +27,8 @@ export interface EngineStats {
   skipped: number;
   failed: number;
   retries: number;
+  /** Originals set down in downloaded/ because every thread was busy. */
+  spilled: number;
   batches: number;
   queuedFromBatches: number;
   failuresByCode: Record<string, number>;
@@ -47,7 +49,7 @@ const keyOf = (c: Candidate): string => `${c.stage}/${c.country}/${c.name}`;
  * downloads run in a bounded async pool and thumbnails in the worker-thread pool.
  */
 export class Engine {
-  readonly stats: EngineStats = { thumbed: 0, skipped: 0, failed: 0, retries: 0, batches: 0, queuedFromBatches: 0, failuresByCode: {} };
+  readonly stats: EngineStats = { thumbed: 0, skipped: 0, failed: 0, retries: 0, spilled: 0, batches: 0, queuedFromBatches: 0, failuresByCode: {} };
   readonly spool: Spool;
   private readonly config: Config;
   private readonly log: Logger;
@@ -82,8 +84,10 @@ export class Engine {
     this.countries = options.countries;
     this.spool = new Spool({ root: options.config.spool, fsync: options.config.fsync, staleMs: options.config.claims.staleMs, ...(options.now ? { now: options.now } : {}) });
     this.downloader = new Downloader(options.config.download);
-    this.pool = new ThumbnailPool({ threads: options.config.pool.threads, nice: options.config.pool.nice });
-    const thumbnailSlots = options.config.pool.threads * options.config.pool.queuePerThread;
+    const { threads, tasksPerThread, nice } = options.config.pool;
+    this.pool = new ThumbnailPool({ threads, tasksPerThread, nice });
+    // one image more per thread than it works on, so that no thread waits for the next download
+    const thumbnailSlots = threads * (tasksPerThread + 1);
     this.limits = { incoming: options.config.download.concurrency, downloaded: thumbnailSlots };
     this.processor = new Processor({
       config: options.config,
@@ -226,9 +230,15 @@ export class Engine {
     this.pump(candidate.stage);
   }
 
+  /** Downloads pause while the originals set down in downloaded/ pile up (the CPU is behind). */
+  private mayStart(stage: Stage): boolean {
+    if (stage === 'downloaded') return true;
+    return this.queues.downloaded.length + this.active.downloaded < this.config.intake.queueLimit;
+  }
+
   private pump(stage: Stage): void {
     const queue = this.queues[stage];
-    while (!this.stopping && this.active[stage] < this.limits[stage] && queue.length > 0) {
+    while (!this.stopping && this.active[stage] < this.limits[stage] && queue.length > 0 && this.mayStart(stage)) {
       const candidate = queue.shift()!;
       this.active[stage]++;
       void this.work(candidate);
@@ -255,7 +265,8 @@ export class Engine {
     this.record(candidate, outcome);
     this.known.delete(keyOf(candidate));
     this.active[candidate.stage]--;
-    this.pump(candidate.stage);
+    this.pump('downloaded');
+    this.pump('incoming');
   }
 
   private record(candidate: Candidate, outcome: Outcome): void {
@@ -277,6 +288,11 @@ export class Engine {
         return;
       case 'deferred':
         this.deferred.set(keyOf(candidate), { candidate, due: outcome.until });
+        return;
+      case 'spilled':
+        this.progressed = true;
+        this.stats.spilled++;
+        void this.offer({ stage: 'downloaded', country: candidate.country, name: candidate.name }, false);
         return;
       case 'busy':
       case 'gone':

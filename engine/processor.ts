@@ -13,7 +13,7 @@ import type { DownloadResult, Downloader } from './download.js';
 import { asImageSysError, ImageSysError } from './errors.js';
 import type { Semaphore } from './semaphore.js';
 import type { ThumbnailPool } from './thumbnail-pool.js';
-import { manifestPath, sizeRelPath, touchImage, treeTmpDir, type Manifest } from './tree.js';
+import { manifestPath, readManifest, sizeRelPath, touchImage, treeTmpDir, type Manifest } from './tree.js';
 import { AtomicWriter } from '../spool/atomic.js';
 
 /** How one attempt at a job ended. */
@@ -22,6 +22,7 @@ export type Outcome =
   | { kind: 'gone' } // it left this state meanwhile
   | { kind: 'deferred'; until: number } // waiting for its backoff
   | { kind: 'thumbed'; skipped?: 'in_tree' | 'not_modified' }
+  | { kind: 'spilled' } // downloaded, original on disk in downloaded/, waiting for a thread
   | { kind: 'retry'; until: number; code: string }
   | { kind: 'failed'; code: string };
 
@@ -103,25 +104,33 @@ export class Processor {
       log.debug('already in the tree: touched');
       return { kind: 'thumbed', skipped: 'in_tree' };
     }
-    const validators = job.refresh ? job.source : undefined;
+    const validators = job.refresh ? (await readManifest(config.tree, job.country, job.hash))?.source : undefined;
     const result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) });
     if (result.notModified) {
       const touched = await touchImage(config.tree, job.country, job.hash, spool.now());
       if (touched) {
-        const { refresh: _refresh, ...rest } = job;
-        await this.finish('incoming', rest, claim);
+        await this.finish('incoming', job, claim);
         return { kind: 'thumbed', skipped: 'not_modified' };
       }
       throw new ImageSysError('http_client_error', 'HTTP 304 but the tree has no copy of the image');
     }
     this.assertHeld(claim);
-    await spool.writer.write(spool.originalPath(job.country, job.hash), result.bytes);
+    log.debug({ bytes: result.bytes.length, format: result.format }, 'downloaded');
     const downloaded: Job = { ...job, updatedAt: spool.now().toISOString(), source: sourceInfo(result) };
     delete downloaded.notBefore;
+    // usually a thread is free soon: then the original never touches the disk
+    if (await this.deps.thumbnailSlots.acquireWithin(config.pool.spillAfterMs)) {
+      try {
+        return await this.thumbnail('incoming', downloaded, result.bytes, claim, log);
+      } finally {
+        this.deps.thumbnailSlots.release();
+      }
+    }
+    await spool.writer.write(spool.originalPath(job.country, job.hash), result.bytes);
     this.assertHeld(claim);
     await spool.transition('incoming', 'downloaded', downloaded);
-    log.debug({ bytes: result.bytes.length, format: result.format }, 'downloaded');
-    return this.thumbnail(downloaded, result.bytes, claim, log);
+    log.debug('every thread busy: original set down in downloaded/');
+    return { kind: 'spilled' };
   }
 
   private async fromDownloaded(job: Job, claim: Claim, log: Logger): Promise<Outcome> {
@@ -140,25 +149,32 @@ export class Processor {
       log.info('original missing: requeued for download');
       return { kind: 'retry', until: 0, code: 'original_missing' };
     }
-    return this.thumbnail(job, bytes, claim, log);
+    await this.deps.thumbnailSlots.acquire();
+    try {
+      return await this.thumbnail('downloaded', job, bytes, claim, log);
+    } finally {
+      this.deps.thumbnailSlots.release();
+    }
   }
 
-  private async thumbnail(job: Job, bytes: Buffer, claim: Claim, log: Logger): Promise<Outcome> {
-    const { config, spool, pool, thumbnailSlots } = this.deps;
+  /** Makes the thumbnails (the caller holds a thumbnail slot), writes them and the manifest, finishes. */
+  private async thumbnail(from: 'incoming' | 'downloaded', job: Job, bytes: Buffer, claim: Claim, log: Logger): Promise<Outcome> {
+    const { config, spool, pool } = this.deps;
     const processing = processingFor(config, job.country, job.datasource);
     const digest = createHash('sha256').update(bytes).digest('hex');
     const sourceBytes = bytes.length;
-    const result = await thumbnailSlots.run(() =>
-      pool.run({ input: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sizes: processing.sizes, formats: processing.formats, process: processing.process, maxPixels: config.thumbnails.maxPixels }),
-    );
+    const result = await pool.run({ input: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sizes: processing.sizes, formats: processing.formats, process: processing.process, maxPixels: config.thumbnails.maxPixels });
     if (!result.ok) throw new ImageSysError(result.code, result.message);
     this.assertHeld(claim);
-    const sizes: Manifest['sizes'] = [];
-    for (const output of result.outputs) {
-      const rel = sizeRelPath(job.country, job.hash, output.name, output.format);
-      await this.treeWriter.write(join(config.tree, rel), output.data);
-      sizes.push({ name: output.name, format: output.format, width: output.width, height: output.height, bytes: output.data.byteLength, path: rel });
-    }
+    const sizes: Manifest['sizes'] = result.outputs.map((output) => ({
+      name: output.name,
+      format: output.format,
+      width: output.width,
+      height: output.height,
+      bytes: output.data.byteLength,
+      path: sizeRelPath(job.country, job.hash, output.name, output.format),
+    }));
+    await this.treeWriter.writeAll(result.outputs.map((output, i) => ({ path: join(config.tree, sizes[i]!.path), data: output.data })));
     const manifest: Manifest = {
       version: 1,
       url: job.url,
@@ -180,20 +196,28 @@ export class Processor {
     };
     this.assertHeld(claim);
     await this.treeWriter.write(manifestPath(config.tree, job.country, job.hash), `${JSON.stringify(manifest, null, 2)}\n`);
-    await this.finish('downloaded', job, claim);
+    await this.finish(from, job, claim);
     log.debug({ sizes: sizes.length }, 'thumbed');
     return { kind: 'thumbed' };
   }
 
-  /** The image is safe in the tree: drop the original, move the job to thumbed/. */
+  /**
+   * The image is safe in the tree: drop the original, move the job to thumbed/. The job is rewritten
+   * only when it carries retry state; otherwise one rename (what the source said is in the manifest).
+   */
   private async finish(from: State, job: Job, claim: Claim): Promise<void> {
     const { spool } = this.deps;
     this.assertHeld(claim);
-    await spool.removeOriginal(job.country, job.hash);
-    const done: Job = { ...job, updatedAt: spool.now().toISOString() };
+    if (from === 'downloaded') await spool.removeOriginal(job.country, job.hash);
+    if (job.attempts === 0 && !job.errorCode && !job.notBefore && !job.refresh) {
+      await spool.writer.move(spool.jobPath(from, job.country, job.hash), spool.jobPath('thumbed', job.country, job.hash));
+      return;
+    }
+    const done: Job = { ...job, attempts: 0, updatedAt: spool.now().toISOString() };
     delete done.notBefore;
     delete done.errorCode;
     delete done.error;
+    delete done.refresh;
     await spool.transition(from, 'thumbed', done);
   }
 

@@ -21,6 +21,26 @@ export class Semaphore {
     await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
+  /** Acquires if a slot frees within `timeoutMs`; false (and not holding) otherwise. */
+  async acquireWithin(timeoutMs: number): Promise<boolean> {
+    if (this.active < this.limit) {
+      this.active++;
+      return true;
+    }
+    return new Promise<boolean>((resolve) => {
+      const waiter = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const index = this.waiters.indexOf(waiter);
+        if (index >= 0) this.waiters.splice(index, 1);
+        resolve(false);
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
   release(): void {
     const next = this.waiters.shift();
     if (next) next(); // the slot passes straight to the next waiter

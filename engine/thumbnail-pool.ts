@@ -5,6 +5,7 @@ const WORKER = new URL('../workers/thumbnail-worker.js', import.meta.url);
 
 export interface ThumbnailPoolOptions {
   threads: number;
+  tasksPerThread: number;
   nice: number;
 }
 
@@ -18,12 +19,17 @@ export class ThumbnailPool {
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: 60_000,
+      concurrentTasksPerWorker: options.tasksPerThread,
       workerData: { nice: options.nice },
     });
   }
 
   run(task: ThumbnailTask): Promise<ThumbnailResult> {
-    return this.piscina.run(task, { transferList: [task.input.buffer as ArrayBuffer] });
+    // transfer the bytes when they own their memory; a small Buffer may sit in Node's shared pool,
+    // which cannot be transferred (it is copied instead)
+    const { input } = task;
+    const owns = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength;
+    return this.piscina.run(task, owns ? { transferList: [input.buffer as ArrayBuffer] } : {});
   }
 
   /** Busy fraction of the pool's threads since start (0..1). */

@@ -31,9 +31,44 @@ export class AtomicWriter {
    * Writes `path` whole. With `mustExist`, replaces an existing file only: a holder whose claim went
    * stale must not recreate a job that another engine has moved on.
    */
-  async write(path: string, data: string | Uint8Array, options: { mustExist?: boolean } = {}): Promise<void> {
+  async write(path: string, data: string | Uint8Array, options: { mustExist?: boolean; skipDirSync?: boolean } = {}): Promise<void> {
     await this.ensureDir(this.tmpDir);
     await this.ensureDir(dirname(path));
+    const tmp = await this.stage(path, data);
+    try {
+      if (options.mustExist) await stat(path);
+      await this.renameInto(tmp, path);
+    } catch (error) {
+      await unlink(tmp).catch(() => {});
+      throw error;
+    }
+    if (this.fsync && !options.skipDirSync) await syncDir(dirname(path));
+  }
+
+  /** Makes earlier writes with `skipDirSync` durable: one directory sync for many files. */
+  async syncDir(dir: string): Promise<void> {
+    if (this.fsync) await syncDir(dir);
+  }
+
+  /**
+   * Writes several files whole, in parallel, syncing each directory once at the end. Each file appears
+   * whole; they do not appear together (write whatever must come last, like a manifest, afterwards).
+   */
+  async writeAll(files: ReadonlyArray<{ path: string; data: string | Uint8Array }>): Promise<void> {
+    await this.ensureDir(this.tmpDir);
+    await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map((dir) => this.ensureDir(dir)));
+    const staged = await Promise.all(files.map(async (file) => ({ ...file, tmp: await this.stage(file.path, file.data) })));
+    try {
+      for (const file of staged) await this.renameInto(file.tmp, file.path);
+    } catch (error) {
+      await Promise.all(staged.map((file) => unlink(file.tmp).catch(() => {})));
+      throw error;
+    }
+    if (this.fsync) await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map(syncDir));
+  }
+
+  /** Writes data to a fresh temporary file and syncs it; returns the temporary's path. */
+  private async stage(path: string, data: string | Uint8Array): Promise<string> {
     const tmp = this.tmpPath(path);
     let handle: FileHandle | undefined;
     try {
@@ -41,15 +76,12 @@ export class AtomicWriter {
       await handle.writeFile(data);
       if (this.fsync) await handle.sync();
       await handle.close();
-      handle = undefined;
-      if (options.mustExist) await stat(path);
-      await this.renameInto(tmp, path);
+      return tmp;
     } catch (error) {
       await handle?.close().catch(() => {});
       await unlink(tmp).catch(() => {});
       throw error;
     }
-    if (this.fsync) await syncDir(dirname(path));
   }
 
   /** Moves a file between directories of one file system: one rename, both directories synced. */

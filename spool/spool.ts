@@ -79,9 +79,9 @@ export class Spool {
     return 'job' in result ? result.job : undefined;
   }
 
-  /** Writes a new job file (or replaces one in the same state). */
-  async writeJob(state: State, job: Job): Promise<void> {
-    await this.writer.write(this.jobPath(state, job.country, job.hash), encodeJob(job));
+  /** Writes a new job file (or replaces one in the same state); `skipDirSync` when the caller syncs later. */
+  async writeJob(state: State, job: Job, options: { skipDirSync?: boolean } = {}): Promise<void> {
+    await this.writer.write(this.jobPath(state, job.country, job.hash), encodeJob(job), options);
   }
 
   /** Rewrites a job where it is; fails with ENOENT if it has left that state meanwhile. */

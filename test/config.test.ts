@@ -64,8 +64,8 @@ test('process details: defaults, then country, then datasource', () => {
       },
     },
   });
-  assert.equal(processingFor(config, 'uk', '16').process, { quality: 90, sharpen: 0.5, gamma: 2.2, background: '#ffffff' });
-  assert.equal(processingFor(config, 'uk', '17').process, { quality: 70, sharpen: 0.5, gamma: 0, background: '#ffffff' });
+  assert.equal(processingFor(config, 'uk', '16').process, { quality: 90, sharpen: 0.5, gamma: 2.2, background: '#ffffff', effort: 2 });
+  assert.equal(processingFor(config, 'uk', '17').process, { quality: 70, sharpen: 0.5, gamma: 0, background: '#ffffff', effort: 2 });
   assert.equal(processingFor(config, 'uk', undefined).sizes, config.thumbnails.sizes);
   assert.equal(processingFor(config, 'de', '16').sizes, [{ name: 'tiny', width: 60, height: 45 }]);
   assert.equal(processingFor(config, 'de', '16').formats, ['jpeg']);

@@ -45,7 +45,7 @@ test('kill -9 in the middle of a run, then a restart: every job completes, nothi
   const { dir, cleanup } = await tempDir();
   const scenario = await startScenario({ maxAttempts: 3, kinds: { good: 150, slow: 30, missing: 10, flaky: 10, truncated: 0 } });
   try {
-    const config = await writeTestConfig(dir, { download: { concurrency: 4, perHost: 4, headersTimeoutMs: 3000 } });
+    const config = await writeTestConfig(dir, { download: { concurrency: 4, perHost: 4, headersTimeoutMs: 3000 }, pool: { threads: 1, tasksPerThread: 1, spillAfterMs: 0 } });
     const spool = join(dir, 'spool');
     const tree = join(dir, 'tree');
     const enqueue = await runCli(['enqueue', '--config', config, '--country', 'uk', '--file', '-'], { input: scenario.expectations.map((e) => e.url).join('\n') });

@@ -13,7 +13,8 @@ test('200 URLs from a misbehaving server: every job ends thumbed or failed with 
   const { dir, cleanup } = await tempDir();
   const scenario = await startScenario({ maxAttempts: 3 });
   try {
-    const config = await writeTestConfig(dir);
+    // no grace for a busy pool: many originals go through downloaded/ on disk
+    const config = await writeTestConfig(dir, { pool: { threads: 2, spillAfterMs: 0 } });
     const spool = join(dir, 'spool');
     const tree = join(dir, 'tree');
     const { expectations, server } = scenario;
@@ -28,7 +29,8 @@ test('200 URLs from a misbehaving server: every job ends thumbed or failed with 
     assert.is(run.code, 0, run.stderr);
     const summary = run.stdout.trim().split('\n').at(-1)!;
     console.log(summary);
-    assert.match(summary, /^run: 166 thumbed, 0 already in tree, 35 failed \(http_not_found 15, body_incomplete 10, not_image 10\), \d+ retries, 2 batches read in [\d.]+s$/);
+    assert.match(summary, /^run: 166 thumbed, 0 already in tree, 35 failed \(http_not_found 15, body_incomplete 10, not_image 10\), \d+ retries, \d+ via downloaded\/, 2 batches read in [\d.]+s$/);
+    assert.ok(Number(/(\d+) via downloaded/.exec(summary)![1]) > 0, 'the disk path between the stages was used');
     assert.match(run.stderr, /progress: /);
 
     await assertOutcomes(spool, 'uk', expectations);
@@ -72,7 +74,7 @@ test('a failed job moved back to incoming/ by mv is processed again', async () =
     scenario.server.routes.set(flaky.path, { kind: 'flaky', failures: 1, status: 500, bytes: await makeSample({ width: 300, height: 200 }) });
     scenario.server.hits.delete(flaky.path);
     const third = await runCli(['run', '--once', '--config', config]);
-    assert.match(third.stdout, /run: 1 thumbed, 0 already in tree, 0 failed, 1 retries/, third.stdout + third.stderr);
+    assert.match(third.stdout, /run: 1 thumbed, 0 already in tree, 0 failed, 1 retries, 0 via downloaded/, third.stdout + third.stderr);
   } finally {
     await scenario.server.close();
     await cleanup();

@@ -20,7 +20,7 @@ async function writeManifest(tree: string, url: string): Promise<Manifest> {
     ],
     source: { width: 720, height: 480, format: 'jpeg', bytes: 50_000 },
     digest: 'sha256:00',
-    processing: { quality: 75, sharpen: 0, gamma: 0, background: '#ffffff' },
+    processing: { quality: 75, sharpen: 0, gamma: 0, background: '#ffffff', effort: 2 },
     createdAt: '2026-11-28T12:00:00.000Z',
   };
   await mkdir(join(tree, 'uk', hash.slice(0, 2), hash.slice(2, 4)), { recursive: true });

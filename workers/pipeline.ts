@@ -31,14 +31,16 @@ export function decodeBox(sizes: readonly SizeSpec[]): { width: number; height: 
   return { width: Math.max(...sizes.map((s) => s.width)), height: Math.max(...sizes.map((s) => s.height)) };
 }
 
-function encode(image: Sharp, format: OutputFormat, quality: number): Sharp {
+/** The encoder settings for one output format (shared with the bench's plain-sharp baseline). */
+export function encode(image: Sharp, format: OutputFormat, details: Pick<ProcessDetails, 'quality' | 'effort'>): Sharp {
+  const { quality, effort } = details;
   switch (format) {
     case 'webp':
-      return image.webp({ quality, effort: 4 });
+      return image.webp({ quality, effort: Math.min(effort, 6) });
     case 'jpeg':
-      return image.jpeg({ quality, mozjpeg: true });
+      return image.jpeg({ quality, optimiseCoding: true });
     case 'avif':
-      return image.avif({ quality, effort: 2 });
+      return image.avif({ quality, effort });
     case 'png':
       return image.png({ compressionLevel: 9, palette: true, quality });
   }
@@ -112,6 +114,6 @@ async function renderSize(
     image = image.resize({ width: size.width, height: size.height, fit: 'inside', withoutEnlargement: true });
   }
   if (details.sharpen > 0) image = image.sharpen({ sigma: details.sharpen });
-  const { data, info } = await encode(image, format, details.quality).toBuffer({ resolveWithObject: true });
+  const { data, info } = await encode(image, format, details).toBuffer({ resolveWithObject: true });
   return { name: size.name, format, width: info.width, height: info.height, data };
 }

@@ -14,7 +14,7 @@ export interface RunArgs {
 function summary(engine: Engine, seconds: number): string {
   const s = engine.stats;
   const codes = Object.entries(s.failuresByCode).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([code, n]) => `${code} ${n}`).join(', ');
-  return `run: ${s.thumbed} thumbed, ${s.skipped} already in tree, ${s.failed} failed${codes ? ` (${codes})` : ''}, ${s.retries} retries, ${s.batches} batches read in ${seconds.toFixed(1)}s`;
+  return `run: ${s.thumbed} thumbed, ${s.skipped} already in tree, ${s.failed} failed${codes ? ` (${codes})` : ''}, ${s.retries} retries, ${s.spilled} via downloaded/, ${s.batches} batches read in ${seconds.toFixed(1)}s`;
 }
 
 /** `imagesys run`: the daemon, or with --once a drain of what is queued. */
