@@ -120,11 +120,7 @@ export class Processor {
     delete downloaded.notBefore;
     // usually a thread is free soon: then the original never touches the disk
     if (await this.deps.thumbnailSlots.acquireWithin(config.pool.spillAfterMs)) {
-      try {
-        return await this.thumbnail('incoming', downloaded, result.bytes, claim, log);
-      } finally {
-        this.deps.thumbnailSlots.release();
-      }
+      return this.thumbnail('incoming', downloaded, result.bytes, claim, log);
     }
     await spool.writer.write(spool.originalPath(job.country, job.hash), result.bytes);
     this.assertHeld(claim);
@@ -150,20 +146,25 @@ export class Processor {
       return { kind: 'retry', until: 0, code: 'original_missing' };
     }
     await this.deps.thumbnailSlots.acquire();
-    try {
-      return await this.thumbnail('downloaded', job, bytes, claim, log);
-    } finally {
-      this.deps.thumbnailSlots.release();
-    }
+    return this.thumbnail('downloaded', job, bytes, claim, log);
   }
 
-  /** Makes the thumbnails (the caller holds a thumbnail slot), writes them and the manifest, finishes. */
+  /**
+   * Makes the thumbnails, writes them and the manifest, finishes. The caller has acquired a thumbnail
+   * slot; it is released as soon as the pool is done, so that writing never keeps a thread idle.
+   */
   private async thumbnail(from: 'incoming' | 'downloaded', job: Job, bytes: Buffer, claim: Claim, log: Logger): Promise<Outcome> {
     const { config, spool, pool } = this.deps;
     const processing = processingFor(config, job.country, job.datasource);
-    const digest = createHash('sha256').update(bytes).digest('hex');
     const sourceBytes = bytes.length;
-    const result = await pool.run({ input: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sizes: processing.sizes, formats: processing.formats, process: processing.process, maxPixels: config.thumbnails.maxPixels });
+    let digest: string;
+    let result;
+    try {
+      digest = createHash('sha256').update(bytes).digest('hex');
+      result = await pool.run({ input: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sizes: processing.sizes, formats: processing.formats, process: processing.process, maxPixels: config.thumbnails.maxPixels });
+    } finally {
+      this.deps.thumbnailSlots.release();
+    }
     if (!result.ok) throw new ImageSysError(result.code, result.message);
     this.assertHeld(claim);
     const sizes: Manifest['sizes'] = result.outputs.map((output) => ({
@@ -210,7 +211,9 @@ export class Processor {
     this.assertHeld(claim);
     if (from === 'downloaded') await spool.removeOriginal(job.country, job.hash);
     if (job.attempts === 0 && !job.errorCode && !job.notBefore && !job.refresh) {
-      await spool.writer.move(spool.jobPath(from, job.country, job.hash), spool.jobPath('thumbed', job.country, job.hash));
+      // no directory sync: if a crash undoes this rename, the job is found again where it was and,
+      // its manifest being durable in the tree, is finished again without any download
+      await spool.writer.move(spool.jobPath(from, job.country, job.hash), spool.jobPath('thumbed', job.country, job.hash), { skipSync: true });
       return;
     }
     const done: Job = { ...job, attempts: 0, updatedAt: spool.now().toISOString() };

@@ -84,11 +84,14 @@ export class AtomicWriter {
     }
   }
 
-  /** Moves a file between directories of one file system: one rename, both directories synced. */
-  async move(from: string, to: string): Promise<void> {
+  /**
+   * Moves a file between directories of one file system: one rename, both directories synced, unless
+   * `skipSync` (the caller can redo the move after a crash from what is already durable).
+   */
+  async move(from: string, to: string, options: { skipSync?: boolean } = {}): Promise<void> {
     await this.ensureDir(dirname(to));
     await this.renameInto(from, to);
-    if (this.fsync) {
+    if (this.fsync && !options.skipSync) {
       await syncDir(dirname(to));
       if (dirname(from) !== dirname(to)) await syncDir(dirname(from));
     }
