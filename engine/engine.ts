@@ -7,6 +7,7 @@ import { ingestBatch } from '../spool/intake.js';
 import { BATCH_SUFFIX, JOB_SUFFIX, isVisible, locksDir, spoolTmpDir, stateDir } from '../spool/layout.js';
 import { removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';
 import { Spool } from '../spool/spool.js';
+import type { Job } from '../spool/job.js';
 import type { Config } from './config.js';
 import { Downloader } from './download.js';
 import { Processor, type Outcome } from './processor.js';
@@ -20,6 +21,8 @@ interface Candidate {
   stage: Stage;
   country: string;
   name: string;
+  /** Content of a job this engine has just made (saves reading it back). */
+  fresh?: Job;
 }
 
 export interface EngineStats {
@@ -250,7 +253,7 @@ export class Engine {
   private async work(candidate: Candidate): Promise<void> {
     let outcome: Outcome;
     try {
-      outcome = await this.processor.process(candidate.stage, candidate.country, candidate.name);
+      outcome = await this.processor.process(candidate.stage, candidate.country, candidate.name, candidate.fresh);
     } catch (error) {
       // outside any job's error handling (a file that cannot be claimed or read): back off, and after
       // retry.maxAttempts leave it alone until the next start, so that a drain can finish
@@ -269,7 +272,9 @@ export class Engine {
     this.pump('incoming');
   }
 
-  private record(candidate: Candidate, outcome: Outcome): void {
+  private record(offered: Candidate, outcome: Outcome): void {
+    // what was fresh is stale after an attempt: read it from disk next time
+    const { fresh: _fresh, ...candidate } = offered;
     switch (outcome.kind) {
       case 'thumbed':
         this.progressed = true;
@@ -354,7 +359,7 @@ export class Engine {
       while (this.batchQueue.length > 0 && !this.stopping) {
         const { country, name } = this.batchQueue[0]!;
         try {
-          const result = await ingestBatch(this.spool, this.config.tree, country, name, (job) => this.offer({ stage: 'incoming', country, name: `${job.hash}${JOB_SUFFIX}` }, true));
+          const result = await ingestBatch(this.spool, this.config.tree, country, name, (job) => this.offer({ stage: 'incoming', country, name: `${job.hash}${JOB_SUFFIX}`, fresh: job }, true));
           if (result) {
             this.progressed = true;
             if (result.removed) this.stats.batches++;

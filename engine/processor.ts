@@ -50,13 +50,17 @@ export class Processor {
     this.treeWriter = new AtomicWriter(treeTmpDir(deps.config.tree), deps.config.fsync);
   }
 
-  async process(state: 'incoming' | 'downloaded', country: string, fileName: string): Promise<Outcome> {
+  /**
+   * `fresh` is a job this engine has just made from a batch (after checking the tree): its content is
+   * known, so only its presence is checked once the claim is held.
+   */
+  async process(state: 'incoming' | 'downloaded', country: string, fileName: string, fresh?: Job): Promise<Outcome> {
     const { spool } = this.deps;
     const fileHash = stripSuffix(fileName, JOB_SUFFIX);
     const claim = await spool.claimJob(country, fileHash);
     if (!claim) return { kind: 'busy' };
     try {
-      const read = await spool.readJobFile(state, country, fileName);
+      const read = fresh && state === 'incoming' ? await this.stillThere(state, fileName, fresh) : await spool.readJobFile(state, country, fileName);
       if ('missing' in read) return { kind: 'gone' };
       if ('corrupt' in read) {
         // a job written by hand without a rename may still be growing: give it settleMs
@@ -80,7 +84,7 @@ export class Processor {
       if (due > spool.now().getTime()) return { kind: 'deferred', until: due };
       const log = this.deps.log.child({ job: job.hash, country });
       try {
-        if (state === 'incoming') return await this.fromIncoming(job, claim, log);
+        if (state === 'incoming') return await this.fromIncoming(job, claim, log, fresh !== undefined);
         return await this.fromDownloaded(job, claim, log);
       } catch (error) {
         if (error instanceof ClaimLost) {
@@ -97,9 +101,19 @@ export class Processor {
     }
   }
 
-  private async fromIncoming(job: Job, claim: Claim, log: Logger): Promise<Outcome> {
+  private async stillThere(state: State, fileName: string, job: Job): Promise<{ job: Job } | { missing: true }> {
+    try {
+      await stat(join(this.deps.spool.root, state, job.country, fileName));
+      return { job };
+    } catch (error) {
+      if (isMissing(error)) return { missing: true };
+      throw error;
+    }
+  }
+
+  private async fromIncoming(job: Job, claim: Claim, log: Logger, treeChecked: boolean): Promise<Outcome> {
     const { config, spool, downloader } = this.deps;
-    if (!job.refresh && (await touchImage(config.tree, job.country, job.hash, spool.now()))) {
+    if (!job.refresh && !treeChecked && (await touchImage(config.tree, job.country, job.hash, spool.now()))) {
       await this.finish('incoming', job, claim);
       log.debug('already in the tree: touched');
       return { kind: 'thumbed', skipped: 'in_tree' };
