@@ -36,7 +36,8 @@ export class ClaimRegistry {
         realpath: false,
         lockfilePath: `${path}.lock`,
         stale: this.staleMs,
-        update: Math.max(1000, Math.floor(this.staleMs / 3)),
+        // refreshed four times per stale period: a busy event loop may delay one refresh, not two
+        update: Math.max(500, Math.floor(this.staleMs / 4)),
         retries: 0,
         onCompromised: () => {
           state.lost = true;

@@ -70,7 +70,7 @@ export async function removeOrphanOriginals(spool: string, country: string): Pro
 
 /**
  * Claims left by engines that died after their last move (the job is done, nobody will claim it
- * again) are removed once stale: a live claim is refreshed every staleMs/3. Returns how many.
+ * again) are removed once stale: a live claim is refreshed every staleMs/4. Returns how many.
  */
 export async function removeStaleLocks(locks: string, staleMs: number, now: number = Date.now()): Promise<number> {
   let removed = 0;

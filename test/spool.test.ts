@@ -129,8 +129,9 @@ test('a batch that grows while it is read stays for the next read; a half-writte
     await writeFile(path, 'http://example.com/1.jpg\nhttp://example.com/2.jpg\nhttp://example.com/3.j');
     let appended = false;
     const first = await ingestBatch(spool, join(dir, 'tree'), 'uk', 'feed.urls', async () => {
-      if (!appended) await appendFile(path, 'pg\nhttp://example.com/4.jpg');
+      if (appended) return;
       appended = true;
+      await appendFile(path, 'pg\nhttp://example.com/4.jpg');
     });
     assert.is(first!.removed, false, 'kept: it grew');
     assert.is(first!.counts.queued, 2, 'the cut-off last line was not taken');

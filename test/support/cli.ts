@@ -51,7 +51,7 @@ export async function writeTestConfig(dir: string, overrides: Record<string, unk
     pool: { threads: 2 },
     download: { concurrency: 16, perHost: 8, headersTimeoutMs: 3000, bodyTimeoutMs: 3000, totalTimeoutMs: 10_000 },
     retry: { baseMs: 50, maxMs: 300, maxAttempts: 3, factor: 2, jitter: 0.5 },
-    claims: { staleMs: 2000 },
+    claims: { staleMs: 4000 },
     intake: { settleMs: 300, rescanMs: 500 },
     log: { level: 'warn', dir: join(dir, 'log') },
     ...overrides,
