@@ -1,6 +1,11 @@
 import { availableParallelism } from 'node:os';
 import type { BackoffPolicy } from './backoff.js';
 
+export interface SweepTarget {
+  name: string;
+  dest: string;
+}
+
 /** One output size: fit inside width x height, never upscaled. */
 export interface SizeSpec {
   name: string;
@@ -84,6 +89,22 @@ export interface Config {
     queueLimit: number;
   };
   fsync: boolean;
+  sweep: {
+    /** The frontends' copies of the tree: a local directory, host:/path (ssh) or rsync://host:port/module/path. */
+    targets: SweepTarget[];
+    /** Images whose files were not refreshed for this many days are purged everywhere. */
+    purgeAfterDays: number;
+    /** rsync --timeout: a target that stalls this long is given up for this run. */
+    timeoutSeconds: number;
+    /** rsync --contimeout (daemon targets) / ssh ConnectTimeout. */
+    connectTimeoutSeconds: number;
+    /** rsync --bwlimit in KiB/s (0: no limit), to be gentle with the frontends. */
+    bwlimitKiB: number;
+    /** Paths handed to one rsync run. */
+    batchSize: number;
+    /** The rsync program. */
+    rsync: string;
+  };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
     dir: string;
@@ -128,6 +149,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   claims: { staleMs: 15_000 },
   intake: { settleMs: 2_000, rescanMs: 30_000, queueLimit: 2_000 },
   fsync: true,
+  sweep: { targets: [], purgeAfterDays: 30, timeoutSeconds: 120, connectTimeoutSeconds: 15, bwlimitKiB: 0, batchSize: 20_000, rsync: 'rsync' },
   log: { level: 'info', dir: 'var/log' },
 } satisfies Config);
 
@@ -297,6 +319,23 @@ function countryThumbnails(raw: unknown, key: string): Record<string, CountryThu
   return out;
 }
 
+const TARGET_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,32}$/;
+
+function targets(raw: unknown, key: string): SweepTarget[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) throw new ConfigError(key, 'an array of {name, dest}', raw);
+  const seen = new Set<string>();
+  return raw.map((item, index) => {
+    const at = `${key}[${index}]`;
+    const t = section(item, at, ['name', 'dest']);
+    if (typeof t.name !== 'string' || !TARGET_NAME_PATTERN.test(t.name)) throw new ConfigError(`${at}.name`, 'a name of 1-32 letters, digits, _ or -', t.name);
+    if (seen.has(t.name)) throw new ConfigError(`${at}.name`, 'a name not used by another target', t.name);
+    seen.add(t.name);
+    const dest = string(t.dest, `${at}.dest`, '');
+    return { name: t.name, dest };
+  });
+}
+
 /**
  * Validates a raw config (parsed JSON) once, at the edge, and fills in every default.
  * Throws ConfigError naming the key and what was expected.
@@ -304,7 +343,7 @@ function countryThumbnails(raw: unknown, key: string): Record<string, CountryThu
 export function parseConfig(raw: unknown): Config {
   const d = DEFAULT_CONFIG;
   const top = section(raw ?? {}, '', [
-    'spool', 'tree', 'countries', 'baseUrl', 'thumbnails', 'pool', 'download', 'retry', 'claims', 'intake', 'fsync', 'log',
+    'spool', 'tree', 'countries', 'baseUrl', 'thumbnails', 'pool', 'download', 'retry', 'claims', 'intake', 'fsync', 'sweep', 'log',
   ]);
   const countriesRaw = top.countries;
   let countries = [...d.countries];
@@ -325,6 +364,7 @@ export function parseConfig(raw: unknown): Config {
   const c = section(top.claims, 'claims', ['staleMs']);
   const i = section(top.intake, 'intake', ['settleMs', 'rescanMs', 'queueLimit']);
   const l = section(top.log, 'log', ['level', 'dir']);
+  const sw = section(top.sweep, 'sweep', ['targets', 'purgeAfterDays', 'timeoutSeconds', 'connectTimeoutSeconds', 'bwlimitKiB', 'batchSize', 'rsync']);
 
   const retry = {
     maxAttempts: integer(r.maxAttempts, 'retry.maxAttempts', d.retry.maxAttempts, 1, 100),
@@ -372,6 +412,15 @@ export function parseConfig(raw: unknown): Config {
       queueLimit: integer(i.queueLimit, 'intake.queueLimit', d.intake.queueLimit, 1),
     },
     fsync: boolean(top.fsync, 'fsync', d.fsync),
+    sweep: {
+      targets: targets(sw.targets, 'sweep.targets'),
+      purgeAfterDays: number(sw.purgeAfterDays, 'sweep.purgeAfterDays', d.sweep.purgeAfterDays, 0, 36_500),
+      timeoutSeconds: integer(sw.timeoutSeconds, 'sweep.timeoutSeconds', d.sweep.timeoutSeconds, 1, 86_400),
+      connectTimeoutSeconds: integer(sw.connectTimeoutSeconds, 'sweep.connectTimeoutSeconds', d.sweep.connectTimeoutSeconds, 1, 3_600),
+      bwlimitKiB: integer(sw.bwlimitKiB, 'sweep.bwlimitKiB', d.sweep.bwlimitKiB, 0),
+      batchSize: integer(sw.batchSize, 'sweep.batchSize', d.sweep.batchSize, 1),
+      rsync: string(sw.rsync, 'sweep.rsync', d.sweep.rsync),
+    },
     log: {
       level: oneOf(l.level, 'log.level', d.log.level, LOG_LEVELS),
       dir: string(l.dir, 'log.dir', d.log.dir),

@@ -223,6 +223,7 @@ export class Processor {
   private async finish(from: State, job: Job, claim: Claim): Promise<void> {
     const { spool } = this.deps;
     this.assertHeld(claim);
+    await spool.expiry.record(job.country, job.hash, spool.now());
     if (from === 'downloaded') await spool.removeOriginal(job.country, job.hash);
     if (job.attempts === 0 && !job.errorCode && !job.notBefore && !job.refresh) {
       // no directory sync: if a crash undoes this rename, the job is found again where it was and,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseConfig, isCountry, type Config } from '../engine/config.js';
+import { targetKind } from '../engine/sweep/rsync.js';
 
 export interface CommonArgs {
   config?: string;
@@ -42,7 +43,14 @@ export function loadConfig(args: CommonArgs): Config {
   if (args.downloads !== undefined) raw = { ...raw, download: { ...(raw.download as object | undefined), concurrency: args.downloads } };
   if (args.verbose) raw = { ...raw, log: { ...(raw.log as object | undefined), level: 'debug' } };
   const config = parseConfig(raw);
-  return { ...config, spool: resolve(base, config.spool), tree: resolve(base, config.tree), log: { ...config.log, dir: resolve(base, config.log.dir) } };
+  const targets = config.sweep.targets.map((t) => (targetKind(t.dest) === 'local' ? { ...t, dest: resolve(base, t.dest) } : t));
+  return {
+    ...config,
+    spool: resolve(base, config.spool),
+    tree: resolve(base, config.tree),
+    sweep: { ...config.sweep, targets },
+    log: { ...config.log, dir: resolve(base, config.log.dir) },
+  };
 }
 
 /** The countries a command works on: --country (repeatable or comma-separated), else the config's. */

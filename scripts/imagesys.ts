@@ -11,6 +11,7 @@ import { enqueueCommand } from './commands/enqueue.js';
 import { hashCommand, pathCommand, showCommand, statusCommand } from './commands/inspect.js';
 import { retryCommand } from './commands/retry.js';
 import { runCommand } from './commands/run.js';
+import { sweepCommand } from './commands/sweep.js';
 
 type Args = CommonArgs & Record<string, unknown>;
 
@@ -77,6 +78,17 @@ const cli = yargs(hideBin(process.argv))
   run((a) => {
     const config = loadConfig(a);
     return showCommand(config, selectedCountries(a, config), String(a.target));
+  }))
+  .command('sweep', 'cron: sync the tree to the frontends, purge, check (exit 1: a target is behind, 3: another sweep runs, 4: differences)', (y) =>
+    common(y)
+      .option('sync', { type: 'boolean', default: false, describe: 'send what is new (and pending deletions) to every target' })
+      .option('purge', { type: 'boolean', default: false, describe: 'remove images not refreshed for sweep.purgeAfterDays, here and on every target' })
+      .option('all', { type: 'boolean', default: false, describe: '--purge and --sync' })
+      .option('fs-check', { type: 'boolean', default: false, describe: 'compare manifests, files and every target (walks the whole tree)' })
+      .option('repair', { type: 'boolean', default: false, describe: 'with --fs-check: make them agree' }),
+  run((a) => {
+    const config = loadConfig(a);
+    return sweepCommand(config, { sync: Boolean(a.sync), purge: Boolean(a.purge), all: Boolean(a.all), fsCheck: Boolean(a['fs-check']), repair: Boolean(a.repair), countries: selectedCountries(a, config), verbose: Boolean(a.verbose) });
   }))
   .command('demo', 'make sample images, serve them locally, process them, show the result', (y) =>
     common(y).option('dir', { type: 'string', default: 'var/demo', describe: 'where the demo spool and tree go (emptied first)' }),

@@ -36,7 +36,7 @@ export async function enqueueUrl(spool: Spool, tree: string, input: NewJobInput,
   try {
     const existing = await spool.findJob(job.country, job.hash);
     if (existing === 'thumbed') {
-      if (!job.refresh && (await touchImage(tree, job.country, job.hash, now))) return { outcome: 'in_tree' };
+      if (!job.refresh && (await touched(spool, tree, job, now))) return { outcome: 'in_tree' };
       // asked to refresh, or its files are gone from the tree (purged): make it again, keeping the
       // stored validators for a conditional GET
       const previous = await spool.readJob('thumbed', job.country, job.hash);
@@ -46,12 +46,19 @@ export async function enqueueUrl(spool: Spool, tree: string, input: NewJobInput,
       return { outcome: 'queued', job: again };
     }
     if (existing) return { outcome: 'duplicate' };
-    if (!job.refresh && (await touchImage(tree, job.country, job.hash, now))) return { outcome: 'in_tree' };
+    if (!job.refresh && (await touched(spool, tree, job, now))) return { outcome: 'in_tree' };
     await spool.writeJob('incoming', job, options);
     return { outcome: 'queued', job };
   } finally {
     await claim.release();
   }
+}
+
+/** Refreshes an image already in the tree, and records that in the expiry index. */
+async function touched(spool: Spool, tree: string, job: Job, now: Date): Promise<boolean> {
+  if (!(await touchImage(tree, job.country, job.hash, now))) return false;
+  await spool.expiry.record(job.country, job.hash, now);
+  return true;
 }
 
 /**

@@ -1,0 +1,154 @@
+/**
+ * What each target still has to receive, kept in the spool as files:
+ *   .sweep/<target>/<cc>/<hash>.job    a hard link to the thumbed job: send this image
+ *   .sweep/<target>/<cc>/<hash>.purge  the image's paths (JSON): delete them there
+ *   .sweep/.fanned/<cc>/<hash>.job     a hard link marking the thumbed job as handed to every target
+ * A thumbed job leaves the spool when its only links are itself and the fanned mark, that is when
+ * every target has it. Work is proportional to what changed, never to the size of the tree.
+ */
+import { link, mkdir, opendir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AtomicWriter } from '../../spool/atomic.js';
+import { isMissing } from '../../spool/atomic.js';
+import { JOB_SUFFIX, isVisible, stateDir, stripSuffix } from '../../spool/layout.js';
+
+export function sweepDir(spool: string): string {
+  return join(spool, '.sweep');
+}
+
+export function outboxDir(spool: string, target: string, country: string): string {
+  return join(sweepDir(spool), target, country);
+}
+
+function fannedPath(spool: string, country: string, hash: string): string {
+  return join(sweepDir(spool), '.fanned', country, `${hash}${JOB_SUFFIX}`);
+}
+
+export const PURGE_SUFFIX = '.purge';
+
+async function linkIfAbsent(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
+
+async function inode(path: string): Promise<{ ino: number; nlink: number } | undefined> {
+  try {
+    const s = await stat(path);
+    return { ino: s.ino, nlink: s.nlink };
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Hands every thumbed job not yet handed out to every target. Returns how many it handed out. */
+export async function fanOut(spool: string, country: string, targets: readonly string[]): Promise<number> {
+  let handed = 0;
+  const thumbed = stateDir(spool, 'thumbed', country);
+  for (const target of targets) await mkdir(outboxDir(spool, target, country), { recursive: true });
+  await mkdir(join(sweepDir(spool), '.fanned', country), { recursive: true });
+  let dir;
+  try {
+    dir = await opendir(thumbed);
+  } catch (error) {
+    if (isMissing(error)) return 0;
+    throw error;
+  }
+  for await (const entry of dir) {
+    if (!isVisible(entry.name, JOB_SUFFIX)) continue;
+    const hash = stripSuffix(entry.name, JOB_SUFFIX);
+    const job = join(thumbed, entry.name);
+    const mark = fannedPath(spool, country, hash);
+    const [jobNode, markNode] = await Promise.all([inode(job), inode(mark)]);
+    if (!jobNode) continue;
+    if (markNode && markNode.ino === jobNode.ino) continue; // handed out already
+    if (markNode) await unlink(mark).catch(() => {}); // a new version of the image: hand it out again
+    for (const target of targets) await linkIfAbsent(job, join(outboxDir(spool, target, country), entry.name));
+    await linkIfAbsent(job, mark);
+    handed++;
+  }
+  return handed;
+}
+
+/**
+ * Thumbed jobs every target has received leave the spool; marks of jobs that left thumbed/ otherwise
+ * are dropped. Returns how many jobs left.
+ */
+export async function releaseDelivered(spool: string, country: string): Promise<number> {
+  let released = 0;
+  let dir;
+  try {
+    dir = await opendir(join(sweepDir(spool), '.fanned', country));
+  } catch (error) {
+    if (isMissing(error)) return 0;
+    throw error;
+  }
+  for await (const entry of dir) {
+    const mark = join(sweepDir(spool), '.fanned', country, entry.name);
+    const job = join(stateDir(spool, 'thumbed', country), entry.name);
+    const [markNode, jobNode] = await Promise.all([inode(mark), inode(job)]);
+    if (!markNode) continue;
+    if (!jobNode || jobNode.ino !== markNode.ino) {
+      await unlink(mark).catch(() => {});
+      continue;
+    }
+    if (markNode.nlink <= 2) {
+      await unlink(job).catch(() => {});
+      await unlink(mark).catch(() => {});
+      released++;
+    }
+  }
+  return released;
+}
+
+/** Records, for every target, that an image's paths must be deleted there. */
+export async function queueDeletion(writer: AtomicWriter, spool: string, targets: readonly string[], country: string, hash: string, paths: string[]): Promise<void> {
+  const body = `${JSON.stringify(paths)}\n`;
+  for (const target of targets) await writer.write(join(outboxDir(spool, target, country), `${hash}${PURGE_SUFFIX}`), body);
+}
+
+export interface OutboxEntry {
+  country: string;
+  hash: string;
+  kind: 'send' | 'delete';
+  path: string;
+}
+
+/** Up to `limit` entries of a target's backlog, for the countries given. */
+export async function backlog(spool: string, target: string, countries: readonly string[], limit: number): Promise<OutboxEntry[]> {
+  const out: OutboxEntry[] = [];
+  for (const country of countries) {
+    let dir;
+    try {
+      dir = await opendir(outboxDir(spool, target, country));
+    } catch (error) {
+      if (isMissing(error)) continue;
+      throw error;
+    }
+    for await (const entry of dir) {
+      const path = join(outboxDir(spool, target, country), entry.name);
+      if (isVisible(entry.name, JOB_SUFFIX)) out.push({ country, hash: stripSuffix(entry.name, JOB_SUFFIX), kind: 'send', path });
+      else if (isVisible(entry.name, PURGE_SUFFIX)) out.push({ country, hash: stripSuffix(entry.name, PURGE_SUFFIX), kind: 'delete', path });
+      if (out.length >= limit) {
+        await dir.close().catch(() => {});
+        return out;
+      }
+    }
+  }
+  return out;
+}
+
+export async function countBacklog(spool: string, target: string, countries: readonly string[]): Promise<number> {
+  let count = 0;
+  for (const country of countries) {
+    try {
+      for await (const entry of await opendir(outboxDir(spool, target, country))) if (isVisible(entry.name, JOB_SUFFIX) || isVisible(entry.name, PURGE_SUFFIX)) count++;
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
+  }
+  return count;
+}

@@ -1,0 +1,126 @@
+import lockfile from 'proper-lockfile';
+import { access, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AtomicWriter } from '../../spool/atomic.js';
+import type { Config } from '../config.js';
+import { treeTmpDir } from '../tree.js';
+import { checkLocal, checkTarget, type CheckReport } from './fscheck.js';
+import { countBacklog, fanOut, releaseDelivered, sweepDir } from './outbox.js';
+import { purge, type PurgeReport } from './purge.js';
+import { syncTarget, type SyncReport } from './sync.js';
+
+export interface SweepOptions {
+  sync: boolean;
+  purge: boolean;
+  fsCheck: boolean;
+  repair: boolean;
+  countries: string[];
+  now?: Date;
+  /** Progress lines (--verbose). */
+  say?: (line: string) => void;
+}
+
+export interface SweepResult {
+  handedOut: number;
+  released: number;
+  purge?: PurgeReport;
+  targets: Array<SyncReport & { backlog: number }>;
+  checks: CheckReport[];
+}
+
+/** Exit codes of `imagesys sweep`. */
+export const SWEEP_EXIT = { ok: 0, behind: 1, usage: 2, locked: 3, differences: 4 } as const;
+
+export class SweepLocked extends Error {}
+
+/** One sweep at a time: a lock directory next to the spool's sweep state, refreshed while held. */
+async function lock(spool: string): Promise<() => Promise<void>> {
+  await mkdir(sweepDir(spool), { recursive: true });
+  try {
+    return await lockfile.lock(sweepDir(spool), { lockfilePath: join(spool, '.sweep.lock'), stale: 30_000, update: 5_000, retries: 0, realpath: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new SweepLocked(`another sweep is running (lock ${join(spool, '.sweep.lock')})`);
+    throw error;
+  }
+}
+
+/**
+ * The sweeper's run: purge (local now, targets through their backlog), hand new thumbed jobs to every
+ * target, bring each target level in parallel (one down does not hold up the others), release jobs
+ * every target has, then fs-check if asked.
+ */
+export async function sweep(config: Config, options: SweepOptions): Promise<SweepResult> {
+  const say = options.say ?? (() => {});
+  const release = await lock(config.spool);
+  try {
+    const names = config.sweep.targets.map((t) => t.name);
+    const writer = new AtomicWriter(treeTmpDir(config.tree), config.fsync);
+    const spoolWriter = new AtomicWriter(join(config.spool, '.tmp'), config.fsync);
+    const result: SweepResult = { handedOut: 0, released: 0, targets: [], checks: [] };
+    const rsync = { rsync: config.sweep.rsync, timeoutSeconds: config.sweep.timeoutSeconds, connectTimeoutSeconds: config.sweep.connectTimeoutSeconds, bwlimitKiB: config.sweep.bwlimitKiB };
+
+    if (options.purge) {
+      const now = options.now ?? new Date();
+      const cutoff = new Date(now.getTime() - config.sweep.purgeAfterDays * 86_400_000);
+      say(`purge: images not refreshed since ${cutoff.toISOString()}`);
+      result.purge = await purge(config.spool, config.tree, options.countries, names, spoolWriter, cutoff, (r) => say(`purge: ${r.days} day(s) read, ${r.checked} checked, ${r.purged} purged`));
+    }
+    if (options.sync) {
+      for (const country of options.countries) result.handedOut += await fanOut(config.spool, country, names);
+      say(`sync: ${result.handedOut} new image(s) handed to ${names.length} target(s)`);
+    }
+    if (options.sync || options.purge) {
+      result.targets = await Promise.all(
+        config.sweep.targets.map(async (target) => {
+          const before = await countBacklog(config.spool, target.name, options.countries);
+          say(`sync: ${target.name}: ${before} to deliver`);
+          const report = await syncTarget(config.spool, config.tree, target, options.countries, { ...rsync, batchSize: config.sweep.batchSize });
+          const backlog = report.level ? 0 : await countBacklog(config.spool, target.name, options.countries);
+          say(`sync: ${target.name}: ${report.sent} sent, ${report.deleted} deleted, ${backlog} left${report.error ? ` (${report.error})` : ''}`);
+          return { ...report, backlog };
+        }),
+      );
+      for (const country of options.countries) result.released += await releaseDelivered(config.spool, country);
+    }
+    if (options.fsCheck) {
+      const context = { spool: config.spool, tree: config.tree, targets: config.sweep.targets, writer, rsync, repair: options.repair };
+      for (const country of options.countries) {
+        if (!(await access(join(config.tree, country)).then(() => true, () => false))) continue;
+        result.checks.push(await checkLocal(context, country));
+        for (const target of config.sweep.targets) result.checks.push(await checkTarget(context, target, country));
+      }
+    }
+    return result;
+  } finally {
+    await release().catch(() => {});
+  }
+}
+
+/** The exit code a sweep's result calls for. Pure. */
+export function exitCodeOf(result: SweepResult): number {
+  if (result.targets.some((t) => !t.level)) return SWEEP_EXIT.behind;
+  if (result.checks.some((c) => c.error || (c.differences.length > 0 && !c.repaired))) return SWEEP_EXIT.differences;
+  return SWEEP_EXIT.ok;
+}
+
+/** Lines for the operator: always on trouble, everything with --verbose. Pure. */
+export function describe(result: SweepResult, verbose: boolean): string[] {
+  const lines: string[] = [];
+  for (const t of result.targets) {
+    if (!t.level) lines.push(`sweep: ${t.target} is behind: ${t.backlog} image(s) waiting; ${t.error ?? 'not finished'}`);
+    else if (verbose) lines.push(`sweep: ${t.target} level (${t.sent} sent, ${t.deleted} deleted)`);
+  }
+  for (const c of result.checks) {
+    const counts = ['missing', 'extra', 'differs', 'corrupt'].map((kind) => `${c.differences.filter((d) => d.kind === kind).length} ${kind}`).join(', ');
+    if (c.error) lines.push(`fs-check: ${c.where}/${c.country}: ${c.error}`);
+    else if (c.differences.length > 0) {
+      lines.push(`fs-check: ${c.where}/${c.country}: ${counts}${c.repaired ? ' (repaired)' : ''}`);
+      if (verbose) for (const d of c.differences.slice(0, 20)) lines.push(`  ${d.kind} ${d.path}`);
+    } else if (verbose) lines.push(`fs-check: ${c.where}/${c.country}: no differences`);
+  }
+  if (verbose) {
+    if (result.purge) lines.push(`sweep: purge read ${result.purge.days} day(s), checked ${result.purge.checked}, purged ${result.purge.purged}`);
+    lines.push(`sweep: ${result.handedOut} handed out, ${result.released} job(s) released from thumbed/`);
+  }
+  return lines;
+}

@@ -1,0 +1,85 @@
+import { access, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SweepTarget } from '../config.js';
+import { readManifest, manifestRelPath } from '../tree.js';
+import { backlog, sweepDir, type OutboxEntry } from './outbox.js';
+import { rsyncReason, rsyncSucceeded, runRsync, sendListArgs, type RsyncOptions } from './rsync.js';
+
+export interface SyncReport {
+  target: string;
+  /** Images sent and deleted in this run. */
+  sent: number;
+  deleted: number;
+  /** True when the target's backlog is empty at the end. */
+  level: boolean;
+  error?: string;
+}
+
+const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
+
+/**
+ * Splits the paths of a chunk into two rsync runs so that a manifest never arrives before its files
+ * and never outlives them: first the files to send and the manifests to delete, then the manifests
+ * to send and the files to delete. Presence in the local tree decides send or delete. Pure.
+ */
+export function phases(paths: ReadonlyArray<{ path: string; present: boolean }>): { first: string[]; second: string[] } {
+  const first: string[] = [];
+  const second: string[] = [];
+  for (const { path, present } of paths) {
+    const manifest = path.endsWith('.json');
+    (manifest === present ? second : first).push(path);
+  }
+  return { first, second };
+}
+
+async function pathsOf(tree: string, entry: OutboxEntry): Promise<Array<{ path: string; present: boolean }>> {
+  if (entry.kind === 'send') {
+    const manifest = await readManifest(tree, entry.country, entry.hash);
+    if (!manifest) return []; // purged (or being remade) since: nothing to send
+    return [...manifest.sizes.map((s) => ({ path: s.path, present: true })), { path: manifestRelPath(entry.country, entry.hash), present: true }];
+  }
+  let listed: string[];
+  try {
+    listed = JSON.parse(await readFile(entry.path, 'utf8')) as string[];
+  } catch {
+    listed = [manifestRelPath(entry.country, entry.hash)];
+  }
+  return Promise.all(listed.map(async (path) => ({ path, present: await exists(join(tree, path)) })));
+}
+
+/**
+ * Brings one target level with its backlog, a chunk at a time. A chunk's entries are removed only
+ * after both of its rsync runs succeeded; a failure stops this target (its backlog waits for the next
+ * run) without touching the others.
+ */
+export async function syncTarget(spool: string, tree: string, target: SweepTarget, countries: readonly string[], options: RsyncOptions & { batchSize: number }): Promise<SyncReport> {
+  const report: SyncReport = { target: target.name, sent: 0, deleted: 0, level: false };
+  const lists = join(sweepDir(spool), '.lists');
+  await mkdir(lists, { recursive: true });
+  const watchdogMs = (options.timeoutSeconds * 4 + options.connectTimeoutSeconds) * 1000 + 60_000;
+  for (;;) {
+    const chunk = await backlog(spool, target.name, countries, options.batchSize);
+    if (chunk.length === 0) {
+      report.level = true;
+      return report;
+    }
+    const paths = (await Promise.all(chunk.map((entry) => pathsOf(tree, entry)))).flat();
+    const { first, second } = phases(paths);
+    for (const [label, list] of [['files', first], ['manifests', second]] as const) {
+      if (list.length === 0) continue;
+      const listFile = join(lists, `${target.name}.${process.pid}.${label}`);
+      await writeFile(listFile, list.join('\0'));
+      const result = await runRsync(options.rsync, sendListArgs(tree, target, listFile, options), watchdogMs);
+      await unlink(listFile).catch(() => {});
+      if (!rsyncSucceeded(result)) {
+        report.error = `rsync to ${target.name} failed (${label}): ${rsyncReason(result)}`;
+        return report;
+      }
+    }
+    for (const entry of chunk) {
+      await unlink(entry.path).catch(() => {});
+      if (entry.kind === 'send') report.sent++;
+      else report.deleted++;
+    }
+  }
+}

@@ -1,0 +1,35 @@
+import type { Config } from '../../engine/config.js';
+import { describe, exitCodeOf, sweep, SweepLocked, SWEEP_EXIT } from '../../engine/sweep/sweep.js';
+import { UsageError } from '../cli-config.js';
+
+export interface SweepArgs {
+  sync: boolean;
+  purge: boolean;
+  fsCheck: boolean;
+  repair: boolean;
+  all: boolean;
+  countries: string[];
+  verbose: boolean;
+}
+
+/** `imagesys sweep`: cron's command. Silent on success unless --verbose; the exit code says how it went. */
+export async function sweepCommand(config: Config, args: SweepArgs): Promise<number> {
+  const sync = args.sync || args.all;
+  const purge = args.purge || args.all;
+  if (!sync && !purge && !args.fsCheck) throw new UsageError('sweep: say what to do: --sync, --purge, --fs-check or --all');
+  if (args.repair && !args.fsCheck) throw new UsageError('sweep: --repair goes with --fs-check');
+  if (config.sweep.targets.length === 0 && (sync || args.fsCheck)) throw new UsageError('sweep: no targets configured (sweep.targets in the config)');
+  const say = args.verbose ? (line: string) => void process.stderr.write(`${line}\n`) : undefined;
+  try {
+    const result = await sweep(config, { sync, purge, fsCheck: args.fsCheck, repair: args.repair, countries: args.countries, ...(say ? { say } : {}) });
+    const code = exitCodeOf(result);
+    for (const line of describe(result, args.verbose)) (code === 0 ? console.log : console.error)(line);
+    return code;
+  } catch (error) {
+    if (error instanceof SweepLocked) {
+      console.error(`sweep: ${error.message}; exiting`);
+      return SWEEP_EXIT.locked;
+    }
+    throw error;
+  }
+}
