@@ -4,6 +4,8 @@ import type { BackoffPolicy } from './backoff.js';
 export interface SweepTarget {
   name: string;
   dest: string;
+  /** This target's own rsync --bwlimit in KiB/s, overriding sweep.bwlimitKiB. */
+  bwlimitKiB?: number;
 }
 
 /** One output size: fit inside width x height, never upscaled. */
@@ -327,12 +329,12 @@ function targets(raw: unknown, key: string): SweepTarget[] {
   const seen = new Set<string>();
   return raw.map((item, index) => {
     const at = `${key}[${index}]`;
-    const t = section(item, at, ['name', 'dest']);
+    const t = section(item, at, ['name', 'dest', 'bwlimitKiB']);
     if (typeof t.name !== 'string' || !TARGET_NAME_PATTERN.test(t.name)) throw new ConfigError(`${at}.name`, 'a name of 1-32 letters, digits, _ or -', t.name);
     if (seen.has(t.name)) throw new ConfigError(`${at}.name`, 'a name not used by another target', t.name);
     seen.add(t.name);
     const dest = string(t.dest, `${at}.dest`, '');
-    return { name: t.name, dest };
+    return t.bwlimitKiB === undefined ? { name: t.name, dest } : { name: t.name, dest, bwlimitKiB: integer(t.bwlimitKiB, `${at}.bwlimitKiB`, 0, 0) };
   });
 }
 

@@ -28,7 +28,8 @@ export function commonArgs(target: SweepTarget, options: RsyncOptions): string[]
   const kind = targetKind(target.dest);
   if (kind === 'daemon') args.push(`--contimeout=${options.connectTimeoutSeconds}`);
   if (kind === 'ssh') args.push('-e', `ssh -o BatchMode=yes -o ConnectTimeout=${options.connectTimeoutSeconds}`);
-  if (options.bwlimitKiB > 0) args.push(`--bwlimit=${options.bwlimitKiB}`);
+  const bwlimit = target.bwlimitKiB ?? options.bwlimitKiB;
+  if (bwlimit > 0) args.push(`--bwlimit=${bwlimit}`);
   return args;
 }
 

@@ -1,0 +1,105 @@
+/** A real rsync daemon on a loopback port, standing for one frontend (n1, n2, n3). */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { join, relative } from 'node:path';
+
+export interface RsyncDaemon {
+  name: string;
+  /** The target's dest for the sweeper: rsync://127.0.0.1:<port>/tree */
+  url: string;
+  /** The directory the module serves. */
+  data: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Paths the daemon received, one per transfer (from its transfer log). */
+  received(): Promise<string[]>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ port, host: '127.0.0.1' });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`rsync daemon on port ${port} did not start`);
+}
+
+export async function rsyncDaemon(name: string, root: string): Promise<RsyncDaemon> {
+  const dir = join(root, name);
+  const data = join(dir, 'data');
+  await mkdir(data, { recursive: true });
+  const port = await freePort();
+  const log = join(dir, 'rsyncd.log');
+  const conf = join(dir, 'rsyncd.conf');
+  await writeFile(conf, [
+    'use chroot = false',
+    `log file = ${log}`,
+    'transfer logging = true',
+    'log format = %o %n',
+    `pid file = ${join(dir, 'rsyncd.pid')}`,
+    '[tree]',
+    `  path = ${data}`,
+    '  read only = false',
+    '  uid = root',
+    '  gid = root',
+    '',
+  ].join('\n'));
+  let child: ChildProcess | undefined;
+  const daemon: RsyncDaemon = {
+    name,
+    url: `rsync://127.0.0.1:${port}/tree`,
+    data,
+    async start() {
+      child = spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`, `--port=${port}`, '--address=127.0.0.1'], { stdio: 'ignore' });
+      await waitForPort(port, 10_000);
+    },
+    async stop() {
+      if (!child || child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child!.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      child = undefined;
+    },
+    async received() {
+      const text = await readFile(log, 'utf8').catch(() => '');
+      return text.split('\n').map((line) => /\] recv (.+)$/.exec(line)?.[1]).filter((p): p is string => p !== undefined && !p.endsWith('/'));
+    },
+  };
+  await daemon.start();
+  return daemon;
+}
+
+/** Every file below a directory, by relative path, with a digest of its content. */
+export async function snapshot(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (current: string): Promise<void> => {
+    for (const entry of await readdir(current, { withFileTypes: true }).catch(() => [])) {
+      const path = join(current, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else out.set(relative(dir, path), createHash('sha1').update(await readFile(path)).digest('hex'));
+    }
+  };
+  await walk(dir);
+  return out;
+}
