@@ -5,6 +5,7 @@ import { Engine } from '../../engine/engine.js';
 import { thumbnailsForUrl } from '../../engine/interface.js';
 import { createLogger } from '../../engine/logger.js';
 import { formatStatus, gatherStatus } from '../../engine/status.js';
+import { describe, exitCodeOf, sweep } from '../../engine/sweep/sweep.js';
 import { makeSample, makeSampleSet } from '../sample-images.js';
 import { startSourceServer, type Route } from '../source-server.js';
 
@@ -37,6 +38,8 @@ export async function demoCommand(dir: string): Promise<number> {
     retry: { baseMs: 200, maxMs: 1000, maxAttempts: 3 },
     intake: { settleMs: 0 },
     log: { level: 'warn', dir: join(root, 'log') },
+    // local directories stand for the frontends n1-n3
+    sweep: { targets: ['n1', 'n2', 'n3'].map((name) => ({ name, dest: join(root, name) })) },
   });
   const urls = [...routes.keys()].map((path) => server.url(path));
   // ETL's way: write a dotfile, then rename it into place
@@ -56,12 +59,19 @@ export async function demoCommand(dir: string): Promise<number> {
   }
   const seconds = (performance.now() - started) / 1000;
 
+  step('sweep --sync: copying the tree to n1, n2 and n3 with rsync');
+  for (const target of config.sweep.targets) await mkdir(target.dest, { recursive: true });
+  const swept = await sweep(config, { sync: true, purge: false, fsCheck: false, repair: false, countries: ['uk'] });
+  for (const line of describe(swept, true)) step(line);
+  if (exitCodeOf(swept) !== 0) return 1;
+
   const example = await thumbnailsForUrl({ tree: config.tree, baseUrl: config.baseUrl }, 'uk', server.url('/photos/rotated-exif-6.jpg'));
   console.log(formatStatus(await gatherStatus(config.spool, config.tree, ['uk'])));
   console.log('');
   console.log(`thumbnails are in ${join(config.tree, 'uk')}; one image, as the Interface returns it:`);
   for (const size of example?.sizes ?? []) console.log(`  ${size.name.padEnd(7)} ${size.width}x${size.height} ${size.bytes} bytes  ${join(config.tree, size.path)}`);
   console.log(`failed jobs say why: cat ${join(config.spool, 'failed', 'uk')}/*.job`);
+  console.log(`the frontends' copies: ${config.sweep.targets.map((t) => t.dest).join(', ')}`);
   console.log(`demo: ${engine.stats.thumbed} thumbed, ${engine.stats.failed} failed (as intended: an HTML page and a 404), ${engine.stats.retries} retries in ${seconds.toFixed(1)}s`);
   return engine.stats.thumbed === routes.size - 2 ? 0 : 1;
 }
