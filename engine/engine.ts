@@ -160,7 +160,6 @@ export class Engine {
     await this.idle();
     await this.pool.close();
     await this.downloader.close();
-    await this.spool.expiry.close();
   }
 
   get queueDepth(): number {

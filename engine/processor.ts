@@ -113,8 +113,9 @@ export class Processor {
 
   private async fromIncoming(job: Job, claim: Claim, log: Logger, treeChecked: boolean): Promise<Outcome> {
     const { config, spool, downloader } = this.deps;
-    if (!job.refresh && !treeChecked && (await touchImage(config.tree, job.country, job.hash, spool.now()))) {
-      await this.finish('incoming', job, claim);
+    const previous = !job.refresh && !treeChecked ? await touchImage(config.tree, job.country, job.hash, spool.now()) : undefined;
+    if (previous) {
+      await this.finish('incoming', job, claim, previous);
       log.debug('already in the tree: touched');
       return { kind: 'thumbed', skipped: 'in_tree' };
     }
@@ -123,7 +124,7 @@ export class Processor {
     if (result.notModified) {
       const touched = await touchImage(config.tree, job.country, job.hash, spool.now());
       if (touched) {
-        await this.finish('incoming', job, claim);
+        await this.finish('incoming', job, claim, touched);
         return { kind: 'thumbed', skipped: 'not_modified' };
       }
       throw new ImageSysError('http_client_error', 'HTTP 304 but the tree has no copy of the image');
@@ -151,8 +152,9 @@ export class Processor {
     } catch (error) {
       if (!isMissing(error)) throw error;
       // the engine died after the original was removed: finished if the tree has the image, else fetch again
-      if (await touchImage(config.tree, job.country, job.hash, spool.now())) {
-        await this.finish('downloaded', job, claim);
+      const touched = await touchImage(config.tree, job.country, job.hash, spool.now());
+      if (touched) {
+        await this.finish('downloaded', job, claim, touched);
         return { kind: 'thumbed' };
       }
       await spool.transition('downloaded', 'incoming', { ...job, updatedAt: spool.now().toISOString() });
@@ -220,10 +222,10 @@ export class Processor {
    * The image is safe in the tree: drop the original, move the job to thumbed/. The job is rewritten
    * only when it carries retry state; otherwise one rename (what the source said is in the manifest).
    */
-  private async finish(from: State, job: Job, claim: Claim): Promise<void> {
+  private async finish(from: State, job: Job, claim: Claim, previous?: Date): Promise<void> {
     const { spool } = this.deps;
     this.assertHeld(claim);
-    await spool.expiry.record(job.country, job.hash, spool.now());
+    await spool.expiry.record(job.country, job.hash, spool.now(), previous);
     if (from === 'downloaded') await spool.removeOriginal(job.country, job.hash);
     if (job.attempts === 0 && !job.errorCode && !job.notBefore && !job.refresh) {
       // no directory sync: if a crash undoes this rename, the job is found again where it was and,

@@ -1,4 +1,4 @@
-import { readFile, utimes } from 'node:fs/promises';
+import { readFile, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutputFormat, ProcessDetails } from './config.js';
 import { pathForHash } from './hash.js';
@@ -68,17 +68,19 @@ export async function readManifest(tree: string, country: string, hash: string):
 
 /**
  * Marks an image as still listed: refreshes the mtime of its files and manifest, which is what
- * purge looks at. False when the image is not (completely) in the tree.
+ * purge looks at. Returns the manifest's mtime before the refresh; undefined when the image is not
+ * (completely) in the tree.
  */
-export async function touchImage(tree: string, country: string, hash: string, now: Date): Promise<boolean> {
+export async function touchImage(tree: string, country: string, hash: string, now: Date): Promise<Date | undefined> {
   const manifest = await readManifest(tree, country, hash);
-  if (!manifest) return false;
+  if (!manifest) return undefined;
   try {
+    const previous = (await stat(manifestPath(tree, country, hash))).mtime;
     for (const size of manifest.sizes) await utimes(join(tree, size.path), now, now);
     await utimes(manifestPath(tree, country, hash), now, now);
+    return previous;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  return true;
 }

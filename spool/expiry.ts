@@ -1,72 +1,52 @@
 /**
- * The expiry index: which images were made or refreshed on which day, so that purge reads only the
- * days that have expired instead of walking a tree of millions of files.
- *
- * `spool/.expiry/<yyyy-mm-dd>/<host>~<pid>.log`, one line per event: `<country> <hash>`. Appends only,
- * one file per writer (no two processes append to one file, which NFS would not make atomic). An image
- * refreshed every day is listed every day; purge checks each candidate's real mtime in the tree.
+ * The expiry index: for every image, one empty marker named after it in the directory of the day it
+ * was last made or refreshed, `spool/.expiry/<yyyy-mm-dd>/<cc>/<hash>`. A refresh moves the marker to
+ * today. Purge then reads only the days before its cutoff, and finds there exactly the images not
+ * refreshed since: work proportional to what expires, not to the size of the tree. (Markers cost an
+ * inode per image in the spool's file system.)
  */
-import { mkdir, open, opendir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, opendir, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMissing } from './atomic.js';
-import { ownerTag, SELF } from './owner.js';
 
 export function expiryDir(spool: string): string {
   return join(spool, '.expiry');
 }
 
-/** The UTC day of a moment: the index's bucket name. */
+/** The UTC day of a moment: the index's directory name. Pure. */
 export function dayOf(at: Date): string {
   return at.toISOString().slice(0, 10);
 }
 
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
-const LINE_PATTERN = /^([a-z]{2,3}) ([0-9a-f]{32})$/;
+const HASH_PATTERN = /^[0-9a-f]{32}$/;
 
-/** Parses an index file; a torn last line (a crash mid-append) is skipped. Pure. */
-export function parseExpiryLines(text: string): Array<{ country: string; hash: string }> {
-  const out: Array<{ country: string; hash: string }> = [];
-  for (const line of text.split('\n')) {
-    const match = LINE_PATTERN.exec(line);
-    if (match) out.push({ country: match[1]!, hash: match[2]! });
-  }
-  return out;
+export function markerPath(spool: string, day: string, country: string, hash: string): string {
+  return join(expiryDir(spool), day, country, hash);
 }
 
-/** Appends to today's file; the handle is kept open for the day. */
-export class ExpiryLog {
-  private day = '';
-  private handle: FileHandle | undefined;
-  private opening: Promise<FileHandle> | undefined;
+export class ExpiryIndex {
+  private readonly madeDirs = new Set<string>();
 
   constructor(private readonly spool: string) {}
 
-  async record(country: string, hash: string, at: Date): Promise<void> {
-    const handle = await this.handleFor(dayOf(at));
-    await handle.write(`${country} ${hash}\n`);
-  }
-
-  private async handleFor(day: string): Promise<FileHandle> {
-    if (day === this.day && this.handle) return this.handle;
-    if (day === this.day && this.opening) return this.opening;
-    const previous = this.handle;
-    this.day = day;
-    this.handle = undefined;
-    this.opening = (async () => {
-      await previous?.close().catch(() => {});
-      const dir = join(expiryDir(this.spool), day);
+  /**
+   * Marks an image as made or refreshed at `at`; `previous` (its files' mtime before a refresh) names
+   * the day whose marker it leaves. A marker left behind elsewhere only costs purge one look.
+   */
+  async record(country: string, hash: string, at: Date, previous?: Date): Promise<void> {
+    const day = dayOf(at);
+    const dir = join(expiryDir(this.spool), day, country);
+    if (!this.madeDirs.has(dir)) {
       await mkdir(dir, { recursive: true });
-      const handle = await open(join(dir, `${ownerTag(SELF)}.log`), 'a');
-      this.handle = handle;
-      return handle;
-    })();
-    return this.opening;
-  }
-
-  async close(): Promise<void> {
-    await this.handle?.close().catch(() => {});
-    this.handle = undefined;
-    this.day = '';
+      this.madeDirs.add(dir);
+    }
+    await writeFile(join(dir, hash), '');
+    if (previous && dayOf(previous) !== day) {
+      await unlink(markerPath(this.spool, dayOf(previous), country, hash)).catch((error) => {
+        if (!isMissing(error)) throw error;
+      });
+    }
   }
 }
 
@@ -81,18 +61,26 @@ export async function daysBefore(spool: string, day: string): Promise<string[]> 
   return days.sort();
 }
 
-/** Every entry of one day, from all writers. */
-export async function readDay(spool: string, day: string): Promise<Array<{ country: string; hash: string }>> {
-  const dir = join(expiryDir(spool), day);
-  const out: Array<{ country: string; hash: string }> = [];
+/** The markers of one day and country, streamed. */
+export async function* markersOf(spool: string, day: string, country: string): AsyncGenerator<string> {
+  let dir;
   try {
-    for await (const entry of await opendir(dir)) out.push(...parseExpiryLines(await readFile(join(dir, entry.name), 'utf8')));
+    dir = await opendir(join(expiryDir(spool), day, country));
   } catch (error) {
-    if (!isMissing(error)) throw error;
+    if (isMissing(error)) return;
+    throw error;
   }
-  return out;
+  for await (const entry of dir) if (HASH_PATTERN.test(entry.name)) yield entry.name;
 }
 
-export async function removeDay(spool: string, day: string): Promise<void> {
-  await rm(join(expiryDir(spool), day), { recursive: true, force: true });
+export async function removeMarker(spool: string, day: string, country: string, hash: string): Promise<void> {
+  await unlink(markerPath(spool, day, country, hash)).catch((error) => {
+    if (!isMissing(error)) throw error;
+  });
+}
+
+/** Removes a day's directories once they are empty. */
+export async function pruneDay(spool: string, day: string, countries: readonly string[]): Promise<void> {
+  for (const country of countries) await rmdir(join(expiryDir(spool), day, country)).catch(() => {});
+  await rmdir(join(expiryDir(spool), day)).catch(() => {});
 }

@@ -56,8 +56,9 @@ export async function enqueueUrl(spool: Spool, tree: string, input: NewJobInput,
 
 /** Refreshes an image already in the tree, and records that in the expiry index. */
 async function touched(spool: Spool, tree: string, job: Job, now: Date): Promise<boolean> {
-  if (!(await touchImage(tree, job.country, job.hash, now))) return false;
-  await spool.expiry.record(job.country, job.hash, now);
+  const previous = await touchImage(tree, job.country, job.hash, now);
+  if (!previous) return false;
+  await spool.expiry.record(job.country, job.hash, now, previous);
   return true;
 }
 

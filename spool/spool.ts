@@ -2,7 +2,7 @@ import { mkdir, opendir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicWriter, isMissing } from './atomic.js';
 import { ClaimRegistry, type Claim } from './claims.js';
-import { ExpiryLog } from './expiry.js';
+import { ExpiryIndex } from './expiry.js';
 import { decodeJob, encodeJob, type Job } from './job.js';
 import { BATCH_SUFFIX, JOB_SUFFIX, isVisible, jobPath, locksDir, originalPath, spoolTmpDir, STATES, stateDir, stripSuffix, type State } from './layout.js';
 
@@ -29,14 +29,14 @@ export class Spool {
   readonly writer: AtomicWriter;
   readonly claims: ClaimRegistry;
   /** Where made and refreshed images are recorded for purge. */
-  readonly expiry: ExpiryLog;
+  readonly expiry: ExpiryIndex;
   readonly now: () => Date;
 
   constructor(options: SpoolOptions) {
     this.root = options.root;
     this.writer = new AtomicWriter(spoolTmpDir(options.root), options.fsync);
     this.claims = new ClaimRegistry(locksDir(options.root), options.staleMs);
-    this.expiry = new ExpiryLog(options.root);
+    this.expiry = new ExpiryIndex(options.root);
     this.now = options.now ?? (() => new Date());
   }
 

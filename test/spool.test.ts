@@ -161,4 +161,22 @@ test('stale claims of dead engines are cleaned, live ones kept', async () => {
   }
 });
 
+test('the expiry index keeps one marker per image, on the day of its last refresh', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const spool = makeSpool(dir);
+    const hash = hashForUrl('http://example.com/a.jpg');
+    const monday = new Date('2026-11-23T10:00:00Z');
+    const friday = new Date('2026-11-27T10:00:00Z');
+    await spool.expiry.record('uk', hash, monday);
+    await spool.expiry.record('uk', hash, friday, monday);
+    assert.equal(await readdir(join(dir, '.expiry', '2026-11-23', 'uk')), []);
+    assert.equal(await readdir(join(dir, '.expiry', '2026-11-27', 'uk')), [hash]);
+    await spool.expiry.record('uk', hash, friday, friday);
+    assert.equal(await readdir(join(dir, '.expiry', '2026-11-27', 'uk')), [hash]);
+  } finally {
+    await cleanup();
+  }
+});
+
 test.run();

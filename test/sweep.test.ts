@@ -168,8 +168,14 @@ test('purge: old images disappear everywhere, newer ones stay, a target down dur
     const manifest = JSON.parse(await readFile(manifestPath(context.tree, 'uk', e.hash), 'utf8')) as Manifest;
     for (const path of [...manifest.sizes.map((s) => join(context.tree, s.path)), manifestPath(context.tree, 'uk', e.hash)]) await utimes(path, longAgo, longAgo);
   }
-  await mkdir(join(context.spool, '.expiry', '2000-01-01'), { recursive: true });
-  await writeFile(join(context.spool, '.expiry', '2000-01-01', 'test.log'), old.map((e) => `uk ${e.hash}\n`).join('') + `uk ${context.scenario.expectations[40]!.hash}\n`);
+  // ...and the index says so: their markers move to that day (a fresh image's marker is put there too,
+  // as a marker left behind would be: purge must look at its mtime and keep it)
+  const oldDay = join(context.spool, '.expiry', '2000-01-01', 'uk');
+  await mkdir(oldDay, { recursive: true });
+  for (const e of [...old, context.scenario.expectations[40]!]) await writeFile(join(oldDay, e.hash), '');
+  for (const day of await readdir(join(context.spool, '.expiry'))) {
+    if (day !== '2000-01-01') for (const e of old) await rm(join(context.spool, '.expiry', day, 'uk', e.hash), { force: true });
+  }
   await n3.stop();
   const result = await sweepCli(context, '--purge', '--verbose');
   assert.is(result.code, 1, 'n3 is behind');

@@ -2,7 +2,7 @@ import { readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
 import { isMissing } from '../../spool/atomic.js';
-import { dayOf, daysBefore, readDay, removeDay } from '../../spool/expiry.js';
+import { dayOf, daysBefore, markersOf, pruneDay, removeMarker } from '../../spool/expiry.js';
 import { manifestPath, manifestRelPath } from '../tree.js';
 import { queueDeletion } from './outbox.js';
 
@@ -14,10 +14,10 @@ export interface PurgeReport {
 }
 
 /**
- * Purges images not refreshed since `cutoff`. Candidates come from the expiry index's days before the
- * cutoff's day; each is purged only if its manifest's mtime is really older than the cutoff (an image
- * refreshed later is listed again on a later day). Local files go first (manifest first, so a reader
- * never sees a manifest without its files); every target gets the deletion in its backlog.
+ * Purges images not refreshed since `cutoff`. Candidates are the expiry index's markers on the days
+ * before the cutoff's day; each is purged only if its manifest's mtime is really older than the
+ * cutoff. Every target gets the deletion in its backlog first, then the local files go (manifest
+ * first, so a reader never sees a manifest without its files).
  */
 export async function purge(
   spool: string,
@@ -29,23 +29,16 @@ export async function purge(
   onProgress: (report: PurgeReport) => void = () => {},
 ): Promise<PurgeReport> {
   const report: PurgeReport = { checked: 0, purged: 0, days: 0 };
-  const wanted = new Set(countries);
   for (const day of await daysBefore(spool, dayOf(cutoff))) {
-    const seen = new Set<string>();
-    let keptOthers = false;
-    for (const { country, hash } of await readDay(spool, day)) {
-      if (!wanted.has(country)) {
-        keptOthers = true;
-        continue;
+    for (const country of countries) {
+      for await (const hash of markersOf(spool, day, country)) {
+        report.checked++;
+        if (await purgeImage(spool, tree, targets, writer, country, hash, cutoff)) report.purged++;
+        // purged, or refreshed since (its marker lives on a later day), or gone: done with this one
+        await removeMarker(spool, day, country, hash);
       }
-      const key = `${country}/${hash}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      report.checked++;
-      if (await purgeImage(spool, tree, targets, writer, country, hash, cutoff)) report.purged++;
     }
-    // a day is done once every country in it was looked at (a --country run leaves the others)
-    if (!keptOthers) await removeDay(spool, day);
+    await pruneDay(spool, day, countries);
     report.days++;
     onProgress(report);
   }

@@ -30,7 +30,6 @@ export async function enqueueCommand(config: Config, args: EnqueueArgs): Promise
     counts[result.outcome]++;
     if (++done % 1000 === 0) process.stderr.write(`progress: ${done}/${entries.length}\n`);
   }
-  await spool.expiry.close();
   console.log(`enqueue: ${counts.queued} queued, ${counts.duplicate} already queued, ${counts.in_tree} already in tree (touched), ${counts.invalid} invalid (see failed/${args.country})`);
   return counts.invalid > 0 ? 1 : 0;
 }
