@@ -39,6 +39,9 @@ export interface ProcessorDeps {
 
 class ClaimLost extends Error {}
 
+/** A refresh of an image last written longer ago than this needs no sync. */
+const UNCHANGED_AFTER_MS = 60 * 60 * 1000;
+
 /**
  * Takes one job from the state it is in to its next resting state: incoming -> downloaded -> thumbed,
  * or back to incoming for a retry, or failed. Holds the job's claim throughout.
@@ -227,13 +230,18 @@ export class Processor {
     this.assertHeld(claim);
     await spool.expiry.record(job.country, job.hash, spool.now(), previous);
     if (from === 'downloaded') await spool.removeOriginal(job.country, job.hash);
-    if (job.attempts === 0 && !job.errorCode && !job.notBefore && !job.refresh) {
+    // an image made long ago and only refreshed now has surely been swept: the sweeper may skip it
+    // (one made minutes ago may not have been, after a crash that undid its job's last move)
+    const unchanged = previous !== undefined && spool.now().getTime() - previous.getTime() > UNCHANGED_AFTER_MS;
+    if (job.attempts === 0 && !job.errorCode && !job.notBefore && !job.refresh && !unchanged) {
       // no directory sync: if a crash undoes this rename, the job is found again where it was and,
       // its manifest being durable in the tree, is finished again without any download
       await spool.writer.move(spool.jobPath(from, job.country, job.hash), spool.jobPath('thumbed', job.country, job.hash), { skipSync: true });
       return;
     }
     const done: Job = { ...job, attempts: 0, updatedAt: spool.now().toISOString() };
+    if (unchanged) done.unchanged = true;
+    else delete done.unchanged;
     delete done.notBefore;
     delete done.errorCode;
     delete done.error;

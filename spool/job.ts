@@ -24,6 +24,8 @@ export interface Job {
   notBefore?: string;
   /** Download again even if the tree has the image (conditional GET). */
   refresh?: boolean;
+  /** In thumbed/: the image was only refreshed, long after it was made; the sweeper has nothing to send. */
+  unchanged?: boolean;
   /** The last failure: stable code and a one-line reason. */
   errorCode?: ErrorCode;
   error?: string;
@@ -85,6 +87,7 @@ export function decodeJob(text: string, country: string, now: Date): Job {
   const notBefore = optionalString(r.notBefore, 'notBefore');
   if (notBefore) job.notBefore = notBefore;
   if (r.refresh === true) job.refresh = true;
+  if (r.unchanged === true) job.unchanged = true;
   const errorCode = optionalString(r.errorCode, 'errorCode');
   if (errorCode) job.errorCode = errorCode as ErrorCode;
   const error = optionalString(r.error, 'error');

@@ -13,7 +13,7 @@ test('targets: local directory, host:/path over ssh, rsync daemon', () => {
   assert.is(targetKind('rsync://n3.example.com:873/tree/sub'), 'daemon');
   const options = { rsync: 'rsync', timeoutSeconds: 30, connectTimeoutSeconds: 5, bwlimitKiB: 0 };
   assert.equal(commonArgs({ name: 'n3', dest: 'rsync://h:873/tree' }, options), ['--timeout=30', '--contimeout=5']);
-  assert.equal(commonArgs({ name: 'n2', dest: 'h:/tree', bwlimitKiB: 100 }, options), ['--timeout=30', '-e', 'ssh -o BatchMode=yes -o ConnectTimeout=5', '--bwlimit=100']);
+  assert.equal(commonArgs({ name: 'n2', dest: 'h:/tree', bwlimitKiB: 100 }, options), ['--timeout=30', '-e', 'ssh -o BatchMode=yes -o ConnectTimeout=5 -o ServerAliveInterval=8 -o ServerAliveCountMax=4', '--bwlimit=100']);
 });
 
 test('a manifest goes after its files when sent and before them when deleted', () => {

@@ -3,10 +3,11 @@
  * with repair, makes them agree. This is the one sweeper task that walks the whole tree.
  */
 import fg from 'fast-glob';
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
+import type { Spool } from '../../spool/spool.js';
 import type { SweepTarget } from '../config.js';
 import { isHash } from '../hash.js';
 import type { Manifest } from '../tree.js';
@@ -69,9 +70,10 @@ async function validate(tree: string, manifestPath: string): Promise<{ ok: true;
 }
 
 export interface CheckContext {
-  spool: string;
+  spool: Spool;
   tree: string;
   targets: readonly SweepTarget[];
+  /** Writes into the tree. */
   writer: AtomicWriter;
   rsync: RsyncOptions;
   repair: boolean;
@@ -80,56 +82,88 @@ export interface CheckContext {
 /** Local check of one country; with repair, damaged images are fetched back from a target or removed. */
 export async function checkLocal(context: CheckContext, country: string): Promise<CheckReport> {
   const report: CheckReport = { where: 'local', country, differences: [], repaired: false };
-  const broken: Array<{ hash: string; paths: string[] }> = [];
+  const suspects: string[] = [];
   for (const [hash, files] of await imagesOf(context.tree, country)) {
-    if (!files.manifest) {
-      report.differences.push(...files.others.map((path) => ({ kind: 'extra' as const, path })));
-      broken.push({ hash, paths: files.others });
-      continue;
-    }
-    const result = await validate(context.tree, files.manifest);
-    if (!result.ok) {
-      report.differences.push(...result.differences);
-      broken.push({ hash, paths: [files.manifest, ...files.others] });
-      continue;
-    }
-    const listed = new Set(result.manifest.sizes.map((s) => s.path));
-    const extra = files.others.filter((path) => !listed.has(path));
-    report.differences.push(...extra.map((path) => ({ kind: 'extra' as const, path })));
-    if (extra.length > 0) broken.push({ hash, paths: extra });
+    const differences = await problemsOf(context.tree, files);
+    if (differences.length === 0) continue;
+    report.differences.push(...differences);
+    suspects.push(hash);
   }
-  if (!context.repair || broken.length === 0) return report;
-  for (const image of broken) await repairImage(context, country, image.hash, image.paths);
-  report.repaired = true;
+  if (!context.repair || suspects.length === 0) return report;
+  let unrepaired = 0;
+  for (const hash of suspects) if (!(await repairImage(context, country, hash))) unrepaired++;
+  report.repaired = unrepaired === 0;
+  if (unrepaired > 0) report.error = `${unrepaired} image(s) left as they are: busy, or no target could be asked`;
   return report;
 }
 
-/**
- * Repairs one image: its manifest and files are fetched back from the first target whose copy is
- * complete; if none is, the image is removed everywhere (it is made again when it is listed again).
- */
-async function repairImage(context: CheckContext, country: string, hash: string, localPaths: string[]): Promise<void> {
+/** What is wrong with one image's files: an extra file, a manifest missing or corrupt, a file missing or of the wrong size. */
+async function problemsOf(tree: string, files: ImageFiles): Promise<Difference[]> {
+  if (!files.manifest) return files.others.map((path) => ({ kind: 'extra' as const, path }));
+  const result = await validate(tree, files.manifest);
+  if (!result.ok) return result.differences;
+  const listed = new Set(result.manifest.sizes.map((s) => s.path));
+  return files.others.filter((path) => !listed.has(path)).map((path) => ({ kind: 'extra' as const, path }));
+}
+
+/** One image's files, read again (under its claim). */
+async function filesOf(tree: string, country: string, hash: string): Promise<ImageFiles> {
   const rel = `${country}/${hash.slice(0, 2)}/${hash.slice(2, 4)}`;
-  for (const target of context.targets) {
-    const scratch = await mkdtemp(join(tmpdir(), 'imagesys-repair-'));
-    try {
-      await mkdir(join(scratch, rel), { recursive: true });
-      const pull = await runRsync(context.rsync.rsync, ['--recursive', '--times', ...commonArgs(target, context.rsync), '--include', `${hash}.*`, '--exclude', '*', `${destRoot(target)}${rel}/`, `${scratch}/${rel}/`], 120_000);
-      if (!rsyncSucceeded(pull)) continue;
-      const result = await validate(scratch, `${rel}/${hash}.json`);
-      if (!result.ok) continue;
-      const files = [...result.manifest.sizes.map((s) => s.path)];
-      await context.writer.writeAll(await Promise.all(files.map(async (path) => ({ path: join(context.tree, path), data: await readFile(join(scratch, path)) }))));
-      await context.writer.write(join(context.tree, `${rel}/${hash}.json`), await readFile(join(scratch, `${rel}/${hash}.json`)));
-      for (const path of localPaths) if (!files.includes(path) && !path.endsWith(`${hash}.json`)) await rm(join(context.tree, path), { force: true });
-      return;
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
+  const files: ImageFiles = { others: [] };
+  for (const name of await readdir(join(tree, rel)).catch(() => [] as string[])) {
+    if (!name.startsWith(`${hash}.`)) continue;
+    if (name === `${hash}.json`) files.manifest = `${rel}/${name}`;
+    else files.others.push(`${rel}/${name}`);
   }
-  const all = [`${rel}/${hash}.json`, ...localPaths.filter((p) => !p.endsWith('.json'))];
-  await queueDeletion(context.writer, context.spool, context.targets.map((t) => t.name), country, hash, all);
-  for (const path of all) await rm(join(context.tree, path), { force: true });
+  return files;
+}
+
+/**
+ * Repairs one image under its job's claim (the engine writes images under the same claim), after
+ * looking at it again. A valid manifest with extra files: the extras go. Otherwise the image is fetched
+ * back from the first target whose copy is complete; only if every target answered and none had it is
+ * it removed everywhere (it is made again when it is listed again). False when left as it is.
+ */
+async function repairImage(context: CheckContext, country: string, hash: string): Promise<boolean> {
+  const claim = await context.spool.claimJob(country, hash);
+  if (!claim) return false;
+  try {
+    const files = await filesOf(context.tree, country, hash);
+    const problems = await problemsOf(context.tree, files);
+    if (problems.length === 0) return true;
+    if (files.manifest && problems.every((p) => p.kind === 'extra')) {
+      for (const p of problems) await rm(join(context.tree, p.path), { force: true });
+      return true;
+    }
+    const rel = `${country}/${hash.slice(0, 2)}/${hash.slice(2, 4)}`;
+    let answered = 0;
+    for (const target of context.targets) {
+      const scratch = await mkdtemp(join(tmpdir(), 'imagesys-repair-'));
+      try {
+        await mkdir(join(scratch, rel), { recursive: true });
+        const pull = await runRsync(context.rsync.rsync, ['--recursive', '--times', ...commonArgs(target, context.rsync), '--include', `${hash}.*`, '--exclude', '*', `${destRoot(target)}${rel}/`, `${scratch}/${rel}/`], 120_000);
+        if (!rsyncSucceeded(pull)) continue;
+        answered++;
+        const result = await validate(scratch, `${rel}/${hash}.json`);
+        if (!result.ok) continue;
+        const sizes = result.manifest.sizes.map((s) => s.path);
+        await context.writer.writeAll(await Promise.all(sizes.map(async (path) => ({ path: join(context.tree, path), data: await readFile(join(scratch, path)) }))));
+        await context.writer.write(join(context.tree, `${rel}/${hash}.json`), await readFile(join(scratch, `${rel}/${hash}.json`)));
+        for (const path of files.others) if (!sizes.includes(path)) await rm(join(context.tree, path), { force: true });
+        await context.spool.expiry.record(country, hash, new Date());
+        return true;
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    }
+    if (answered < context.targets.length) return false;
+    const all = [`${rel}/${hash}.json`, ...files.others];
+    await queueDeletion(context.spool.writer, context.spool.root, context.targets.map((t) => t.name), country, hash, all);
+    for (const path of all) await rm(join(context.tree, path), { force: true });
+    return true;
+  } finally {
+    await claim.release();
+  }
 }
 
 /** rsync's itemized dry run of local vs target, read as differences. Pure. */

@@ -6,9 +6,10 @@
  * A thumbed job leaves the spool when its only links are itself and the fanned mark, that is when
  * every target has it. Work is proportional to what changed, never to the size of the tree.
  */
-import { link, mkdir, opendir, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, opendir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
+import type { Spool } from '../../spool/spool.js';
 import { isMissing } from '../../spool/atomic.js';
 import { JOB_SUFFIX, isVisible, stateDir, stripSuffix } from '../../spool/layout.js';
 
@@ -26,12 +27,23 @@ function fannedPath(spool: string, country: string, hash: string): string {
 
 export const PURGE_SUFFIX = '.purge';
 
-async function linkIfAbsent(from: string, to: string): Promise<void> {
+async function isUnchanged(job: string): Promise<boolean> {
+  try {
+    return (JSON.parse(await readFile(job, 'utf8')) as { unchanged?: unknown }).unchanged === true;
+  } catch {
+    return false;
+  }
+}
+
+/** False when the source is gone (the job left thumbed/ meanwhile). */
+async function linkIfAbsent(from: string, to: string): Promise<boolean> {
   try {
     await link(from, to);
   } catch (error) {
+    if (isMissing(error)) return false;
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
+  return true;
 }
 
 async function inode(path: string): Promise<{ ino: number; nlink: number } | undefined> {
@@ -65,19 +77,25 @@ export async function fanOut(spool: string, country: string, targets: readonly s
     const [jobNode, markNode] = await Promise.all([inode(job), inode(mark)]);
     if (!jobNode) continue;
     if (markNode && markNode.ino === jobNode.ino) continue; // handed out already
+    if (await isUnchanged(job)) {
+      // only refreshed (its files' mtimes): every target has this image already
+      await unlink(job).catch(() => {});
+      continue;
+    }
     if (markNode) await unlink(mark).catch(() => {}); // a new version of the image: hand it out again
-    for (const target of targets) await linkIfAbsent(job, join(outboxDir(spool, target, country), entry.name));
-    await linkIfAbsent(job, mark);
-    handed++;
+    let present = true;
+    for (const target of targets) present &&= await linkIfAbsent(job, join(outboxDir(spool, target, country), entry.name));
+    if (present && (await linkIfAbsent(job, mark))) handed++;
   }
   return handed;
 }
 
 /**
- * Thumbed jobs every target has received leave the spool; marks of jobs that left thumbed/ otherwise
- * are dropped. Returns how many jobs left.
+ * Thumbed jobs every target has received leave the spool (under their claim: the engine may be moving
+ * one back to incoming/); marks of jobs that left thumbed/ otherwise are dropped. Returns how many left.
  */
-export async function releaseDelivered(spool: string, country: string): Promise<number> {
+export async function releaseDelivered(owner: Spool, country: string): Promise<number> {
+  const spool = owner.root;
   let released = 0;
   let dir;
   try {
@@ -95,19 +113,33 @@ export async function releaseDelivered(spool: string, country: string): Promise<
       await unlink(mark).catch(() => {});
       continue;
     }
-    if (markNode.nlink <= 2) {
-      await unlink(job).catch(() => {});
+    if (markNode.nlink > 2) continue;
+    const claim = await owner.claimJob(country, stripSuffix(entry.name, JOB_SUFFIX));
+    if (!claim) continue;
+    try {
+      const again = await inode(job);
+      if (again && again.ino === markNode.ino) {
+        await unlink(job).catch(() => {});
+        released++;
+      }
       await unlink(mark).catch(() => {});
-      released++;
+    } finally {
+      await claim.release();
     }
   }
   return released;
 }
 
-/** Records, for every target, that an image's paths must be deleted there. */
+/**
+ * Records, for every target, that an image's paths must be deleted there (added to any deletion of
+ * the same image that is still waiting). `writer` must write into the spool's file system.
+ */
 export async function queueDeletion(writer: AtomicWriter, spool: string, targets: readonly string[], country: string, hash: string, paths: string[]): Promise<void> {
-  const body = `${JSON.stringify(paths)}\n`;
-  for (const target of targets) await writer.write(join(outboxDir(spool, target, country), `${hash}${PURGE_SUFFIX}`), body);
+  for (const target of targets) {
+    const path = join(outboxDir(spool, target, country), `${hash}${PURGE_SUFFIX}`);
+    const waiting = await readFile(path, 'utf8').then((text) => JSON.parse(text) as string[], () => [] as string[]);
+    await writer.write(path, `${JSON.stringify([...new Set([...paths, ...waiting])])}\n`);
+  }
 }
 
 export interface OutboxEntry {

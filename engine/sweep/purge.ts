@@ -1,70 +1,91 @@
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { AtomicWriter } from '../../spool/atomic.js';
 import { isMissing } from '../../spool/atomic.js';
 import { dayOf, daysBefore, markersOf, pruneDay, removeMarker } from '../../spool/expiry.js';
+import type { Spool } from '../../spool/spool.js';
 import { manifestPath, manifestRelPath } from '../tree.js';
 import { queueDeletion } from './outbox.js';
 
 export interface PurgeReport {
-  /** Index entries looked at: proportional to what was made or refreshed on the expired days. */
+  /** Markers looked at: the images last refreshed on the expired days. */
   checked: number;
   purged: number;
   days: number;
 }
 
+export interface PurgeContext {
+  spool: Spool;
+  tree: string;
+  countries: readonly string[];
+  targets: readonly string[];
+}
+
 /**
  * Purges images not refreshed since `cutoff`. Candidates are the expiry index's markers on the days
- * before the cutoff's day; each is purged only if its manifest's mtime is really older than the
- * cutoff. Every target gets the deletion in its backlog first, then the local files go (manifest
- * first, so a reader never sees a manifest without its files).
+ * before the cutoff's day. Each is looked at under its job's claim (the engine touches and remakes
+ * images under the same claim) and purged only if its manifest is really older than the cutoff;
+ * otherwise its marker moves to the day of its manifest's mtime. Every target gets the deletion in its
+ * backlog first, then the local files go (manifest first: a reader never sees a manifest without its
+ * files).
  */
-export async function purge(
-  spool: string,
-  tree: string,
-  countries: readonly string[],
-  targets: readonly string[],
-  writer: AtomicWriter,
-  cutoff: Date,
-  onProgress: (report: PurgeReport) => void = () => {},
-): Promise<PurgeReport> {
+export async function purge(context: PurgeContext, cutoff: Date, onProgress: (report: PurgeReport) => void = () => {}): Promise<PurgeReport> {
   const report: PurgeReport = { checked: 0, purged: 0, days: 0 };
-  for (const day of await daysBefore(spool, dayOf(cutoff))) {
-    for (const country of countries) {
-      for await (const hash of markersOf(spool, day, country)) {
+  let busy = false;
+  for (const day of await daysBefore(context.spool.root, dayOf(cutoff))) {
+    for (const country of context.countries) {
+      for await (const hash of markersOf(context.spool.root, day, country)) {
         report.checked++;
-        if (await purgeImage(spool, tree, targets, writer, country, hash, cutoff)) report.purged++;
-        // purged, or refreshed since (its marker lives on a later day), or gone: done with this one
-        await removeMarker(spool, day, country, hash);
+        const outcome = await purgeImage(context, country, hash, cutoff);
+        if (outcome === 'busy') {
+          busy = true; // being worked on: look again next time
+          continue;
+        }
+        if (outcome === 'purged') report.purged++;
+        else if (outcome instanceof Date && dayOf(outcome) !== day) await context.spool.expiry.record(country, hash, outcome);
+        await removeMarker(context.spool.root, day, country, hash);
       }
     }
-    await pruneDay(spool, day, countries);
+    if (!busy) await pruneDay(context.spool.root, day, context.countries);
     report.days++;
     onProgress(report);
   }
   return report;
 }
 
-async function purgeImage(spool: string, tree: string, targets: readonly string[], writer: AtomicWriter, country: string, hash: string, cutoff: Date): Promise<boolean> {
-  let mtime: number;
+/** 'purged', 'busy', 'gone', or the manifest's mtime when the image is still fresh. */
+async function purgeImage(context: PurgeContext, country: string, hash: string, cutoff: Date): Promise<'purged' | 'busy' | 'gone' | Date> {
+  const claim = await context.spool.claimJob(country, hash);
+  if (!claim) return 'busy';
   try {
-    mtime = (await stat(manifestPath(tree, country, hash))).mtimeMs;
-  } catch (error) {
-    if (isMissing(error)) return false;
-    throw error;
-  }
-  if (mtime >= cutoff.getTime()) return false;
-  // every file of the image: what its directory holds under its hash (the manifest may be damaged)
-  const dir = dirname(manifestPath(tree, country, hash));
-  const names = (await readdir(dir)).filter((name) => name.startsWith(`${hash}.`));
-  const manifest = manifestRelPath(country, hash);
-  const relDir = dirname(manifest);
-  const paths = [manifest, ...names.map((name) => `${relDir}/${name}`).filter((p) => p !== manifest)];
-  await queueDeletion(writer, spool, targets, country, hash, paths);
-  for (const path of paths) {
-    await unlink(join(tree, path)).catch((error) => {
+    const dir = dirname(manifestPath(context.tree, country, hash));
+    let mtime: Date | undefined;
+    try {
+      mtime = (await stat(manifestPath(context.tree, country, hash))).mtime;
+    } catch (error) {
       if (!isMissing(error)) throw error;
-    });
+    }
+    if (mtime && mtime.getTime() >= cutoff.getTime()) return mtime;
+    // every file of the image: what its directory holds under its hash (the manifest may be damaged,
+    // or gone already after a crash in the middle of an earlier purge)
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((name) => name.startsWith(`${hash}.`));
+    } catch (error) {
+      if (isMissing(error)) return 'gone';
+      throw error;
+    }
+    if (names.length === 0) return 'gone';
+    const manifest = manifestRelPath(country, hash);
+    const relDir = dirname(manifest);
+    const paths = [manifest, ...names.map((name) => `${relDir}/${name}`).filter((p) => p !== manifest)];
+    await queueDeletion(context.spool.writer, context.spool.root, context.targets, country, hash, paths);
+    for (const path of paths) {
+      await unlink(join(context.tree, path)).catch((error) => {
+        if (!isMissing(error)) throw error;
+      });
+    }
+    return 'purged';
+  } finally {
+    await claim.release();
   }
-  return true;
 }

@@ -27,7 +27,10 @@ export function commonArgs(target: SweepTarget, options: RsyncOptions): string[]
   const args = [`--timeout=${options.timeoutSeconds}`];
   const kind = targetKind(target.dest);
   if (kind === 'daemon') args.push(`--contimeout=${options.connectTimeoutSeconds}`);
-  if (kind === 'ssh') args.push('-e', `ssh -o BatchMode=yes -o ConnectTimeout=${options.connectTimeoutSeconds}`);
+  if (kind === 'ssh') {
+    const alive = Math.max(5, Math.ceil(options.timeoutSeconds / 4));
+    args.push('-e', `ssh -o BatchMode=yes -o ConnectTimeout=${options.connectTimeoutSeconds} -o ServerAliveInterval=${alive} -o ServerAliveCountMax=4`);
+  }
   const bwlimit = target.bwlimitKiB ?? options.bwlimitKiB;
   if (bwlimit > 0) args.push(`--bwlimit=${bwlimit}`);
   return args;
@@ -52,27 +55,64 @@ export interface RsyncResult {
   stderr: string;
 }
 
-/** rsync's exit codes that leave the target complete for what was asked. */
+/**
+ * rsync's exit codes that leave the target complete for what was asked: 0, and 24 (a source file
+ * vanished during the run: the engine remade or purged it, and that change has its own backlog entry).
+ */
 export function rsyncSucceeded(result: RsyncResult): boolean {
-  return result.code === 0;
+  return result.code === 0 || result.code === 24;
 }
 
-/** Runs rsync; a watchdog kills it if it outlives its own timeouts by far (a hung ssh, say). */
+/** rsync runs in progress, each in its own process group (with the ssh it may start). */
+const running = new Set<number>();
+
+/** Kills every rsync this process started (on SIGTERM, so that no transfer outlives the sweep). */
+export function killRunningRsync(): void {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Runs rsync; a watchdog kills its whole process group (ssh included) if it outlives its own
+ * timeouts by far. Resolves when rsync itself exits, even if a child still holds its pipes.
+ */
 export function runRsync(rsync: string, args: string[], watchdogMs: number): Promise<RsyncResult> {
   return new Promise((resolve) => {
-    const child = spawn(rsync, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(rsync, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), watchdogMs);
-    child.on('error', (error) => {
+    if (child.pid) running.add(child.pid);
+    const kill = (): void => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(kill, watchdogMs);
+    let settled = false;
+    const done = (result: RsyncResult): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      resolve({ code: 127, signal: null, stdout, stderr: `${stderr}${error.message}` });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      if (child.pid) running.delete(child.pid);
+      kill(); // whatever rsync left behind (a hung ssh) goes with it
+      child.stdout.destroy();
+      child.stderr.destroy();
+      resolve(result);
+    };
+    child.on('error', (error) => done({ code: 127, signal: null, stdout, stderr: `${stderr}${error.message}` }));
+    child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
+    child.on('exit', (code, signal) => {
+      // normally 'close' follows at once; if a child of rsync (ssh) still holds the pipes, stop waiting
+      setTimeout(() => done({ code, signal, stdout, stderr }), 2_000).unref();
     });
   });
 }

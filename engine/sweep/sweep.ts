@@ -1,7 +1,8 @@
 import lockfile from 'proper-lockfile';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicWriter } from '../../spool/atomic.js';
+import { Spool } from '../../spool/spool.js';
 import type { Config } from '../config.js';
 import { treeTmpDir } from '../tree.js';
 import { checkLocal, checkTarget, type CheckReport } from './fscheck.js';
@@ -26,6 +27,20 @@ export interface SweepResult {
   purge?: PurgeReport;
   targets: Array<SyncReport & { backlog: number }>;
   checks: CheckReport[];
+}
+
+/**
+ * The backlog of a target taken out of the config would hold its jobs in thumbed/ for ever (their
+ * links never go): it is dropped. Returns the names dropped.
+ */
+async function dropUnknownTargets(spool: string, names: readonly string[]): Promise<string[]> {
+  const dropped: string[] = [];
+  for (const entry of await readdir(sweepDir(spool), { withFileTypes: true }).catch(() => [])) {
+    if (!entry.isDirectory() || entry.name.startsWith('.') || names.includes(entry.name)) continue;
+    await rm(join(sweepDir(spool), entry.name), { recursive: true, force: true });
+    dropped.push(entry.name);
+  }
+  return dropped;
 }
 
 /** Exit codes of `imagesys sweep`. */
@@ -55,15 +70,17 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
   try {
     const names = config.sweep.targets.map((t) => t.name);
     const writer = new AtomicWriter(treeTmpDir(config.tree), config.fsync);
-    const spoolWriter = new AtomicWriter(join(config.spool, '.tmp'), config.fsync);
+    const spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs });
     const result: SweepResult = { handedOut: 0, released: 0, targets: [], checks: [] };
+    for (const gone of await dropUnknownTargets(config.spool, names)) say(`sweep: target ${gone} is no longer configured: its backlog was dropped`);
     const rsync = { rsync: config.sweep.rsync, timeoutSeconds: config.sweep.timeoutSeconds, connectTimeoutSeconds: config.sweep.connectTimeoutSeconds, bwlimitKiB: config.sweep.bwlimitKiB };
 
     if (options.purge) {
       const now = options.now ?? new Date();
       const cutoff = new Date(now.getTime() - config.sweep.purgeAfterDays * 86_400_000);
       say(`purge: images not refreshed since ${cutoff.toISOString()}`);
-      result.purge = await purge(config.spool, config.tree, options.countries, names, spoolWriter, cutoff, (r) => say(`purge: ${r.days} day(s) read, ${r.checked} checked, ${r.purged} purged`));
+      const context = { spool, tree: config.tree, countries: options.countries, targets: names };
+      result.purge = await purge(context, cutoff, (r) => say(`purge: ${r.days} day(s) read, ${r.checked} checked, ${r.purged} purged`));
     }
     if (options.sync) {
       for (const country of options.countries) result.handedOut += await fanOut(config.spool, country, names);
@@ -80,10 +97,10 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
           return { ...report, backlog };
         }),
       );
-      for (const country of options.countries) result.released += await releaseDelivered(config.spool, country);
+      for (const country of options.countries) result.released += await releaseDelivered(spool, country);
     }
     if (options.fsCheck) {
-      const context = { spool: config.spool, tree: config.tree, targets: config.sweep.targets, writer, rsync, repair: options.repair };
+      const context = { spool, tree: config.tree, targets: config.sweep.targets, writer, rsync, repair: options.repair };
       for (const country of options.countries) {
         if (!(await access(join(config.tree, country)).then(() => true, () => false))) continue;
         result.checks.push(await checkLocal(context, country));

@@ -32,12 +32,25 @@ export function phases(paths: ReadonlyArray<{ path: string; present: boolean }>)
   return { first, second };
 }
 
-async function pathsOf(tree: string, entry: OutboxEntry): Promise<Array<{ path: string; present: boolean }>> {
+interface Planned {
+  entry: OutboxEntry;
+  paths: Array<{ path: string; present: boolean }>;
+  /** For a send: the manifest as read when the lists were made. */
+  manifestText?: string;
+}
+
+async function plan(tree: string, entry: OutboxEntry): Promise<Planned> {
   if (entry.kind === 'send') {
-    const manifest = await readManifest(tree, entry.country, entry.hash);
-    if (!manifest) return []; // purged (or being remade) since: nothing to send
-    return [...manifest.sizes.map((s) => ({ path: s.path, present: true })), { path: manifestRelPath(entry.country, entry.hash), present: true }];
+    const rel = manifestRelPath(entry.country, entry.hash);
+    const text = await readFile(join(tree, rel), 'utf8').catch(() => undefined);
+    const manifest = text === undefined ? undefined : await readManifest(tree, entry.country, entry.hash);
+    if (!manifest || text === undefined) return { entry, paths: [] }; // purged (or being remade) since: nothing to send
+    return { entry, paths: [...manifest.sizes.map((s) => ({ path: s.path, present: true })), { path: rel, present: true }], manifestText: text };
   }
+  return { entry, paths: await deletionPaths(tree, entry) };
+}
+
+async function deletionPaths(tree: string, entry: OutboxEntry): Promise<Array<{ path: string; present: boolean }>> {
   let listed: string[];
   try {
     listed = JSON.parse(await readFile(entry.path, 'utf8')) as string[];
@@ -63,9 +76,22 @@ export async function syncTarget(spool: string, tree: string, target: SweepTarge
       report.level = true;
       return report;
     }
-    const paths = (await Promise.all(chunk.map((entry) => pathsOf(tree, entry)))).flat();
-    const { first, second } = phases(paths);
+    const planned = await Promise.all(chunk.map((entry) => plan(tree, entry)));
+    const { first, second } = phases(planned.flatMap((p) => p.paths));
+    const keep = new Set<OutboxEntry>();
     for (const [label, list] of [['files', first], ['manifests', second]] as const) {
+      if (label === 'manifests') {
+        // an image remade while its files were sent: its new manifest may list files not sent yet, so it
+        // stays out of this run and its entry stays for the next
+        for (const p of planned) {
+          if (p.manifestText === undefined) continue;
+          const rel = manifestRelPath(p.entry.country, p.entry.hash);
+          if ((await readFile(join(tree, rel), 'utf8').catch(() => undefined)) === p.manifestText) continue;
+          keep.add(p.entry);
+          const at = list.indexOf(rel);
+          if (at >= 0) list.splice(at, 1);
+        }
+      }
       if (list.length === 0) continue;
       const listFile = join(lists, `${target.name}.${process.pid}.${label}`);
       await writeFile(listFile, list.join('\0'));
@@ -77,6 +103,7 @@ export async function syncTarget(spool: string, tree: string, target: SweepTarge
       }
     }
     for (const entry of chunk) {
+      if (keep.has(entry)) continue;
       await unlink(entry.path).catch(() => {});
       if (entry.kind === 'send') report.sent++;
       else report.deleted++;

@@ -1,4 +1,5 @@
 import type { Config } from '../../engine/config.js';
+import { killRunningRsync } from '../../engine/sweep/rsync.js';
 import { describe, exitCodeOf, sweep, SweepLocked, SWEEP_EXIT } from '../../engine/sweep/sweep.js';
 import { UsageError } from '../cli-config.js';
 
@@ -20,6 +21,13 @@ export async function sweepCommand(config: Config, args: SweepArgs): Promise<num
   if (args.repair && !args.fsCheck) throw new UsageError('sweep: --repair goes with --fs-check');
   if (config.sweep.targets.length === 0 && (sync || args.fsCheck)) throw new UsageError('sweep: no targets configured (sweep.targets in the config)');
   const say = args.verbose ? (line: string) => void process.stderr.write(`${line}\n`) : undefined;
+  // no transfer may outlive the sweep: its rsyncs run in their own process groups
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killRunningRsync();
+      process.exit(128 + (signal === 'SIGHUP' ? 1 : signal === 'SIGINT' ? 2 : 15));
+    });
+  }
   try {
     const result = await sweep(config, { sync, purge, fsCheck: args.fsCheck, repair: args.repair, countries: args.countries, ...(say ? { say } : {}) });
     const code = exitCodeOf(result);
