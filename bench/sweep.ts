@@ -14,8 +14,11 @@
  * are timed. Each sweep's progress lines are time-stamped to split it into its parts (fan-out, the
  * targets' deliveries, release; purge's local part). `--trace` also wraps rsync to time every run.
  *
- * `--small`: 1,000 / 10,000 image trees. `--keep`: leave the temporary directory.
+ * `--small`: 1,000 / 10,000 image trees. `--keep`: leave the temporary directory. `--repeat N`: N passes
+ * (sync then purge, which brings the tree back to its size) per tree, the median reported.
+ * `--fsync false`: the sweeps without fsync (diagnosis; production's default is true).
  * Progress goes to stderr; a table and then, last, one JSON line go to stdout.
+ * The expiry index is written in whichever format the engine's spool/expiry.js has (see MARKERS).
  */
 import { execFile } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
@@ -399,12 +402,15 @@ async function main(): Promise<void> {
       keep: { type: 'boolean', default: false },
       trace: { type: 'boolean', default: false },
       repeat: { type: 'string', default: '1' },
+      fsync: { type: 'string', default: 'true' },
     },
     strict: true,
   });
   const sizes = values.small ? [1_000, 10_000] : [10_000, 100_000];
   const repeat = Number(values.repeat);
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) throw new Error(`--repeat wants a whole number 1-20, not ${values.repeat}`);
+  if (values.fsync !== 'true' && values.fsync !== 'false') throw new Error(`--fsync wants true or false, not ${values.fsync}`);
+  const fsync = values.fsync === 'true';
   const dir = await mkdtemp(join(tmpdir(), 'imagesys-bench-sweep-'));
   progress(`temporary directory ${dir}${values.keep ? ' (kept)' : ''}`);
   progress(`expiry index format: ${MARKERS ? 'one marker file per image (.expiry/<day>/<cc>/<hash>)' : 'log lines (.expiry/<day>/<writer>.log)'}`);
@@ -436,8 +442,9 @@ async function main(): Promise<void> {
       writeFileSync(rsync, `#!/bin/sh\ns=$(date +%s.%N)\nrsync "$@"\nrc=$?\necho "$s $(date +%s.%N) $rc $*" >> '${trace}'\nexit $rc\n`);
       chmodSync(rsync, 0o755);
     }
-    // fsync as in production (the default): building the trees does not go through the config
+    // fsync as in production (the default) unless --fsync false: building the trees does not go through the config
     const config = parseConfig({
+      fsync,
       spool: bench.spool,
       tree: bench.tree,
       countries: [COUNTRY],
@@ -494,6 +501,7 @@ async function main(): Promise<void> {
     purge_ratio: round(purgeRatio),
     targets_met: { sync_ratio: syncRatio <= TARGET_RATIO, purge_ratio: purgeRatio <= TARGET_RATIO },
     small: values.small,
+    fsync,
     expiry_index: MARKERS ? 'markers' : 'log',
     tree_images: sizes,
     new_images: NEW_IMAGES,

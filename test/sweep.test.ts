@@ -107,6 +107,24 @@ test('500 images, then sweep --sync: all four copies equal the tree, silently, a
   for (const daemon of context.daemons) assert.is((await daemon.received()).length, 2000, `${daemon.name} received 4 files per image once`);
 });
 
+test('an image only refreshed, long after it was made, is not sent again', async (context) => {
+  const image = context.scenario.expectations[7]!;
+  const manifest = JSON.parse(await readFile(manifestPath(context.tree, 'uk', image.hash), 'utf8')) as Manifest;
+  const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+  for (const path of [...manifest.sizes.map((s) => join(context.tree, s.path)), manifestPath(context.tree, 'uk', image.hash)]) await utimes(path, twoHoursAgo, twoHoursAgo);
+  // a job for it dropped by hand: the engine finds the image in the tree and only refreshes it
+  await writeFile(join(context.spool, 'incoming', 'uk', 'again.job'), JSON.stringify({ url: image.url }));
+  const run = await runCli(['run', '--once', '--config', context.config]);
+  assert.match(run.stdout, /run: 0 thumbed, 1 already in tree/);
+  assert.equal(await listJobs(context.spool, 'thumbed', 'uk'), [`${image.hash}.job`]);
+  const before = (await context.daemons[0]!.received()).length;
+  const result = await sweepCli(context, '--sync', '--verbose');
+  assert.is(result.code, 0, result.stderr);
+  assert.match(result.stdout, /0 handed out/);
+  assert.is((await context.daemons[0]!.received()).length, before, 'nothing sent');
+  assert.equal(await listJobs(context.spool, 'thumbed', 'uk'), [], 'the job left the spool');
+});
+
 test('a target that is down does not block the others and catches up later; nothing is sent twice', async (context) => {
   const [n1, n2, n3] = context.daemons as [RsyncDaemon, RsyncDaemon, RsyncDaemon];
   await n2.stop();
