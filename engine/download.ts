@@ -1,19 +1,10 @@
 import { Agent, request, type Dispatcher } from 'undici';
+import type { Config } from './config.js';
 import { ImageSysError, type ErrorCode } from './errors.js';
 import { KeyedSemaphore, Semaphore } from './semaphore.js';
 import { sniff } from './sniff.js';
 
-export interface DownloadOptions {
-  concurrency: number;
-  perHost: number;
-  connectTimeoutMs: number;
-  headersTimeoutMs: number;
-  bodyTimeoutMs: number;
-  totalTimeoutMs: number;
-  maxBytes: number;
-  maxRedirects: number;
-  userAgent: string;
-}
+export type DownloadOptions = Config['download'];
 
 /** Validators from an earlier download, for a conditional GET. */
 export interface Validators {

@@ -1,6 +1,6 @@
-import { opendir, readFile, stat, statfs } from 'node:fs/promises';
+import { entriesOf } from '../spool/dirs.js';
+import { readFile, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMissing } from '../spool/atomic.js';
 import { JOB_SUFFIX, isVisible, stateDir, STATES, type State } from '../spool/layout.js';
 
 export interface DiskInfo {
@@ -83,14 +83,7 @@ export async function gatherStatus(spool: string, tree: string, countries: reado
 }
 
 async function* listNames(dir: string): AsyncGenerator<string> {
-  let handle;
-  try {
-    handle = await opendir(dir, { bufferSize: 256 });
-  } catch (error) {
-    if (isMissing(error)) return;
-    throw error;
-  }
-  for await (const entry of handle) yield entry.name;
+  for await (const entry of entriesOf(dir)) yield entry.name;
 }
 
 async function mtimeOf(path: string): Promise<number | undefined> {

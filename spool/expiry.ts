@@ -5,7 +5,8 @@
  * refreshed since: work proportional to what expires, not to the size of the tree. (Markers cost an
  * inode per image in the spool's file system.)
  */
-import { mkdir, opendir, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { entriesOf } from './dirs.js';
+import { mkdir, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMissing } from './atomic.js';
 
@@ -53,24 +54,13 @@ export class ExpiryIndex {
 /** Days in the index strictly before `day`, oldest first. */
 export async function daysBefore(spool: string, day: string): Promise<string[]> {
   const days: string[] = [];
-  try {
-    for await (const entry of await opendir(expiryDir(spool))) if (DAY_PATTERN.test(entry.name) && entry.name < day) days.push(entry.name);
-  } catch (error) {
-    if (!isMissing(error)) throw error;
-  }
+  for await (const entry of entriesOf(expiryDir(spool))) if (DAY_PATTERN.test(entry.name) && entry.name < day) days.push(entry.name);
   return days.sort();
 }
 
 /** The markers of one day and country, streamed. */
 export async function* markersOf(spool: string, day: string, country: string): AsyncGenerator<string> {
-  let dir;
-  try {
-    dir = await opendir(join(expiryDir(spool), day, country));
-  } catch (error) {
-    if (isMissing(error)) return;
-    throw error;
-  }
-  for await (const entry of dir) if (HASH_PATTERN.test(entry.name)) yield entry.name;
+  for await (const entry of entriesOf(join(expiryDir(spool), day, country))) if (HASH_PATTERN.test(entry.name)) yield entry.name;
 }
 
 export async function removeMarker(spool: string, day: string, country: string, hash: string): Promise<void> {

@@ -1,4 +1,5 @@
-import { opendir, rmdir, stat, unlink } from 'node:fs/promises';
+import { entriesOf } from './dirs.js';
+import { rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMissing } from './atomic.js';
 import { ORIGINAL_SUFFIX, JOB_SUFFIX, stateDir, stripSuffix } from './layout.js';
@@ -13,14 +14,7 @@ export const ABANDONED_TMP_MS = 60 * 60 * 1000;
  */
 export async function removeStrayTemporaries(tmpDir: string, now: number = Date.now()): Promise<number> {
   let removed = 0;
-  let dir;
-  try {
-    dir = await opendir(tmpDir);
-  } catch (error) {
-    if (isMissing(error)) return 0;
-    throw error;
-  }
-  for await (const entry of dir) {
+  for await (const entry of entriesOf(tmpDir)) {
     const path = join(tmpDir, entry.name);
     const owner = parseOwnerTag(entry.name);
     let abandoned = owner !== undefined && isOwnerDead(owner);
@@ -47,14 +41,7 @@ export async function removeStrayTemporaries(tmpDir: string, now: number = Date.
 export async function removeOrphanOriginals(spool: string, country: string): Promise<number> {
   const dirPath = stateDir(spool, 'downloaded', country);
   let removed = 0;
-  let dir;
-  try {
-    dir = await opendir(dirPath);
-  } catch (error) {
-    if (isMissing(error)) return 0;
-    throw error;
-  }
-  for await (const entry of dir) {
+  for await (const entry of entriesOf(dirPath)) {
     if (!entry.name.endsWith(ORIGINAL_SUFFIX)) continue;
     const hash = stripSuffix(entry.name, ORIGINAL_SUFFIX);
     try {
@@ -74,14 +61,7 @@ export async function removeOrphanOriginals(spool: string, country: string): Pro
  */
 export async function removeStaleLocks(locks: string, staleMs: number, now: number = Date.now()): Promise<number> {
   let removed = 0;
-  let dir;
-  try {
-    dir = await opendir(locks);
-  } catch (error) {
-    if (isMissing(error)) return 0;
-    throw error;
-  }
-  for await (const entry of dir) {
+  for await (const entry of entriesOf(locks)) {
     if (!entry.name.endsWith('.lock')) continue;
     const path = join(locks, entry.name);
     try {

@@ -1,4 +1,5 @@
-import { mkdir, opendir, readFile, stat, unlink } from 'node:fs/promises';
+import { entriesOf } from './dirs.js';
+import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicWriter, isMissing } from './atomic.js';
 import { ClaimRegistry, type Claim } from './claims.js';
@@ -127,31 +128,11 @@ export class Spool {
    * reading the whole directory into memory.
    */
   async *entries(state: State, country: string): AsyncGenerator<SpoolEntry> {
-    let dir;
-    try {
-      dir = await opendir(stateDir(this.root, state, country), { bufferSize: 256 });
-    } catch (error) {
-      if (isMissing(error)) return;
-      throw error;
-    }
-    for await (const entry of dir) {
+    for await (const entry of entriesOf(stateDir(this.root, state, country))) {
       if (!entry.isFile()) continue;
       if (isVisible(entry.name, JOB_SUFFIX) || (state === 'incoming' && isVisible(entry.name, BATCH_SUFFIX))) {
         yield { state, country, name: entry.name };
       }
-    }
-  }
-
-  /** Countries present under a state directory (a country appears when ETL first writes to it). */
-  async countriesIn(state: State): Promise<string[]> {
-    try {
-      const names: string[] = [];
-      const dir = await opendir(join(this.root, state));
-      for await (const entry of dir) if (entry.isDirectory() && /^[a-z]{2,3}$/.test(entry.name)) names.push(entry.name);
-      return names.sort();
-    } catch (error) {
-      if (isMissing(error)) return [];
-      throw error;
     }
   }
 }

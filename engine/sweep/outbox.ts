@@ -6,7 +6,8 @@
  * A thumbed job leaves the spool when its only links are itself and the fanned mark, that is when
  * every target has it. Work is proportional to what changed, never to the size of the tree.
  */
-import { link, mkdir, opendir, readFile, stat, unlink } from 'node:fs/promises';
+import { entriesOf } from '../../spool/dirs.js';
+import { link, mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
 import type { Spool } from '../../spool/spool.js';
@@ -56,20 +57,20 @@ async function inode(path: string): Promise<{ ino: number; nlink: number } | und
   }
 }
 
+/** True while a configured target's backlog still holds this job. */
+async function waitingFor(spool: string, targets: readonly string[], country: string, name: string): Promise<boolean> {
+  for (const target of targets) if (await inode(join(outboxDir(spool, target, country), name))) return true;
+  return false;
+}
+
 /** Hands every thumbed job not yet handed out to every target. Returns how many it handed out. */
-export async function fanOut(spool: string, country: string, targets: readonly string[]): Promise<number> {
+export async function fanOut(owner: Spool, country: string, targets: readonly string[]): Promise<number> {
+  const spool = owner.root;
   let handed = 0;
   const thumbed = stateDir(spool, 'thumbed', country);
   for (const target of targets) await mkdir(outboxDir(spool, target, country), { recursive: true });
   await mkdir(join(sweepDir(spool), '.fanned', country), { recursive: true });
-  let dir;
-  try {
-    dir = await opendir(thumbed);
-  } catch (error) {
-    if (isMissing(error)) return 0;
-    throw error;
-  }
-  for await (const entry of dir) {
+  for await (const entry of entriesOf(thumbed)) {
     if (!isVisible(entry.name, JOB_SUFFIX)) continue;
     const hash = stripSuffix(entry.name, JOB_SUFFIX);
     const job = join(thumbed, entry.name);
@@ -79,7 +80,11 @@ export async function fanOut(spool: string, country: string, targets: readonly s
     if (markNode && markNode.ino === jobNode.ino) continue; // handed out already
     if (await isUnchanged(job)) {
       // only refreshed (its files' mtimes): every target has this image already
-      await unlink(job).catch(() => {});
+      const claim = await owner.claimJob(country, hash);
+      if (claim) {
+        if ((await inode(job))?.ino === jobNode.ino) await unlink(job).catch(() => {});
+        await claim.release();
+      }
       continue;
     }
     if (markNode) await unlink(mark).catch(() => {}); // a new version of the image: hand it out again
@@ -91,20 +96,14 @@ export async function fanOut(spool: string, country: string, targets: readonly s
 }
 
 /**
- * Thumbed jobs every target has received leave the spool (under their claim: the engine may be moving
- * one back to incoming/); marks of jobs that left thumbed/ otherwise are dropped. Returns how many left.
+ * Thumbed jobs every configured target has received leave the spool (under their claim: the engine may
+ * be moving one back to incoming/); marks of jobs that left thumbed/ otherwise are dropped. A backlog
+ * left by a target no longer configured holds nothing back. Returns how many left.
  */
-export async function releaseDelivered(owner: Spool, country: string): Promise<number> {
+export async function releaseDelivered(owner: Spool, country: string, targets: readonly string[]): Promise<number> {
   const spool = owner.root;
   let released = 0;
-  let dir;
-  try {
-    dir = await opendir(join(sweepDir(spool), '.fanned', country));
-  } catch (error) {
-    if (isMissing(error)) return 0;
-    throw error;
-  }
-  for await (const entry of dir) {
+  for await (const entry of entriesOf(join(sweepDir(spool), '.fanned', country))) {
     const mark = join(sweepDir(spool), '.fanned', country, entry.name);
     const job = join(stateDir(spool, 'thumbed', country), entry.name);
     const [markNode, jobNode] = await Promise.all([inode(mark), inode(job)]);
@@ -113,7 +112,7 @@ export async function releaseDelivered(owner: Spool, country: string): Promise<n
       await unlink(mark).catch(() => {});
       continue;
     }
-    if (markNode.nlink > 2) continue;
+    if (markNode.nlink > 2 && (await waitingFor(spool, targets, country, entry.name))) continue;
     const claim = await owner.claimJob(country, stripSuffix(entry.name, JOB_SUFFIX));
     if (!claim) continue;
     try {
@@ -153,21 +152,11 @@ export interface OutboxEntry {
 export async function backlog(spool: string, target: string, countries: readonly string[], limit: number): Promise<OutboxEntry[]> {
   const out: OutboxEntry[] = [];
   for (const country of countries) {
-    let dir;
-    try {
-      dir = await opendir(outboxDir(spool, target, country));
-    } catch (error) {
-      if (isMissing(error)) continue;
-      throw error;
-    }
-    for await (const entry of dir) {
+    for await (const entry of entriesOf(outboxDir(spool, target, country))) {
       const path = join(outboxDir(spool, target, country), entry.name);
       if (isVisible(entry.name, JOB_SUFFIX)) out.push({ country, hash: stripSuffix(entry.name, JOB_SUFFIX), kind: 'send', path });
       else if (isVisible(entry.name, PURGE_SUFFIX)) out.push({ country, hash: stripSuffix(entry.name, PURGE_SUFFIX), kind: 'delete', path });
-      if (out.length >= limit) {
-        await dir.close().catch(() => {});
-        return out;
-      }
+      if (out.length >= limit) return out;
     }
   }
   return out;
@@ -176,11 +165,7 @@ export async function backlog(spool: string, target: string, countries: readonly
 export async function countBacklog(spool: string, target: string, countries: readonly string[]): Promise<number> {
   let count = 0;
   for (const country of countries) {
-    try {
-      for await (const entry of await opendir(outboxDir(spool, target, country))) if (isVisible(entry.name, JOB_SUFFIX) || isVisible(entry.name, PURGE_SUFFIX)) count++;
-    } catch (error) {
-      if (!isMissing(error)) throw error;
-    }
+    for await (const entry of entriesOf(outboxDir(spool, target, country))) if (isVisible(entry.name, JOB_SUFFIX) || isVisible(entry.name, PURGE_SUFFIX)) count++;
   }
   return count;
 }

@@ -1,5 +1,5 @@
 import lockfile from 'proper-lockfile';
-import { access, mkdir, readdir, rm } from 'node:fs/promises';
+import { access, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicWriter } from '../../spool/atomic.js';
 import { Spool } from '../../spool/spool.js';
@@ -27,20 +27,20 @@ export interface SweepResult {
   purge?: PurgeReport;
   targets: Array<SyncReport & { backlog: number }>;
   checks: CheckReport[];
+  /** Backlogs in the spool of targets the config does not name. */
+  unknownTargets?: string[];
 }
 
 /**
- * The backlog of a target taken out of the config would hold its jobs in thumbed/ for ever (their
- * links never go): it is dropped. Returns the names dropped.
+ * Backlogs of targets that are not in the config (renamed, removed, or the wrong config file): left
+ * alone, and named in every report, so that an operator decides (`rm -r spool/.sweep/<name>`).
  */
-async function dropUnknownTargets(spool: string, names: readonly string[]): Promise<string[]> {
-  const dropped: string[] = [];
+async function unknownTargets(spool: string, names: readonly string[]): Promise<string[]> {
+  const unknown: string[] = [];
   for (const entry of await readdir(sweepDir(spool), { withFileTypes: true }).catch(() => [])) {
-    if (!entry.isDirectory() || entry.name.startsWith('.') || names.includes(entry.name)) continue;
-    await rm(join(sweepDir(spool), entry.name), { recursive: true, force: true });
-    dropped.push(entry.name);
+    if (entry.isDirectory() && !entry.name.startsWith('.') && !names.includes(entry.name)) unknown.push(entry.name);
   }
-  return dropped;
+  return unknown;
 }
 
 /** Exit codes of `imagesys sweep`. */
@@ -71,8 +71,7 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
     const names = config.sweep.targets.map((t) => t.name);
     const writer = new AtomicWriter(treeTmpDir(config.tree), config.fsync);
     const spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs });
-    const result: SweepResult = { handedOut: 0, released: 0, targets: [], checks: [] };
-    for (const gone of await dropUnknownTargets(config.spool, names)) say(`sweep: target ${gone} is no longer configured: its backlog was dropped`);
+    const result: SweepResult = { handedOut: 0, released: 0, targets: [], checks: [], unknownTargets: await unknownTargets(config.spool, names) };
     const rsync = { rsync: config.sweep.rsync, timeoutSeconds: config.sweep.timeoutSeconds, connectTimeoutSeconds: config.sweep.connectTimeoutSeconds, bwlimitKiB: config.sweep.bwlimitKiB };
 
     if (options.purge) {
@@ -83,7 +82,7 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
       result.purge = await purge(context, cutoff, (r) => say(`purge: ${r.days} day(s) read, ${r.checked} checked, ${r.purged} purged`));
     }
     if (options.sync) {
-      for (const country of options.countries) result.handedOut += await fanOut(config.spool, country, names);
+      for (const country of options.countries) result.handedOut += await fanOut(spool, country, names);
       say(`sync: ${result.handedOut} new image(s) handed to ${names.length} target(s)`);
     }
     if (options.sync || options.purge) {
@@ -97,7 +96,7 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
           return { ...report, backlog };
         }),
       );
-      for (const country of options.countries) result.released += await releaseDelivered(spool, country);
+      for (const country of options.countries) result.released += await releaseDelivered(spool, country, names);
     }
     if (options.fsCheck) {
       const context = { spool, tree: config.tree, targets: config.sweep.targets, writer, rsync, repair: options.repair };
@@ -123,6 +122,7 @@ export function exitCodeOf(result: SweepResult): number {
 /** Lines for the operator: always on trouble, everything with --verbose. Pure. */
 export function describe(result: SweepResult, verbose: boolean): string[] {
   const lines: string[] = [];
+  for (const name of result.unknownTargets ?? []) lines.push(`sweep: warning: spool/.sweep/${name} is the backlog of a target not in the config; remove it if ${name} is gone for good`);
   for (const t of result.targets) {
     if (!t.level) lines.push(`sweep: ${t.target} is behind: ${t.backlog} image(s) waiting; ${t.error ?? 'not finished'}`);
     else if (verbose) lines.push(`sweep: ${t.target} level (${t.sent} sent, ${t.deleted} deleted)`);

@@ -1,7 +1,7 @@
 import { access, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SweepTarget } from '../config.js';
-import { readManifest, manifestRelPath } from '../tree.js';
+import { manifestRelPath, type Manifest } from '../tree.js';
 import { backlog, sweepDir, type OutboxEntry } from './outbox.js';
 import { rsyncReason, rsyncSucceeded, runRsync, sendListArgs, type RsyncOptions } from './rsync.js';
 
@@ -39,12 +39,21 @@ interface Planned {
   manifestText?: string;
 }
 
+function parseManifest(text: string): Manifest | undefined {
+  try {
+    const manifest = JSON.parse(text) as Manifest;
+    return Array.isArray(manifest.sizes) ? manifest : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function plan(tree: string, entry: OutboxEntry): Promise<Planned> {
   if (entry.kind === 'send') {
     const rel = manifestRelPath(entry.country, entry.hash);
     const text = await readFile(join(tree, rel), 'utf8').catch(() => undefined);
-    const manifest = text === undefined ? undefined : await readManifest(tree, entry.country, entry.hash);
-    if (!manifest || text === undefined) return { entry, paths: [] }; // purged (or being remade) since: nothing to send
+    const manifest = text === undefined ? undefined : parseManifest(text);
+    if (!manifest || text === undefined) return { entry, paths: [] }; // purged, damaged or being remade: nothing to send
     return { entry, paths: [...manifest.sizes.map((s) => ({ path: s.path, present: true })), { path: rel, present: true }], manifestText: text };
   }
   return { entry, paths: await deletionPaths(tree, entry) };
