@@ -129,6 +129,7 @@ export async function ingestBatch(spool: Spool, tree: string, country: string, n
         last = line;
       }
     } finally {
+      lines.close();
       await Promise.all(inFlight);
     }
     if ((await stat(path)).size === size && last !== undefined) await take(last);
