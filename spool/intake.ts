@@ -105,7 +105,8 @@ export async function ingestBatch(spool: Spool, tree: string, country: string, n
     }
     const result: BatchResult = { counts: { queued: 0, duplicate: 0, in_tree: 0, invalid: 0 }, removed: false };
     // read only what was there when we looked: a writer still appending is caught by the size check
-    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8', start: 0, end: Math.max(0, size - 1) }), crlfDelay: Infinity });
+    const input = createReadStream(path, { encoding: 'utf8', start: 0, end: Math.max(0, size - 1) });
+    const lines = createInterface({ input, crlfDelay: Infinity });
     // URLs are enqueued INTAKE_CONCURRENCY at a time (each is a few syscalls and an fsync); the
     // directory is synced once, before the batch is removed
     const inFlight = new Set<Promise<void>>();
@@ -130,6 +131,7 @@ export async function ingestBatch(spool: Spool, tree: string, country: string, n
       }
     } finally {
       lines.close();
+      input.destroy();
       await Promise.all(inFlight);
     }
     if ((await stat(path)).size === size && last !== undefined) await take(last);
