@@ -32,11 +32,6 @@ export class ThumbnailPool {
     return this.piscina.run(task, owns ? { transferList: [input.buffer as ArrayBuffer] } : {});
   }
 
-  /** Busy fraction of the pool's threads since start (0..1). */
-  get utilization(): number {
-    return this.piscina.utilization;
-  }
-
   async close(): Promise<void> {
     await this.piscina.destroy();
   }

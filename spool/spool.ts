@@ -5,7 +5,7 @@ import { AtomicWriter, isMissing } from './atomic.js';
 import { ClaimRegistry, type Claim } from './claims.js';
 import { ExpiryIndex } from './expiry.js';
 import { decodeJob, encodeJob, type Job } from './job.js';
-import { BATCH_SUFFIX, JOB_SUFFIX, isVisible, jobPath, locksDir, originalPath, spoolTmpDir, STATES, stateDir, stripSuffix, type State } from './layout.js';
+import { BATCH_SUFFIX, JOB_SUFFIX, isVisible, jobPath, locksDir, originalPath, spoolTmpDir, STATES, stateDir, type State } from './layout.js';
 
 export interface SpoolOptions {
   root: string;
@@ -137,4 +137,3 @@ export class Spool {
   }
 }
 
-export { JOB_SUFFIX, BATCH_SUFFIX, stripSuffix };
