@@ -33,7 +33,6 @@ export interface EngineStats {
   /** Originals set down in downloaded/ because every thread was busy. */
   spilled: number;
   batches: number;
-  queuedFromBatches: number;
   failuresByCode: Record<string, number>;
 }
 
@@ -52,7 +51,7 @@ const keyOf = (c: Candidate): string => `${c.stage}/${c.country}/${c.name}`;
  * downloads run in a bounded async pool and thumbnails in the worker-thread pool.
  */
 export class Engine {
-  readonly stats: EngineStats = { thumbed: 0, skipped: 0, failed: 0, retries: 0, spilled: 0, batches: 0, queuedFromBatches: 0, failuresByCode: {} };
+  readonly stats: EngineStats = { thumbed: 0, skipped: 0, failed: 0, retries: 0, spilled: 0, batches: 0, failuresByCode: {} };
   readonly spool: Spool;
   private readonly config: Config;
   private readonly log: Logger;
@@ -178,13 +177,15 @@ export class Engine {
   private async rescan(): Promise<void> {
     try {
       await this.scanAll();
-      await removeStaleLocks(locksDir(this.config.spool), this.config.claims.staleMs);
     } catch (error) {
       this.log.error({ err: error }, 'rescan failed');
     }
   }
 
-  /** Walks incoming/ and downloaded/ of every country; returns how many jobs and batches it saw. */
+  /**
+   * Walks incoming/ and downloaded/ of every country; returns how many jobs and batches it saw. Each
+   * walk, in the daemon and in --once alike, also clears claims left stale by engines that died.
+   */
   private scanAll(): Promise<number> {
     this.scanning ??= (async () => {
       let seen = 0;
@@ -200,6 +201,7 @@ export class Engine {
             }
           }
         }
+        await removeStaleLocks(locksDir(this.config.spool), this.config.claims.staleMs);
         return seen;
       } finally {
         this.lastScan = Date.now();
@@ -363,7 +365,6 @@ export class Engine {
           if (result) {
             this.progressed = true;
             if (result.removed) this.stats.batches++;
-            this.stats.queuedFromBatches += result.counts.queued;
             this.log.info({ country, batch: name, ...result.counts, complete: result.removed }, 'batch read');
           }
         } catch (error) {

@@ -25,12 +25,17 @@ export function normaliseUrl(raw: string): string {
   return url.href;
 }
 
+/** First 32 hex digits of SHA-256 of a text's UTF-8. */
+export function hashOfText(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, HASH_LENGTH);
+}
+
 /**
  * hashForUrl(url) = first 32 hex digits of SHA-256(UTF-8 of normaliseUrl(url)).
  * Stable across releases: the test vectors in test/hash.test.ts pin it.
  */
 export function hashForUrl(url: string): string {
-  return createHash('sha256').update(normaliseUrl(url), 'utf8').digest('hex').slice(0, HASH_LENGTH);
+  return hashOfText(normaliseUrl(url));
 }
 
 export function isHash(value: string): boolean {

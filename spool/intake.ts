@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { ImageSysError } from '../engine/errors.js';
+import { hashOfText } from '../engine/hash.js';
 import { touchImage } from '../engine/tree.js';
 import { isMissing } from './atomic.js';
 import { newJob, parseBatchLine, withFailure, type Job, type NewJobInput } from './job.js';
@@ -68,7 +68,7 @@ async function touched(spool: Spool, tree: string, job: Job, now: Date): Promise
  */
 async function recordInvalid(spool: Spool, input: NewJobInput, error: ImageSysError): Promise<boolean> {
   const at = spool.now().toISOString();
-  const hash = createHash('sha256').update(input.url.trim(), 'utf8').digest('hex').slice(0, 32);
+  const hash = hashOfText(input.url.trim());
   if (await spool.findJob(input.country, hash)) return false;
   const job: Job = { url: input.url.trim(), hash, country: input.country, attempts: 0, createdAt: at, updatedAt: at };
   if (input.datasource) job.datasource = input.datasource;
