@@ -93,7 +93,7 @@ export async function startSourceServer(routes: Map<string, Route> = new Map()):
     }
   };
   const server: Server = createServer(handle);
-  server.keepAliveTimeout = 1_000;
+  server.keepAliveTimeout = 5_000; // as Apache; undici reuses a socket only if the hint exceeds 2 s
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const base = `http://127.0.0.1:${port}`;
