@@ -90,6 +90,25 @@ export interface Config {
     /** Job names held in memory waiting for a slot, per stage. */
     queueLimit: number;
   };
+  /** Self-healing: sources that keep failing are paused, jobs that stop moving are requeued. */
+  health: {
+    /** Failures are counted over this sliding window, per host and per datasource. */
+    windowMs: number;
+    /** Attempts in the window before a failure rate is judged at all. */
+    minSamples: number;
+    /** Share of transient failures (0-1) at which a host or datasource is paused. */
+    failureRate: number;
+    /** First pause; each failed probe afterwards doubles it, up to maxCoolOffMs. */
+    coolOffMs: number;
+    maxCoolOffMs: number;
+    /** A job in progress that made no progress for this long is aborted and retried later. */
+    stuckMs: number;
+  };
+  /** Downloads pause while the spool's or the tree's file system has less free space than this. */
+  disk: {
+    minFreeMiB: number;
+    checkMs: number;
+  };
   fsync: boolean;
   sweep: {
     /** The frontends' copies of the tree: a local directory, host:/path (ssh) or rsync://host:port/module/path. */
@@ -150,6 +169,8 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   retry: { maxAttempts: 5, baseMs: 30_000, maxMs: 3_600_000, factor: 4, jitter: 0.5 },
   claims: { staleMs: 15_000 },
   intake: { settleMs: 2_000, rescanMs: 30_000, queueLimit: 2_000 },
+  health: { windowMs: 300_000, minSamples: 20, failureRate: 0.5, coolOffMs: 60_000, maxCoolOffMs: 1_800_000, stuckMs: 900_000 },
+  disk: { minFreeMiB: 1_024, checkMs: 10_000 },
   fsync: true,
   sweep: { targets: [], purgeAfterDays: 30, timeoutSeconds: 120, connectTimeoutSeconds: 15, bwlimitKiB: 0, batchSize: 20_000, rsync: 'rsync' },
   log: { level: 'info', dir: 'var/log' },
@@ -345,7 +366,7 @@ function targets(raw: unknown, key: string): SweepTarget[] {
 export function parseConfig(raw: unknown): Config {
   const d = DEFAULT_CONFIG;
   const top = section(raw ?? {}, '', [
-    'spool', 'tree', 'countries', 'baseUrl', 'thumbnails', 'pool', 'download', 'retry', 'claims', 'intake', 'fsync', 'sweep', 'log',
+    'spool', 'tree', 'countries', 'baseUrl', 'thumbnails', 'pool', 'download', 'retry', 'claims', 'intake', 'health', 'disk', 'fsync', 'sweep', 'log',
   ]);
   const countriesRaw = top.countries;
   let countries = [...d.countries];
@@ -365,6 +386,8 @@ export function parseConfig(raw: unknown): Config {
   const r = section(top.retry, 'retry', ['maxAttempts', 'baseMs', 'maxMs', 'factor', 'jitter']);
   const c = section(top.claims, 'claims', ['staleMs']);
   const i = section(top.intake, 'intake', ['settleMs', 'rescanMs', 'queueLimit']);
+  const h = section(top.health, 'health', ['windowMs', 'minSamples', 'failureRate', 'coolOffMs', 'maxCoolOffMs', 'stuckMs']);
+  const dk = section(top.disk, 'disk', ['minFreeMiB', 'checkMs']);
   const l = section(top.log, 'log', ['level', 'dir']);
   const sw = section(top.sweep, 'sweep', ['targets', 'purgeAfterDays', 'timeoutSeconds', 'connectTimeoutSeconds', 'bwlimitKiB', 'batchSize', 'rsync']);
 
@@ -412,6 +435,18 @@ export function parseConfig(raw: unknown): Config {
       settleMs: integer(i.settleMs, 'intake.settleMs', d.intake.settleMs, 0),
       rescanMs: integer(i.rescanMs, 'intake.rescanMs', d.intake.rescanMs, 100),
       queueLimit: integer(i.queueLimit, 'intake.queueLimit', d.intake.queueLimit, 1),
+    },
+    health: {
+      windowMs: integer(h.windowMs, 'health.windowMs', d.health.windowMs, 1_000),
+      minSamples: integer(h.minSamples, 'health.minSamples', d.health.minSamples, 1),
+      failureRate: number(h.failureRate, 'health.failureRate', d.health.failureRate, 0.01, 1),
+      coolOffMs: integer(h.coolOffMs, 'health.coolOffMs', d.health.coolOffMs, 100),
+      maxCoolOffMs: integer(h.maxCoolOffMs, 'health.maxCoolOffMs', d.health.maxCoolOffMs, 100),
+      stuckMs: integer(h.stuckMs, 'health.stuckMs', d.health.stuckMs, 1_000),
+    },
+    disk: {
+      minFreeMiB: integer(dk.minFreeMiB, 'disk.minFreeMiB', d.disk.minFreeMiB, 0),
+      checkMs: integer(dk.checkMs, 'disk.checkMs', d.disk.checkMs, 100),
     },
     fsync: boolean(top.fsync, 'fsync', d.fsync),
     sweep: {

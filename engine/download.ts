@@ -62,14 +62,19 @@ export class Downloader {
     await this.dispatcher.close();
   }
 
-  async download(url: string, validators?: Validators): Promise<DownloadResult> {
+  /** `abort` (the engine's, for a job that stopped moving) cancels the download wherever it is. */
+  async download(url: string, validators?: Validators, abort?: AbortSignal): Promise<DownloadResult> {
     // the total time counts from the first request, not from the wait for a slot
     let signal: AbortSignal | undefined;
+    const limit = (): AbortSignal => {
+      const total = AbortSignal.timeout(this.options.totalTimeoutMs);
+      return abort ? AbortSignal.any([abort, total]) : total;
+    };
     let current = url;
     for (let hop = 0; ; hop++) {
       const host = new URL(current).host;
       const outcome = await this.perHost.run(host, () =>
-        this.global.run(() => this.fetchOnce(current, validators, (signal ??= AbortSignal.timeout(this.options.totalTimeoutMs)))),
+        this.global.run(() => this.fetchOnce(current, validators, (signal ??= limit()))),
       );
       if (outcome.kind === 'done') return outcome.result;
       if (hop >= this.options.maxRedirects) {

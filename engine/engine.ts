@@ -6,10 +6,15 @@ import { isMissing } from '../spool/atomic.js';
 import { ingestBatch } from '../spool/intake.js';
 import { BATCH_SUFFIX, JOB_SUFFIX, isVisible, locksDir, spoolTmpDir, stateDir } from '../spool/layout.js';
 import { removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';
+import { SELF } from '../spool/owner.js';
 import { Spool } from '../spool/spool.js';
 import type { Job } from '../spool/job.js';
+import type { Claim } from '../spool/claims.js';
 import type { Config } from './config.js';
+import { removeDaemonState, STATE_INTERVAL_MS, writeDaemonState, type DaemonState } from './daemon-state.js';
+import { describeLowDisks, measureDisks, type DiskFree } from './disk.js';
 import { Downloader } from './download.js';
+import { SourceHealth } from './health.js';
 import { Processor, type Outcome } from './processor.js';
 import { Semaphore } from './semaphore.js';
 import { ThumbnailPool } from './thumbnail-pool.js';
@@ -27,6 +32,8 @@ interface Candidate {
 
 export interface EngineStats {
   thumbed: number;
+  /** Attempts aborted because they made no progress for health.stuckMs. */
+  stuck: number;
   skipped: number;
   failed: number;
   retries: number;
@@ -46,12 +53,25 @@ export interface EngineOptions {
 
 const keyOf = (c: Candidate): string => `${c.stage}/${c.country}/${c.name}`;
 
+/** One job being worked on, as the stuck-job watchdog sees it. */
+interface Attempt {
+  candidate: Candidate;
+  startedAt: number;
+  controller: AbortController;
+  claim?: Claim;
+  /** Given up on (it ignored the abort): its slot is free, whatever it does later is ignored. */
+  abandoned: boolean;
+}
+
+/** An aborted attempt that has not ended after this long is abandoned (its claim released). */
+const ABANDON_AFTER_MS = 30_000;
+
 /**
  * The daemon: recovery first, then a watcher plus periodic rescans feed bounded in-memory queues;
  * downloads run in a bounded async pool and thumbnails in the worker-thread pool.
  */
 export class Engine {
-  readonly stats: EngineStats = { thumbed: 0, skipped: 0, failed: 0, retries: 0, spilled: 0, batches: 0, failuresByCode: {} };
+  readonly stats: EngineStats = { thumbed: 0, stuck: 0, skipped: 0, failed: 0, retries: 0, spilled: 0, batches: 0, failuresByCode: {} };
   readonly spool: Spool;
   private readonly config: Config;
   private readonly log: Logger;
@@ -59,6 +79,15 @@ export class Engine {
   private readonly downloader: Downloader;
   private readonly pool: ThumbnailPool;
   private readonly processor: Processor;
+  /** Hosts and datasources paused for failing too often. */
+  readonly health: SourceHealth;
+  private readonly attempts = new Set<Attempt>();
+  private disks: DiskFree[] = [];
+  /** Why downloads are paused (low disk); undefined while they run. */
+  private downloadsPaused: string | undefined;
+  private mode: DaemonState['mode'] = 'daemon';
+  private readonly startedAt = new Date();
+  private timers: NodeJS.Timeout[] = [];
   private readonly queues: Record<Stage, Candidate[]> = { incoming: [], downloaded: [] };
   private readonly limits: Record<Stage, number>;
   private readonly active: Record<Stage, number> = { incoming: 0, downloaded: 0 };
@@ -91,7 +120,9 @@ export class Engine {
     // one image more per thread than it works on, so that no thread waits for the next download
     const thumbnailSlots = threads * (tasksPerThread + 1);
     this.limits = { incoming: options.config.download.concurrency, downloaded: thumbnailSlots };
+    this.health = new SourceHealth(options.config.health);
     this.processor = new Processor({
+      health: this.health,
       config: options.config,
       spool: this.spool,
       downloader: this.downloader,
@@ -114,6 +145,7 @@ export class Engine {
   /** Runs as a daemon until stop(). */
   async start(): Promise<void> {
     await this.recover();
+    await this.startHousekeeping('daemon');
     this.watcher = watch(
       this.countries.map((country) => stateDir(this.config.spool, 'incoming', country)),
       // batches only: chokidar holds a watch per file, too many for a directory of jobs. Jobs that
@@ -123,7 +155,10 @@ export class Engine {
     this.watcher.on('add', (path) => this.onFileEvent(path));
     this.watcher.on('change', (path) => this.onFileEvent(path));
     this.watcher.on('error', (error) => this.log.warn({ err: error }, 'watcher error; rescans continue'));
-    this.ticker = setInterval(() => this.tick(), Math.min(1_000, this.config.intake.rescanMs));
+    this.ticker = setInterval(() => {
+      this.tick();
+      if (Date.now() - this.lastScan >= this.config.intake.rescanMs) void this.rescan();
+    }, Math.min(1_000, this.config.intake.rescanMs));
     void this.rescan();
     this.log.info({ countries: this.countries, threads: this.config.pool.threads, downloads: this.config.download.concurrency }, 'engine started');
   }
@@ -131,6 +166,7 @@ export class Engine {
   /** --once: processes everything queued (retries included), then returns. */
   async drain(onProgress?: () => void): Promise<void> {
     await this.recover();
+    await this.startHousekeeping('once');
     for (;;) {
       this.progressed = false;
       const seen = await this.scanAll();
@@ -146,6 +182,8 @@ export class Engine {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.ticker) clearInterval(this.ticker);
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
     for (const timer of this.batchTimers.values()) clearTimeout(timer);
     this.batchTimers.clear();
     await this.watcher?.close();
@@ -159,6 +197,7 @@ export class Engine {
     await this.idle();
     await this.pool.close();
     await this.downloader.close();
+    await removeDaemonState(this.config.spool);
   }
 
   get queueDepth(): number {
@@ -171,7 +210,85 @@ export class Engine {
 
   private tick(): void {
     this.releaseDue();
-    if (Date.now() - this.lastScan >= this.config.intake.rescanMs) void this.rescan();
+    this.checkStuck(Date.now());
+  }
+
+  /**
+   * What runs beside the work in both modes: the disk watermark (checked before the first download),
+   * the stuck-job watchdog, and the state file that `imagesys status` reads.
+   */
+  private async startHousekeeping(mode: DaemonState['mode']): Promise<void> {
+    this.mode = mode;
+    await this.checkDisk();
+    const every = (ms: number, fn: () => unknown): void => {
+      const timer = setInterval(fn, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(this.config.disk.checkMs, () => void this.checkDisk());
+    every(STATE_INTERVAL_MS, () => void this.writeState());
+    every(this.config.health.windowMs, () => this.health.prune(Date.now()));
+    if (mode === 'once') every(1_000, () => this.checkStuck(Date.now()));
+    await this.writeState();
+  }
+
+  /** Below the free-space watermark on the spool's or the tree's file system, downloads pause. */
+  private async checkDisk(): Promise<void> {
+    const { minFreeMiB } = this.config.disk;
+    this.disks = await measureDisks({ spool: this.config.spool, tree: this.config.tree }, minFreeMiB);
+    const reason = describeLowDisks(this.disks, minFreeMiB);
+    if (reason === this.downloadsPaused) return;
+    if (reason) this.log.warn({ disks: this.disks }, reason);
+    else this.log.info({ disks: this.disks }, 'free space above the watermark again: downloads resume');
+    this.downloadsPaused = reason;
+    if (!reason) this.pump('incoming');
+  }
+
+  /**
+   * An attempt with no result after health.stuckMs is aborted (its download or thumbnail cancelled,
+   * the job retried later with code `stuck`); one that ignores the abort is abandoned after
+   * ABANDON_AFTER_MS: its claim is released and its slot freed.
+   */
+  private checkStuck(now: number): void {
+    const { stuckMs } = this.config.health;
+    for (const attempt of this.attempts) {
+      const age = now - attempt.startedAt;
+      if (age < stuckMs || attempt.abandoned) continue;
+      const where = { stage: attempt.candidate.stage, country: attempt.candidate.country, job: attempt.candidate.name, ageMs: age };
+      if (!attempt.controller.signal.aborted) {
+        this.stats.stuck++;
+        this.log.warn(where, 'job made no progress: aborted, it will be retried');
+        attempt.controller.abort();
+      } else if (age >= stuckMs + Math.min(stuckMs, ABANDON_AFTER_MS)) {
+        this.log.error(where, 'stuck job ignored its abort: claim released, slot freed');
+        attempt.abandoned = true;
+        void attempt.claim?.abandon();
+        this.settle(attempt, { kind: 'deferred', until: now + stuckMs });
+      }
+    }
+  }
+
+  private async writeState(): Promise<void> {
+    const s = this.stats;
+    const state: DaemonState = {
+      version: 1,
+      host: SELF.host,
+      pid: SELF.pid,
+      mode: this.mode,
+      countries: this.countries,
+      startedAt: this.startedAt.toISOString(),
+      updatedAt: new Date().toISOString(),
+      queued: { incoming: this.queues.incoming.length, downloaded: this.queues.downloaded.length, active: this.active.incoming + this.active.downloaded, waiting: this.deferred.size },
+      stats: { thumbed: s.thumbed, skipped: s.skipped, failed: s.failed, retries: s.retries, spilled: s.spilled, batches: s.batches, stuck: s.stuck, failuresByCode: { ...s.failuresByCode } },
+      paused: this.health.paused(Date.now()),
+      disk: this.disks,
+      ...(this.downloadsPaused ? { downloadsPaused: this.downloadsPaused } : {}),
+    };
+    try {
+      await writeDaemonState(this.spool.writer, this.config.spool, state);
+    } catch (error) {
+      this.log.warn({ err: error }, 'state file could not be written');
+    }
   }
 
   private async rescan(): Promise<void> {
@@ -238,6 +355,7 @@ export class Engine {
   /** Downloads pause while the originals set down in downloaded/ pile up (the CPU is behind). */
   private mayStart(stage: Stage): boolean {
     if (stage === 'downloaded') return true;
+    if (this.downloadsPaused) return false;
     return this.queues.downloaded.length + this.active.downloaded < this.config.intake.queueLimit;
   }
 
@@ -253,9 +371,14 @@ export class Engine {
   }
 
   private async work(candidate: Candidate): Promise<void> {
+    const attempt: Attempt = { candidate, startedAt: Date.now(), controller: new AbortController(), abandoned: false };
+    this.attempts.add(attempt);
     let outcome: Outcome;
     try {
-      outcome = await this.processor.process(candidate.stage, candidate.country, candidate.name, candidate.fresh);
+      outcome = await this.processor.process(candidate.stage, candidate.country, candidate.name, candidate.fresh, {
+        signal: attempt.controller.signal,
+        onClaim: (claim) => (attempt.claim = claim),
+      });
     } catch (error) {
       // outside any job's error handling (a file that cannot be claimed or read): back off, and after
       // retry.maxAttempts leave it alone until the next start, so that a drain can finish
@@ -267,6 +390,13 @@ export class Engine {
       outcome = { kind: 'deferred', until: Date.now() + delay };
       if (count >= this.config.retry.maxAttempts) outcome = { kind: 'gone' };
     }
+    if (!attempt.abandoned) this.settle(attempt, outcome);
+  }
+
+  /** An attempt is over: its outcome is recorded and its slot goes to the next job. */
+  private settle(attempt: Attempt, outcome: Outcome): void {
+    const { candidate } = attempt;
+    this.attempts.delete(attempt);
     this.record(candidate, outcome);
     this.known.delete(keyOf(candidate));
     this.active[candidate.stage]--;
@@ -295,6 +425,10 @@ export class Engine {
         return;
       case 'deferred':
         this.deferred.set(keyOf(candidate), { candidate, due: outcome.until });
+        return;
+      case 'paused':
+        // spread over a tenth of the wait, so that a source's jobs do not all come back at once
+        this.deferred.set(keyOf(candidate), { candidate, due: outcome.until + Math.random() * Math.max(0, outcome.until - Date.now()) * 0.1 });
         return;
       case 'spilled':
         this.progressed = true;

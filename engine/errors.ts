@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'pixel_limit'
   | 'decode_failed'
   | 'original_missing'
+  | 'stuck'
   | 'internal';
 
 /** Codes a later attempt may cure; everything else fails the job at once. */
@@ -38,6 +39,7 @@ export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'body_timeout',
   'total_timeout',
   'body_incomplete',
+  'stuck',
   'internal',
 ]);
 
@@ -71,7 +73,7 @@ const ALL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'invalid_url', 'bad_job', 'http_not_found', 'http_client_error', 'http_server_error',
   'http_rate_limited', 'connect_failed', 'connect_timeout', 'tls_error', 'headers_timeout', 'body_timeout',
   'total_timeout', 'body_incomplete', 'too_big', 'too_many_redirects', 'bad_redirect', 'empty_body',
-  'not_image', 'unsupported_format', 'pixel_limit', 'decode_failed', 'original_missing', 'internal',
+  'not_image', 'unsupported_format', 'pixel_limit', 'decode_failed', 'original_missing', 'stuck', 'internal',
 ]);
 
 export function isErrorCode(value: string): value is ErrorCode {

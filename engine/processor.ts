@@ -11,6 +11,7 @@ import { backoffDelay } from './backoff.js';
 import { processingFor, type Config } from './config.js';
 import type { DownloadResult, Downloader } from './download.js';
 import { asImageSysError, ImageSysError } from './errors.js';
+import { sourcesOf, type SourceHealth } from './health.js';
 import type { Semaphore } from './semaphore.js';
 import type { ThumbnailPool } from './thumbnail-pool.js';
 import { manifestPath, readManifest, sizeRelPath, touchImage, treeTmpDir, type Manifest } from './tree.js';
@@ -21,6 +22,7 @@ export type Outcome =
   | { kind: 'busy' } // another engine holds it
   | { kind: 'gone' } // it left this state meanwhile
   | { kind: 'deferred'; until: number } // waiting for its backoff
+  | { kind: 'paused'; until: number } // its host or datasource is paused: waits, no attempt counted
   | { kind: 'thumbed'; skipped?: 'in_tree' | 'not_modified' }
   | { kind: 'spilled' } // downloaded, original on disk in downloaded/, waiting for a thread
   | { kind: 'retry'; until: number; code: string }
@@ -33,11 +35,19 @@ export interface ProcessorDeps {
   pool: ThumbnailPool;
   /** Limits how many images wait in memory for, or are in, the thumbnail pool. */
   thumbnailSlots: Semaphore;
+  /** Which hosts and datasources are paused for failing too often. */
+  health: SourceHealth;
   log: Logger;
   random?: () => number;
 }
 
 class ClaimLost extends Error {}
+
+/** How the engine watches one attempt: it may abort it (stuck) and take its claim away. */
+export interface AttemptControl {
+  signal?: AbortSignal;
+  onClaim?: (claim: Claim) => void;
+}
 
 /** A refresh of an image last written longer ago than this needs no sync. */
 const UNCHANGED_AFTER_MS = 60 * 60 * 1000;
@@ -57,11 +67,12 @@ export class Processor {
    * `fresh` is a job this engine has just made from a batch (after checking the tree): its content is
    * known, so only its presence is checked once the claim is held.
    */
-  async process(state: 'incoming' | 'downloaded', country: string, fileName: string, fresh?: Job): Promise<Outcome> {
+  async process(state: 'incoming' | 'downloaded', country: string, fileName: string, fresh?: Job, control: AttemptControl = {}): Promise<Outcome> {
     const { spool } = this.deps;
     const fileHash = stripSuffix(fileName, JOB_SUFFIX);
     const claim = await spool.claimJob(country, fileHash);
     if (!claim) return { kind: 'busy' };
+    control.onClaim?.(claim);
     try {
       const read = fresh && state === 'incoming' ? await this.stillThere(state, fileName, fresh) : await spool.readJobFile(state, country, fileName);
       if ('missing' in read) return { kind: 'gone' };
@@ -87,17 +98,18 @@ export class Processor {
       if (due > spool.now().getTime()) return { kind: 'deferred', until: due };
       const log = this.deps.log.child({ job: job.hash, country });
       try {
-        if (state === 'incoming') return await this.fromIncoming(job, claim, log, fresh !== undefined);
-        return await this.fromDownloaded(job, claim, log);
+        if (state === 'incoming') return await this.fromIncoming(job, claim, log, fresh !== undefined, control.signal);
+        return await this.fromDownloaded(job, claim, log, control.signal);
       } catch (error) {
-        if (error instanceof ClaimLost) {
+        if (error instanceof ClaimLost || claim.lost) {
           log.warn('claim lost, leaving the job to its new holder');
           return { kind: 'busy' };
         }
         const current = (await spool.findJob(country, job.hash)) ?? state;
         if (current !== 'incoming' && current !== 'downloaded') return { kind: 'gone' };
         job = (await spool.readJob(current, country, job.hash)) ?? job;
-        return await this.recordFailure(current, job, asImageSysError(error), claim, log);
+        const failure = control.signal?.aborted ? new ImageSysError('stuck', `no progress for ${Math.round(this.deps.config.health.stuckMs / 1000)} s: aborted`, { cause: error }) : asImageSysError(error);
+        return await this.recordFailure(current, job, failure, claim, log);
       }
     } finally {
       await claim.release();
@@ -114,16 +126,29 @@ export class Processor {
     }
   }
 
-  private async fromIncoming(job: Job, claim: Claim, log: Logger, treeChecked: boolean): Promise<Outcome> {
-    const { config, spool, downloader } = this.deps;
+  private async fromIncoming(job: Job, claim: Claim, log: Logger, treeChecked: boolean, signal?: AbortSignal): Promise<Outcome> {
+    const { config, spool, downloader, health } = this.deps;
     const previous = !job.refresh && !treeChecked ? await touchImage(config.tree, job.country, job.hash, spool.now()) : undefined;
     if (previous) {
       await this.finish('incoming', job, claim, previous);
       log.debug('already in the tree: touched');
       return { kind: 'thumbed', skipped: 'in_tree' };
     }
+    const sources = sourcesOf(job.url, job.country, job.datasource);
+    const admission = health.admit(sources, Date.now());
+    if (!admission.go) return { kind: 'paused', until: admission.until };
+    if (admission.probes.length > 0) log.info({ sources: admission.probes }, 'probing a paused source');
     const validators = job.refresh ? (await readManifest(config.tree, job.country, job.hash))?.source : undefined;
-    const result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) });
+    let result: DownloadResult;
+    try {
+      result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) }, signal);
+      health.record(sources, undefined, Date.now());
+    } catch (error) {
+      // only what a retry may cure says the source is unwell; a 404 or an HTML page is an answer
+      const failure = asImageSysError(error);
+      health.record(sources, failure.retryable && !signal?.aborted ? failure.code : undefined, Date.now());
+      throw error;
+    }
     if (result.notModified) {
       const touched = await touchImage(config.tree, job.country, job.hash, spool.now());
       if (touched) {
@@ -138,7 +163,7 @@ export class Processor {
     delete downloaded.notBefore;
     // usually a thread is free soon: then the original never touches the disk
     if (await this.deps.thumbnailSlots.acquireWithin(config.pool.spillAfterMs)) {
-      return this.thumbnail('incoming', downloaded, result.bytes, claim, log);
+      return this.thumbnail('incoming', downloaded, result.bytes, claim, log, signal);
     }
     await spool.writer.write(spool.originalPath(job.country, job.hash), result.bytes);
     this.assertHeld(claim);
@@ -147,7 +172,7 @@ export class Processor {
     return { kind: 'spilled' };
   }
 
-  private async fromDownloaded(job: Job, claim: Claim, log: Logger): Promise<Outcome> {
+  private async fromDownloaded(job: Job, claim: Claim, log: Logger, signal?: AbortSignal): Promise<Outcome> {
     const { config, spool } = this.deps;
     let bytes: Buffer;
     try {
@@ -165,14 +190,14 @@ export class Processor {
       return { kind: 'retry', until: 0, code: 'original_missing' };
     }
     await this.deps.thumbnailSlots.acquire();
-    return this.thumbnail('downloaded', job, bytes, claim, log);
+    return this.thumbnail('downloaded', job, bytes, claim, log, signal);
   }
 
   /**
    * Makes the thumbnails, writes them and the manifest, finishes. The caller has acquired a thumbnail
    * slot; it is released as soon as the pool is done, so that writing never keeps a thread idle.
    */
-  private async thumbnail(from: 'incoming' | 'downloaded', job: Job, bytes: Buffer, claim: Claim, log: Logger): Promise<Outcome> {
+  private async thumbnail(from: 'incoming' | 'downloaded', job: Job, bytes: Buffer, claim: Claim, log: Logger, signal?: AbortSignal): Promise<Outcome> {
     const { config, spool, pool } = this.deps;
     const processing = processingFor(config, job.country, job.datasource);
     const sourceBytes = bytes.length;
@@ -180,7 +205,7 @@ export class Processor {
     let result;
     try {
       digest = createHash('sha256').update(bytes).digest('hex');
-      result = await pool.run({ input: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sizes: processing.sizes, formats: processing.formats, process: processing.process, maxPixels: config.thumbnails.maxPixels });
+      result = await pool.run({ input: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sizes: processing.sizes, formats: processing.formats, process: processing.process, maxPixels: config.thumbnails.maxPixels }, signal);
     } finally {
       this.deps.thumbnailSlots.release();
     }

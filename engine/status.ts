@@ -2,6 +2,7 @@ import { entriesOf } from '../spool/dirs.js';
 import { readFile, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JOB_SUFFIX, isVisible, stateDir, STATES, type State } from '../spool/layout.js';
+import { readDaemonStates, type SeenDaemon } from './daemon-state.js';
 
 export interface DiskInfo {
   path: string;
@@ -20,6 +21,12 @@ export interface StatusReport {
   oldest: { country: string; state: State; job: string; ageSeconds: number } | null;
   failures: Array<{ code: string; count: number; example: string }>;
   disk: DiskInfo[];
+  /** The engines that use this spool, from their state files: alive ones and recently dead ones. */
+  engines: SeenDaemon[];
+  /** Hosts and datasources that a live engine has paused. */
+  paused: Array<SeenDaemon['paused'][number] & { engine: string }>;
+  /** Why a live engine has paused its downloads (low disk), if one has. */
+  downloadsPaused: string[];
 }
 
 /** Stat-ing every waiting job to find the oldest stops here, so status stays quick on huge spools. */
@@ -79,6 +86,17 @@ export async function gatherStatus(spool: string, tree: string, countries: reado
     oldest,
     failures: [...failures.entries()].map(([code, v]) => ({ code, ...v })).sort((a, b) => b.count - a.count).slice(0, 10),
     disk: [await disk(spool), await disk(tree)].filter((d): d is DiskInfo => d !== undefined),
+    ...(await enginesOf(spool, now)),
+  };
+}
+
+async function enginesOf(spool: string, now: number): Promise<Pick<StatusReport, 'engines' | 'paused' | 'downloadsPaused'>> {
+  const engines = await readDaemonStates(spool, now);
+  const alive = engines.filter((e) => e.alive);
+  return {
+    engines,
+    paused: alive.flatMap((e) => e.paused.map((p) => ({ ...p, engine: `${e.host}~${e.pid}` }))),
+    downloadsPaused: alive.flatMap((e) => (e.downloadsPaused ? [`${e.host}~${e.pid}: ${e.downloadsPaused}`] : [])),
   };
 }
 
@@ -145,5 +163,18 @@ export function formatStatus(report: StatusReport): string {
   }
   lines.push('');
   for (const d of report.disk) lines.push(`disk ${d.path}: ${formatBytes(d.freeBytes)} free of ${formatBytes(d.totalBytes)}`);
+  lines.push('');
+  if (report.engines.length === 0) lines.push('engines: none has run on this spool lately');
+  for (const e of report.engines) {
+    const seen = Math.max(0, Math.round((Date.parse(report.at) - Date.parse(e.updatedAt)) / 1000));
+    const up = Math.max(0, Math.round((Date.parse(e.updatedAt) - Date.parse(e.startedAt)) / 1000));
+    const state = e.alive ? `running ${formatDuration(up)}` : `NOT RUNNING, last seen ${formatDuration(seen)} ago`;
+    lines.push(`engine ${e.host}~${e.pid} (${e.mode}, ${e.countries.join(' ')}): ${state}; ${e.stats.thumbed} thumbed, ${e.stats.failed} failed, ${e.stats.retries} retries, ${e.stats.stuck} stuck, ${e.queued.active} in progress, ${e.queued.waiting} waiting`);
+  }
+  for (const reason of report.downloadsPaused) lines.push(`DOWNLOADS PAUSED ${reason}`);
+  if (report.paused.length > 0) {
+    lines.push('', 'paused sources (failing too often; their jobs wait):');
+    for (const p of report.paused) lines.push(`  ${p.source.padEnd(40)} until ${p.until}  ${p.failures}/${p.attempts} failed, pause #${p.strikes}${p.lastFailure ? `, last: ${p.lastFailure}` : ''}`);
+  }
   return lines.join('\n');
 }

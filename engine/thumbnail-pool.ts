@@ -24,12 +24,13 @@ export class ThumbnailPool {
     });
   }
 
-  run(task: ThumbnailTask): Promise<ThumbnailResult> {
+  /** `signal` aborts the task; a task already running ends with its worker, which piscina replaces. */
+  run(task: ThumbnailTask, signal?: AbortSignal): Promise<ThumbnailResult> {
     // transfer the bytes when they own their memory; a small Buffer may sit in Node's shared pool,
     // which cannot be transferred (it is copied instead)
     const { input } = task;
     const owns = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength;
-    return this.piscina.run(task, owns ? { transferList: [input.buffer as ArrayBuffer] } : {});
+    return this.piscina.run(task, { ...(owns ? { transferList: [input.buffer as ArrayBuffer] } : {}), ...(signal ? { signal } : {}) });
   }
 
   async close(): Promise<void> {

@@ -36,6 +36,8 @@ test('errors name the key and what was expected', () => {
     [{ thumbnails: { process: { background: 'white' } } }, 'thumbnails.process.background', /colour/],
     [{ thumbnails: { countries: { uk: { datasources: { '16': { process: { quality: 101 } } } } } } }, 'thumbnails.countries.uk.datasources.16.process.quality', /1 to 100/],
     [{ retry: { baseMs: 5000, maxMs: 10 } }, 'retry.maxMs', /at least retry.baseMs/],
+    [{ health: { failureRate: 0 } }, 'health.failureRate', /number from 0.01 to 1/],
+    [{ disk: { minFreeMiB: '1G' } }, 'disk.minFreeMiB', /integer/],
   ];
   for (const [raw, key, message] of cases) {
     const error = errorOf(raw);

@@ -1,0 +1,76 @@
+/**
+ * What a running engine tells the world: `spool/.state/<host>~<pid>.json`, rewritten atomically every
+ * few seconds and removed at a clean stop. `imagesys status` reads these files, so it reports paused
+ * sources and disk pauses whether it runs beside the daemon or not; a file that stopped being
+ * refreshed belongs to an engine that died.
+ */
+import { readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AtomicWriter } from '../spool/atomic.js';
+import { isOwnerDead, ownerTag, SELF, type Owner } from '../spool/owner.js';
+import type { DiskFree } from './disk.js';
+import type { PausedSource } from './health.js';
+
+export interface DaemonState {
+  version: 1;
+  host: string;
+  pid: number;
+  mode: 'daemon' | 'once';
+  countries: string[];
+  startedAt: string;
+  updatedAt: string;
+  queued: { incoming: number; downloaded: number; active: number; waiting: number };
+  stats: { thumbed: number; skipped: number; failed: number; retries: number; spilled: number; batches: number; stuck: number; failuresByCode: Record<string, number> };
+  /** Hosts and datasources paused for failing too often. */
+  paused: PausedSource[];
+  disk: DiskFree[];
+  /** Why downloads are paused now (low disk), if they are. */
+  downloadsPaused?: string;
+}
+
+/** How often a running engine rewrites its state file; three missed refreshes mean it is gone. */
+export const STATE_INTERVAL_MS = 2_000;
+
+export function stateDirOf(spool: string): string {
+  return join(spool, '.state');
+}
+
+export function stateFileOf(spool: string, owner: Owner = SELF): string {
+  return join(stateDirOf(spool), `${ownerTag(owner)}.json`);
+}
+
+export async function writeDaemonState(writer: AtomicWriter, spool: string, state: DaemonState): Promise<void> {
+  await writer.write(stateFileOf(spool), `${JSON.stringify(state, null, 2)}\n`, { skipDirSync: true });
+}
+
+export async function removeDaemonState(spool: string): Promise<void> {
+  await unlink(stateFileOf(spool)).catch(() => {});
+}
+
+export interface SeenDaemon extends DaemonState {
+  /** Refreshed recently (and, on this host, its process exists). */
+  alive: boolean;
+}
+
+/** Every engine's last state; dead engines' files older than a day are removed on the way. */
+export async function readDaemonStates(spool: string, now = Date.now()): Promise<SeenDaemon[]> {
+  const dir = stateDirOf(spool);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const seen: SeenDaemon[] = [];
+  for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()) {
+    let state: DaemonState;
+    try {
+      state = JSON.parse(await readFile(join(dir, name), 'utf8')) as DaemonState;
+    } catch {
+      continue;
+    }
+    const age = now - Date.parse(state.updatedAt);
+    const alive = age < 3 * STATE_INTERVAL_MS && !isOwnerDead({ host: state.host, pid: state.pid });
+    if (!alive && age > 86_400_000) {
+      await unlink(join(dir, name)).catch(() => {});
+      continue;
+    }
+    seen.push({ ...state, alive });
+  }
+  return seen;
+}

@@ -1,0 +1,78 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SourceHealth, sourcesOf } from '../engine/health.js';
+import { describeLowDisks } from '../engine/disk.js';
+
+const policy = { windowMs: 10_000, minSamples: 4, failureRate: 0.5, coolOffMs: 1_000, maxCoolOffMs: 3_000 };
+const HOST = ['host:a.example:80'];
+
+function fail(health: SourceHealth, n: number, at: number): void {
+  for (let i = 0; i < n; i++) health.record(HOST, 'connect_failed', at);
+}
+
+test('a source is judged only once the window holds minSamples attempts', () => {
+  const health = new SourceHealth(policy);
+  fail(health, 3, 0);
+  assert.equal(health.admit(HOST, 1), { go: true, probes: [] });
+  fail(health, 1, 2);
+  assert.equal(health.admit(HOST, 3), { go: false, until: 1_002 });
+  assert.is(health.paused(3)[0]?.source, 'host:a.example:80');
+  assert.is(health.paused(3)[0]?.lastFailure, 'connect_failed');
+});
+
+test('successes keep the rate below the threshold; old failures leave the window', () => {
+  const health = new SourceHealth(policy);
+  for (let i = 0; i < 4; i++) health.record(HOST, undefined, 0);
+  fail(health, 3, 0);
+  assert.ok(health.admit(HOST, 1).go, '3 of 7 failed: below one half');
+  fail(health, 3, 20_000); // the first failures are out of the window now
+  assert.ok(health.admit(HOST, 20_001).go, 'only 3 attempts in the window');
+  fail(health, 1, 20_002);
+  assert.not.ok(health.admit(HOST, 20_003).go);
+});
+
+test('after the cool-off one probe goes; the others wait; a failed probe doubles the pause, up to the ceiling', () => {
+  const health = new SourceHealth(policy);
+  fail(health, 4, 0);
+  assert.equal(health.admit(HOST, 1_000), { go: true, probes: ['host:a.example:80'] });
+  const waiting = health.admit(HOST, 1_001);
+  assert.not.ok(waiting.go, 'a second job waits while the probe is out');
+  health.record(HOST, 'connect_failed', 1_100);
+  assert.equal(health.admit(HOST, 1_200), { go: false, until: 3_100 }, 'paused twice as long');
+  assert.ok(health.admit(HOST, 3_100).go);
+  health.record(HOST, 'http_server_error', 3_200);
+  assert.equal(health.admit(HOST, 3_300), { go: false, until: 6_200 }, 'the pause stops growing at maxCoolOffMs');
+});
+
+test('a successful probe closes the breaker and forgets the strikes', () => {
+  const health = new SourceHealth(policy);
+  fail(health, 4, 0);
+  assert.ok(health.admit(HOST, 1_000).go);
+  health.record(HOST, undefined, 1_050);
+  assert.equal(health.paused(1_100), []);
+  assert.equal(health.admit(HOST, 1_100), { go: true, probes: [] });
+  fail(health, 4, 1_200);
+  assert.equal(health.admit(HOST, 1_300), { go: false, until: 2_200 }, 'a new pause starts again from coolOffMs');
+});
+
+test('a job waits while any of its sources is paused; a healthy source is not held up', () => {
+  const health = new SourceHealth(policy);
+  const job = sourcesOf('http://a.example/x.jpg', 'uk', '16');
+  assert.equal(job, ['host:a.example', 'datasource:uk/16']);
+  for (let i = 0; i < 4; i++) health.record(['datasource:uk/16'], 'body_timeout', 0);
+  assert.not.ok(health.admit(job, 10).go);
+  assert.ok(health.admit(sourcesOf('http://a.example/y.jpg', 'uk', '17'), 10).go);
+  health.prune(100_000);
+  assert.is(health.paused(100_000).length, 1, 'a paused source is not forgotten');
+});
+
+test('low disks are named with their free space and the watermark', () => {
+  const disks = [
+    { role: 'spool', path: '/s', freeMiB: 10, totalMiB: 100, low: true },
+    { role: 'tree', path: '/t', freeMiB: 90, totalMiB: 100, low: false },
+  ];
+  assert.is(describeLowDisks(disks, 50), 'spool /s has 10 MiB free (watermark 50 MiB): downloads paused');
+  assert.is(describeLowDisks([disks[1]!], 50), undefined);
+});
+
+test.run();
