@@ -3,8 +3,9 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { isMissing } from '../spool/atomic.js';
+import { closeAbandonedSegments, closedSegments, removeSegment, segmentLines } from '../spool/arrivals.js';
 import { ingestBatch } from '../spool/intake.js';
-import { BATCH_SUFFIX, JOB_SUFFIX, isVisible, locksDir, spoolTmpDir, stateDir } from '../spool/layout.js';
+import { BATCH_SUFFIX, JOB_SUFFIX, ORIGINAL_SUFFIX, isVisible, locksDir, spoolTmpDir, stateDir } from '../spool/layout.js';
 import { removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';
 import { SELF } from '../spool/owner.js';
 import { Spool } from '../spool/spool.js';
@@ -17,7 +18,7 @@ import { Downloader } from './download.js';
 import { SourceHealth } from './health.js';
 import { Processor, type Outcome } from './processor.js';
 import { Semaphore } from './semaphore.js';
-import { ThumbnailPool } from './thumbnail-pool.js';
+import { ThumbnailPool, type ThumbnailRunner } from './thumbnail-pool.js';
 import { treeTmpDir } from './tree.js';
 
 type Stage = 'incoming' | 'downloaded';
@@ -49,6 +50,8 @@ export interface EngineOptions {
   countries: string[];
   log: Logger;
   now?: () => Date;
+  /** The thumbnail stage; a sharp worker pool unless given (bench:scale measures the spool alone). */
+  pool?: ThumbnailRunner;
 }
 
 const keyOf = (c: Candidate): string => `${c.stage}/${c.country}/${c.name}`;
@@ -77,7 +80,7 @@ export class Engine {
   private readonly log: Logger;
   private readonly countries: string[];
   private readonly downloader: Downloader;
-  private readonly pool: ThumbnailPool;
+  private readonly pool: ThumbnailRunner;
   private readonly processor: Processor;
   /** Hosts and datasources paused for failing too often. */
   readonly health: SourceHealth;
@@ -103,6 +106,12 @@ export class Engine {
   private watcher: FSWatcher | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private scanning: Promise<number> | undefined;
+  /** The arrival log being fed into the queue (oldest segments first). */
+  private feeding: Promise<number> | undefined;
+  /** The feeder is inside a segment: its jobs are being queued in arrival order. */
+  private feedingSegment = false;
+  /** Jobs were written to the arrival log and may not have been fed yet: new jobs queue behind them. */
+  private logBacklog = true;
   private lastScan = 0;
   private stopping = false;
   private idleWaiters: Array<() => void> = [];
@@ -116,7 +125,7 @@ export class Engine {
     this.spool = new Spool({ root: options.config.spool, fsync: options.config.fsync, staleMs: options.config.claims.staleMs, ...(options.now ? { now: options.now } : {}) });
     this.downloader = new Downloader(options.config.download);
     const { threads, tasksPerThread, nice } = options.config.pool;
-    this.pool = new ThumbnailPool({ threads, tasksPerThread, nice });
+    this.pool = options.pool ?? new ThumbnailPool({ threads, tasksPerThread, nice });
     // one image more per thread than it works on, so that no thread waits for the next download
     const thumbnailSlots = threads * (tasksPerThread + 1);
     this.limits = { incoming: options.config.download.concurrency, downloaded: thumbnailSlots };
@@ -139,6 +148,7 @@ export class Engine {
     let originals = 0;
     for (const country of this.countries) originals += await removeOrphanOriginals(this.config.spool, country);
     const locks = await removeStaleLocks(locksDir(this.config.spool), this.config.claims.staleMs);
+    for (const country of this.countries) await closeAbandonedSegments(this.config.spool, country);
     this.log.info({ temporaries: tmp, orphanOriginals: originals, staleClaims: locks }, 'recovery done');
   }
 
@@ -150,15 +160,18 @@ export class Engine {
       this.countries.map((country) => stateDir(this.config.spool, 'incoming', country)),
       // batches only: chokidar holds a watch per file, too many for a directory of jobs. Jobs that
       // appear by hand (mv from failed/) are found by the rescan; the engine queues its own at once.
-      { ignoreInitial: true, depth: 0, ignored: (path, stats) => stats?.isFile() === true && !isVisible(basename(path), BATCH_SUFFIX) },
+      // judged by name alone: a stat per job file would cost seconds on a directory of a million
+      { ignoreInitial: true, depth: 0, ignored: (path) => isIgnoredByWatcher(basename(path)) },
     );
     this.watcher.on('add', (path) => this.onFileEvent(path));
     this.watcher.on('change', (path) => this.onFileEvent(path));
     this.watcher.on('error', (error) => this.log.warn({ err: error }, 'watcher error; rescans continue'));
     this.ticker = setInterval(() => {
       this.tick();
+      void this.feedArrivals().catch((error) => this.log.error({ err: error }, 'arrival log could not be read; the full scan covers it'));
       if (Date.now() - this.lastScan >= this.config.intake.rescanMs) void this.rescan();
     }, Math.min(1_000, this.config.intake.rescanMs));
+    void this.feedArrivals().catch((error) => this.log.error({ err: error }, 'arrival log could not be read; the full scan covers it'));
     void this.rescan();
     this.log.info({ countries: this.countries, threads: this.config.pool.threads, downloads: this.config.download.concurrency }, 'engine started');
   }
@@ -169,7 +182,7 @@ export class Engine {
     await this.startHousekeeping('once');
     for (;;) {
       this.progressed = false;
-      const seen = await this.scanAll();
+      const seen = (await this.feedArrivals()) + (await this.scanAll());
       await this.idle();
       onProgress?.();
       if (seen === 0 && this.batchTimers.size === 0) return;
@@ -197,6 +210,7 @@ export class Engine {
     await this.idle();
     await this.pool.close();
     await this.downloader.close();
+    await this.spool.arrivals.close();
     await removeDaemonState(this.config.spool);
   }
 
@@ -301,24 +315,32 @@ export class Engine {
 
   /**
    * Walks incoming/ and downloaded/ of every country; returns how many jobs and batches it saw. Each
-   * walk, in the daemon and in --once alike, also clears claims left stale by engines that died.
+   * walk, in the daemon and in --once alike, also clears the claims and temporaries of engines that
+   * died (at once on this host, after an hour for temporaries of other hosts).
    */
   private scanAll(): Promise<number> {
     this.scanning ??= (async () => {
       let seen = 0;
       try {
         for (const country of this.countries) {
+          // while the arrival log has jobs to feed, they go first, oldest first: the walk of incoming/
+          // then only looks for batches (and counts jobs, so that a drain goes on)
+          const ordered = this.feedingSegment || (await closedSegments(this.config.spool, country)).length > 0;
           for (const stage of ['downloaded', 'incoming'] as const) {
             for await (const entry of this.spool.entries(stage, country)) {
               if (this.stopping) return seen;
               if (entry.name.endsWith(BATCH_SUFFIX)) await this.noteBatch(country, entry.name);
               else if ((this.unexpected.get(keyOf({ stage, country, name: entry.name })) ?? 0) >= this.config.retry.maxAttempts) continue;
-              else await this.offer({ stage, country, name: entry.name }, true);
+              else if (!(stage === 'incoming' && ordered)) await this.offer({ stage, country, name: entry.name }, true);
               seen++;
             }
           }
+          await closeAbandonedSegments(this.config.spool, country);
         }
+        // what engines that died meanwhile left behind: their stale claims and their temporaries
         await removeStaleLocks(locksDir(this.config.spool), this.config.claims.staleMs);
+        await removeStrayTemporaries(spoolTmpDir(this.config.spool));
+        await removeStrayTemporaries(treeTmpDir(this.config.tree));
         return seen;
       } finally {
         this.lastScan = Date.now();
@@ -328,6 +350,54 @@ export class Engine {
     return this.scanning;
   }
 
+  /**
+   * Feeds the arrival log into the queue: closed segments oldest first, each under a claim (engines
+   * share the backlog), waiting for queue space; a segment is removed once all its lines are queued.
+   * Returns how many lines it fed. One feeder at a time.
+   */
+  private feedArrivals(): Promise<number> {
+    this.feeding ??= (async () => {
+      let fed = 0;
+      try {
+        for (const country of this.countries) {
+          for (const segment of await closedSegments(this.config.spool, country)) {
+            if (this.stopping) return fed;
+            const claim = await this.spool.claims.tryClaim(`arrivals.${country}.${segment}`);
+            if (!claim) continue; // another engine feeds this one
+            this.feedingSegment = true;
+            try {
+              for await (const name of segmentLines(this.config.spool, country, segment)) {
+                if (this.stopping || claim.lost) return fed; // the segment stays for whoever comes next
+                await this.offer({ stage: 'incoming', country, name }, true);
+                fed++;
+              }
+              await removeSegment(this.config.spool, country, segment);
+            } finally {
+              this.feedingSegment = false;
+              await claim.release();
+            }
+          }
+        }
+        if (fed === 0 && !this.spool.arrivals.holdsOpenSegments) this.logBacklog = false;
+        return fed;
+      } finally {
+        this.feeding = undefined;
+      }
+    })();
+    return this.feeding;
+  }
+
+  /**
+   * A job intake has just made: straight into the queue while nothing older waits in the arrival log
+   * and there is room; otherwise it is written to the log, behind what came before it.
+   */
+  private async takeFresh(country: string, job: Job): Promise<void> {
+    const candidate: Candidate = { stage: 'incoming', country, name: `${job.hash}${JOB_SUFFIX}`, fresh: job };
+    if (!this.logBacklog && !this.feedingSegment && this.offerNow(candidate)) return;
+    this.logBacklog = true;
+    await this.spool.arrivals.append(country, [candidate.name]);
+  }
+
   private onFileEvent(path: string): void {
     const name = basename(path);
     const country = basename(dirname(path));
@@ -335,20 +405,42 @@ export class Engine {
     if (isVisible(name, BATCH_SUFFIX)) void this.noteBatch(country, name);
   }
 
-  /** Queues a candidate unless it is known or waiting for its backoff; scans wait for space. */
-  private async offer(candidate: Candidate, wait: boolean): Promise<void> {
-    const key = keyOf(candidate);
-    if (this.known.has(key)) return;
-    const deferred = this.deferred.get(key);
-    if (deferred && deferred.due > Date.now()) return;
-    this.deferred.delete(key);
-    while (this.queues[candidate.stage].length >= this.config.intake.queueLimit) {
+  /**
+   * Queues a candidate unless it is known or waiting for its backoff; scans wait for space. `front`:
+   * work that was due before anything queued now (a due retry, a claim given up by a dead engine).
+   */
+  private async offer(candidate: Candidate, wait: boolean, front = false): Promise<void> {
+    if (!this.isOfferable(candidate)) return;
+    while (this.queues[candidate.stage].length >= this.config.intake.queueLimit && !front) {
       if (!wait || this.stopping) return; // a rescan will find it
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     }
-    if (this.known.has(key)) return;
+    this.enqueue(candidate, front);
+  }
+
+  /** Queues at once if there is room (or it is queued already); false when the queue is full. */
+  private offerNow(candidate: Candidate): boolean {
+    if (this.known.has(keyOf(candidate))) return true;
+    if (this.queues[candidate.stage].length >= this.config.intake.queueLimit) return false;
+    this.enqueue(candidate, false);
+    return true;
+  }
+
+  /** Not queued or in hand already, and not waiting for its backoff. */
+  private isOfferable(candidate: Candidate): boolean {
+    const key = keyOf(candidate);
+    if (this.known.has(key)) return false;
+    const deferred = this.deferred.get(key);
+    return !deferred || deferred.due <= Date.now();
+  }
+
+  private enqueue(candidate: Candidate, front: boolean): void {
+    if (!this.isOfferable(candidate)) return;
+    const key = keyOf(candidate);
+    this.deferred.delete(key);
     this.known.add(key);
-    this.queues[candidate.stage].push(candidate);
+    if (front) this.queues[candidate.stage].unshift(candidate);
+    else this.queues[candidate.stage].push(candidate);
     this.pump(candidate.stage);
   }
 
@@ -436,6 +528,9 @@ export class Engine {
         void this.offer({ stage: 'downloaded', country: candidate.country, name: candidate.name }, false);
         return;
       case 'busy':
+        // another engine holds it: if that engine is dead, its claim goes stale; look again then
+        this.deferred.set(keyOf(candidate), { candidate, due: Date.now() + this.config.claims.staleMs + 100 });
+        return;
       case 'gone':
         return;
     }
@@ -447,7 +542,7 @@ export class Engine {
     for (const [key, { candidate, due }] of this.deferred) {
       if (due > now) continue;
       this.deferred.delete(key);
-      void this.offer(candidate, false);
+      void this.offer(candidate, false, true);
     }
   }
 
@@ -488,6 +583,17 @@ export class Engine {
     void this.runBatches();
   }
 
+  /** A batch left in place (it grew, or a job's claim was held) is read again once claims could go stale. */
+  private retryBatchLater(country: string, name: string): void {
+    const key = `${country}/${name}`;
+    if (this.batchTimers.has(key) || this.stopping) return;
+    const wait = Math.min(this.config.claims.staleMs, this.config.intake.rescanMs);
+    this.batchTimers.set(key, setTimeout(() => {
+      this.batchTimers.delete(key);
+      void this.noteBatch(country, name);
+    }, wait));
+  }
+
   private async runBatches(): Promise<void> {
     if (this.batchesRunning > 0) return;
     this.batchesRunning++;
@@ -495,10 +601,12 @@ export class Engine {
       while (this.batchQueue.length > 0 && !this.stopping) {
         const { country, name } = this.batchQueue[0]!;
         try {
-          const result = await ingestBatch(this.spool, this.config.tree, country, name, (job) => this.offer({ stage: 'incoming', country, name: `${job.hash}${JOB_SUFFIX}`, fresh: job }, true));
+          const result = await ingestBatch(this.spool, this.config.tree, country, name, (job) => this.takeFresh(country, job));
           if (result) {
-            this.progressed = true;
+            const { queued, in_tree: inTree, invalid } = result.counts;
+            if (result.removed || queued + inTree + invalid > 0) this.progressed = true;
             if (result.removed) this.stats.batches++;
+            else this.retryBatchLater(country, name);
             this.log.info({ country, batch: name, ...result.counts, complete: result.removed }, 'batch read');
           }
         } catch (error) {
@@ -534,6 +642,11 @@ export class Engine {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
+}
+
+/** Hidden files and the spool's own files (jobs, originals); batches and directories are watched. */
+function isIgnoredByWatcher(name: string): boolean {
+  return name.startsWith('.') || name.endsWith(JOB_SUFFIX) || name.endsWith(ORIGINAL_SUFFIX);
 }
 
 function sleep(ms: number): Promise<void> {

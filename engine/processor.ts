@@ -13,7 +13,7 @@ import type { DownloadResult, Downloader } from './download.js';
 import { asImageSysError, ImageSysError } from './errors.js';
 import { sourcesOf, type SourceHealth } from './health.js';
 import type { Semaphore } from './semaphore.js';
-import type { ThumbnailPool } from './thumbnail-pool.js';
+import type { ThumbnailRunner } from './thumbnail-pool.js';
 import { manifestPath, readManifest, sizeRelPath, touchImage, treeTmpDir, type Manifest } from './tree.js';
 import { AtomicWriter } from '../spool/atomic.js';
 
@@ -32,7 +32,7 @@ export interface ProcessorDeps {
   config: Config;
   spool: Spool;
   downloader: Downloader;
-  pool: ThumbnailPool;
+  pool: ThumbnailRunner;
   /** Limits how many images wait in memory for, or are in, the thumbnail pool. */
   thumbnailSlots: Semaphore;
   /** Which hosts and datasources are paused for failing too often. */

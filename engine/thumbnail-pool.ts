@@ -9,8 +9,14 @@ export interface ThumbnailPoolOptions {
   nice: number;
 }
 
+/** What the engine needs from its thumbnail stage (the bench of the spool alone stands in for it). */
+export interface ThumbnailRunner {
+  run(task: ThumbnailTask, signal?: AbortSignal): Promise<ThumbnailResult>;
+  close(): Promise<void>;
+}
+
 /** The sharp worker threads: CPU work runs here, never on the event loop. */
-export class ThumbnailPool {
+export class ThumbnailPool implements ThumbnailRunner {
   private readonly piscina: Piscina;
 
   constructor(options: ThumbnailPoolOptions) {

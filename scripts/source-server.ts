@@ -25,6 +25,8 @@ export interface SourceServer {
   readonly base: string;
   /** Requests per path. */
   readonly hits: Map<string, number>;
+  /** Paths in the order they were requested (kept only with `recordOrder`). */
+  readonly requests: string[];
   /** Most requests that were in progress at the same time. */
   readonly maxConcurrent: () => number;
   totalHits(): number;
@@ -34,8 +36,9 @@ export interface SourceServer {
 
 const HTML = '<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>\n';
 
-export async function startSourceServer(routes: Map<string, Route> = new Map()): Promise<SourceServer> {
+export async function startSourceServer(routes: Map<string, Route> = new Map(), options: { recordOrder?: boolean } = {}): Promise<SourceServer> {
   const hits = new Map<string, number>();
+  const requests: string[] = [];
   let inFlight = 0;
   let maxConcurrent = 0;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -45,6 +48,7 @@ export async function startSourceServer(routes: Map<string, Route> = new Map()):
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const count = (hits.get(path) ?? 0) + 1;
     hits.set(path, count);
+    if (options.recordOrder) requests.push(path);
     const route = routes.get(path);
     if (!route) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -101,6 +105,7 @@ export async function startSourceServer(routes: Map<string, Route> = new Map()):
     base,
     url: (path: string) => `${base}${path}`,
     hits,
+    requests,
     maxConcurrent: () => maxConcurrent,
     routes,
     totalHits: () => [...hits.values()].reduce((a, b) => a + b, 0),

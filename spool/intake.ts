@@ -10,7 +10,8 @@ import { newJob, parseBatchLine, withFailure, type Job, type NewJobInput } from 
 import { stateDir } from './layout.js';
 import type { Spool } from './spool.js';
 
-export type EnqueueOutcome = 'queued' | 'duplicate' | 'in_tree' | 'invalid';
+/** `busy`: someone holds the job's claim, so whether it exists cannot be known now: ask again later. */
+export type EnqueueOutcome = 'queued' | 'duplicate' | 'in_tree' | 'invalid' | 'busy';
 
 export interface EnqueueResult {
   outcome: EnqueueOutcome;
@@ -31,8 +32,9 @@ export async function enqueueUrl(spool: Spool, tree: string, input: NewJobInput,
     if (!(error instanceof ImageSysError)) throw error;
     return (await recordInvalid(spool, input, error)) ? { outcome: 'invalid' } : { outcome: 'duplicate' };
   }
+  // held by a processor (the job exists) or by an intake that died making it (it may not): unknown
   const claim = await spool.claimJob(job.country, job.hash);
-  if (!claim) return { outcome: 'duplicate' }; // someone is working on this very job
+  if (!claim) return { outcome: 'busy' };
   try {
     const existing = await spool.findJob(job.country, job.hash);
     if (existing === 'thumbed') {
@@ -81,7 +83,10 @@ const INTAKE_CONCURRENCY = 16;
 
 export interface BatchResult {
   counts: Record<EnqueueOutcome, number>;
-  /** False when the batch grew while it was read: it is left in place and read again later. */
+  /**
+   * False when the batch grew while it was read, or a URL's job was busy: it is left in place and
+   * read again later (what was made the first time is then a duplicate).
+   */
   removed: boolean;
 }
 
@@ -103,17 +108,24 @@ export async function ingestBatch(spool: Spool, tree: string, country: string, n
       if (isMissing(error)) return undefined;
       throw error;
     }
-    const result: BatchResult = { counts: { queued: 0, duplicate: 0, in_tree: 0, invalid: 0 }, removed: false };
+    const result: BatchResult = { counts: { queued: 0, duplicate: 0, in_tree: 0, invalid: 0, busy: 0 }, removed: false };
     // read only what was there when we looked: a writer still appending is caught by the size check
     const input = createReadStream(path, { encoding: 'utf8', start: 0, end: Math.max(0, size - 1) });
     const lines = createInterface({ input, crlfDelay: Infinity });
     // URLs are enqueued INTAKE_CONCURRENCY at a time (each is a few syscalls and an fsync); the
     // directory is synced once, before the batch is removed
     const inFlight = new Set<Promise<void>>();
-    const take = async (line: string): Promise<void> => {
+    // a busy URL is asked again once the others are done: the same URL twice in a batch meets its
+    // own claim; a claim left by a dead intake is not stale yet, and then the batch stays
+    const busyLines: string[] = [];
+    const take = async (line: string, lastTry = false): Promise<void> => {
       const parsed = parseBatchLine(line);
       if (!parsed) return;
       const outcome = await enqueueUrl(spool, tree, { ...parsed, country }, { skipDirSync: true });
+      if (outcome.outcome === 'busy' && !lastTry) {
+        busyLines.push(line);
+        return;
+      }
       result.counts[outcome.outcome]++;
       if (outcome.job) await onQueued(outcome.job);
     };
@@ -135,8 +147,10 @@ export async function ingestBatch(spool: Spool, tree: string, country: string, n
       await Promise.all(inFlight);
     }
     if ((await stat(path)).size === size && last !== undefined) await take(last);
+    for (const line of busyLines.splice(0)) await take(line, true);
     await spool.writer.syncDir(stateDir(spool.root, 'incoming', country));
     if ((await stat(path)).size !== size) return result; // it grew: read again once it settles
+    if (result.counts.busy > 0) return result; // a claim held by someone (perhaps a dead engine): read again
     await unlink(path).catch((error) => {
       if (!isMissing(error)) throw error;
     });

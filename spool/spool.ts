@@ -1,6 +1,7 @@
 import { entriesOf } from './dirs.js';
 import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ArrivalWriter } from './arrivals.js';
 import { AtomicWriter, isMissing } from './atomic.js';
 import { ClaimRegistry, type Claim } from './claims.js';
 import { ExpiryIndex } from './expiry.js';
@@ -31,6 +32,8 @@ export class Spool {
   readonly claims: ClaimRegistry;
   /** Where made and refreshed images are recorded for purge. */
   readonly expiry: ExpiryIndex;
+  /** Where this process records the order in which jobs arrive in incoming/. */
+  readonly arrivals: ArrivalWriter;
   readonly now: () => Date;
 
   constructor(options: SpoolOptions) {
@@ -38,6 +41,7 @@ export class Spool {
     this.writer = new AtomicWriter(spoolTmpDir(options.root), options.fsync);
     this.claims = new ClaimRegistry(locksDir(options.root), options.staleMs);
     this.expiry = new ExpiryIndex(options.root);
+    this.arrivals = new ArrivalWriter(options.root);
     this.now = options.now ?? (() => new Date());
   }
 

@@ -22,14 +22,30 @@ export async function enqueueCommand(config: Config, args: EnqueueArgs): Promise
   if (entries.length === 0) throw new UsageError('enqueue: no URL given (arguments, or --file PATH, or --file - for stdin)');
   const spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs });
   await spool.ensureLayout([args.country]);
-  const counts: Record<EnqueueOutcome, number> = { queued: 0, duplicate: 0, in_tree: 0, invalid: 0 };
+  const counts: Record<EnqueueOutcome, number> = { queued: 0, duplicate: 0, in_tree: 0, invalid: 0, busy: 0 };
   let done = 0;
-  for (const entry of entries) {
-    const datasource = entry.datasource ?? args.datasource;
-    const result = await enqueueUrl(spool, config.tree, { url: entry.url, country: args.country, refresh: args.refresh, ...(datasource ? { datasource } : {}) });
-    counts[result.outcome]++;
-    if (++done % 1000 === 0) process.stderr.write(`progress: ${done}/${entries.length}\n`);
+  let pending = entries;
+  // a job whose claim is held is asked again until the claim would have gone stale
+  const deadline = Date.now() + config.claims.staleMs + 2_000;
+  while (pending.length > 0) {
+    const busy: typeof entries = [];
+    for (const entry of pending) {
+      const datasource = entry.datasource ?? args.datasource;
+      const result = await enqueueUrl(spool, config.tree, { url: entry.url, country: args.country, refresh: args.refresh, ...(datasource ? { datasource } : {}) });
+      if (result.outcome === 'busy' && Date.now() < deadline) {
+        busy.push(entry);
+        continue;
+      }
+      counts[result.outcome]++;
+      // the engine works through a backlog in the order jobs arrived
+      if (result.job) await spool.arrivals.append(args.country, [`${result.job.hash}.job`]);
+      if (++done % 1000 === 0) process.stderr.write(`progress: ${done}/${entries.length}\n`);
+    }
+    pending = busy;
+    if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  console.log(`enqueue: ${counts.queued} queued, ${counts.duplicate} already queued, ${counts.in_tree} already in tree (touched), ${counts.invalid} invalid (see failed/${args.country})`);
-  return counts.invalid > 0 ? 1 : 0;
+  await spool.arrivals.close();
+  const busyNote = counts.busy > 0 ? `, ${counts.busy} busy (held by another process: enqueue them again)` : '';
+  console.log(`enqueue: ${counts.queued} queued, ${counts.duplicate} already queued, ${counts.in_tree} already in tree (touched), ${counts.invalid} invalid (see failed/${args.country})${busyNote}`);
+  return counts.invalid > 0 || counts.busy > 0 ? 1 : 0;
 }

@@ -34,6 +34,7 @@ export async function retryCommand(config: Config, args: RetryArgs): Promise<num
         const job = await spool.readJob('failed', country, hash);
         if (!job || (args.code && job.errorCode !== args.code)) continue;
         await spool.transition('failed', 'incoming', forRetry(job, spool.now()));
+        await spool.arrivals.append(country, [`${hash}${JOB_SUFFIX}`]);
         moved++;
         if (moved % 1000 === 0) process.stderr.write(`progress: ${moved} moved\n`);
       } finally {
@@ -41,6 +42,7 @@ export async function retryCommand(config: Config, args: RetryArgs): Promise<num
       }
     }
   }
+  await spool.arrivals.close();
   console.log(`retry: ${moved} failed job(s) moved back to incoming/${skipped ? `, ${skipped} busy` : ''}`);
   return 0;
 }

@@ -1,0 +1,164 @@
+/**
+ * `npm run bench:scale [-- --big 1000000 --small 10000 --seconds 15 --tmp DIR]`
+ *
+ * The spool at scale: a spool holding `small` and then `big` queued jobs (job files in incoming/uk,
+ * as ETL or an outage leaves them), an engine started on it, downloads from a local HTTP server and
+ * the thumbnail stage stubbed out (only in this bench: it measures the spool, not sharp). Prints:
+ *   start_<n>_s     from engine start to the first job claimed
+ *   rss_<n>_mb      peak RSS of this process while the engine works through that spool
+ *   claim_rate_<n>  jobs claimed per second over `seconds` of steady work
+ * and, last, one JSON line with start_1m_s, rss_1m_mb, claim_rate_10k, claim_rate_1m (named after
+ * the default sizes) and their ratio. Progress goes to stderr.
+ */
+import '../scripts/threadpool.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseConfig } from '../engine/config.js';
+import { Engine } from '../engine/engine.js';
+import { hashForUrl } from '../engine/hash.js';
+import { createLogger } from '../engine/logger.js';
+import type { ThumbnailRunner } from '../engine/thumbnail-pool.js';
+import { startSourceServer, type Route } from '../scripts/source-server.js';
+import { makeSample } from '../scripts/sample-images.js';
+import { ArrivalWriter } from '../spool/arrivals.js';
+
+const progress = (text: string): void => void process.stderr.write(`bench:scale: ${text}\n`);
+const MIB = 1024 * 1024;
+
+/** Stands in for sharp: answers at once with one tiny output per size, as a real result would look. */
+function stubPool(): ThumbnailRunner {
+  const data = new Uint8Array(600);
+  return {
+    run: async (task) => ({
+      ok: true,
+      source: { width: 640, height: 480, format: 'jpeg', orientation: 1 },
+      outputs: task.sizes.flatMap((size) => task.formats.map((format) => ({ name: size.name, format, width: size.width, height: size.height, data }))),
+    }),
+    close: async () => {},
+  };
+}
+
+/**
+ * Writes `count` job files straight into incoming/uk and records their arrival in the arrival log,
+ * as `imagesys enqueue` would (without its per-URL claim and duplicate checks, to fill a million in
+ * minutes rather than an hour).
+ */
+async function fillSpool(spool: string, count: number, urlOf: (i: number) => string): Promise<void> {
+  const dir = join(spool, 'incoming', 'uk');
+  mkdirSync(dir, { recursive: true });
+  const arrivals = new ArrivalWriter(spool);
+  const at = new Date().toISOString();
+  const started = performance.now();
+  let names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const url = urlOf(i);
+    const hash = hashForUrl(url);
+    writeFileSync(join(dir, `${hash}.job`), `{"url":"${url}","hash":"${hash}","country":"uk","attempts":0,"createdAt":"${at}","updatedAt":"${at}"}\n`);
+    names.push(`${hash}.job`);
+    if (names.length === 1_000) {
+      await arrivals.append('uk', names);
+      names = [];
+    }
+    if (i > 0 && i % 100_000 === 0) progress(`  ${i} jobs written (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+  }
+  await arrivals.append('uk', names);
+  await arrivals.close();
+}
+
+interface ScaleResult {
+  jobs: number;
+  startSeconds: number;
+  claimRate: number;
+  peakRssMb: number;
+}
+
+async function measure(queued: number, seconds: number, workDir: string, image: Buffer): Promise<ScaleResult> {
+  const routes = new Map<string, Route>([['/p.jpg', { kind: 'image', bytes: image }]]);
+  const server = await startSourceServer(routes);
+  const root = await mkdtemp(join(workDir, `scale-${queued}-`));
+  let engine: Engine | undefined;
+  try {
+    const config = parseConfig({
+      spool: join(root, 'spool'),
+      tree: join(root, 'tree'),
+      countries: ['uk'],
+      download: { perHost: 32 },
+      disk: { minFreeMiB: 0 },
+      log: { level: 'silent', dir: join(root, 'log') },
+    });
+    progress(`filling a spool with ${queued} jobs ...`);
+    // every job its own URL (the hash names the job); the server answers all with one photo
+    await fillSpool(config.spool, queued, (i) => server.url(`/p.jpg?i=${i}`));
+    routes.set('/p.jpg', { kind: 'image', bytes: image });
+    engine = new Engine({ config, countries: ['uk'], log: createLogger({ level: 'silent', component: 'bench' }), pool: stubPool() });
+    // count claims where they are made
+    let claims = 0;
+    let firstClaimAt = 0;
+    const claimRegistry = engine.spool.claims;
+    const tryClaim = claimRegistry.tryClaim.bind(claimRegistry);
+    claimRegistry.tryClaim = async (key) => {
+      const claim = await tryClaim(key);
+      if (claim && !key.startsWith('batch.')) {
+        claims++;
+        if (firstClaimAt === 0) firstClaimAt = performance.now();
+      }
+      return claim;
+    };
+    let peakRss = process.memoryUsage.rss();
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
+    const started = performance.now();
+    await engine.start();
+    while (firstClaimAt === 0) await new Promise((r) => setTimeout(r, 5));
+    const startSeconds = (firstClaimAt - started) / 1000;
+    progress(`  first claim ${startSeconds.toFixed(2)} s after start`);
+    // steady state: skip the first second, then count
+    await new Promise((r) => setTimeout(r, 1_000));
+    const from = claims;
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const claimRate = (claims - from) / ((performance.now() - t0) / 1000);
+    clearInterval(sampler);
+    progress(`  ${claimRate.toFixed(0)} claims/s, peak RSS ${(peakRss / MIB).toFixed(0)} MiB`);
+    return { jobs: queued, startSeconds, claimRate, peakRssMb: peakRss / MIB };
+  } finally {
+    await engine?.stop();
+    await server.close();
+    progress('  removing the spool ...');
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+const { values } = parseArgs({
+  options: {
+    big: { type: 'string', default: '1000000' },
+    small: { type: 'string', default: '10000' },
+    seconds: { type: 'string', default: '15' },
+    tmp: { type: 'string', default: tmpdir() },
+  },
+});
+const image = await makeSample({ width: 320, height: 240, seed: 7 });
+const small = await measure(Number(values.small), Number(values.seconds), values.tmp, image);
+const big = await measure(Number(values.big), Number(values.seconds), values.tmp, image);
+const round = (n: number, d = 2): number => Math.round(n * 10 ** d) / 10 ** d;
+console.log(`queued      start to first claim   claims/s   peak RSS`);
+for (const r of [small, big]) console.log(`${String(r.jobs).padEnd(11)} ${`${r.startSeconds.toFixed(2)} s`.padEnd(22)} ${r.claimRate.toFixed(0).padEnd(10)} ${r.peakRssMb.toFixed(0)} MiB`);
+const ratio = big.claimRate / small.claimRate;
+console.log(`targets: start_1m_s <= 5: ${big.startSeconds <= 5 ? 'met' : 'NOT MET'}; rss_1m_mb <= 400: ${big.peakRssMb <= 400 ? 'met' : 'NOT MET'}; claim_rate_1m >= 0.8 x claim_rate_10k: ${ratio.toFixed(2)} ${ratio >= 0.8 ? 'met' : 'NOT MET'}`);
+console.log(
+  JSON.stringify({
+    start_1m_s: round(big.startSeconds),
+    rss_1m_mb: round(big.peakRssMb, 1),
+    claim_rate_10k: round(small.claimRate, 1),
+    claim_rate_1m: round(big.claimRate, 1),
+    claim_rate_ratio: round(ratio, 3),
+    start_10k_s: round(small.startSeconds),
+    rss_10k_mb: round(small.peakRssMb, 1),
+    jobs_small: small.jobs,
+    jobs_big: big.jobs,
+    seconds: Number(values.seconds),
+    tmp: values.tmp,
+  }),
+);

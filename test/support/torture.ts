@@ -1,0 +1,256 @@
+/**
+ * Crash and several-engine torture, shared by the suite (short forms, test/torture.test.ts) and by
+ * `npm run torture` (long forms, test/torture.ts). Real daemons, real SIGKILLs, a real HTTP source.
+ */
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as assert from 'uvu/assert';
+import type { Manifest } from '../../engine/tree.js';
+import { manifestPath } from '../../engine/tree.js';
+import { hashForUrl } from '../../engine/hash.js';
+import { makeSample } from '../../scripts/sample-images.js';
+import { startSourceServer, type Route, type SourceServer } from '../../scripts/source-server.js';
+import { startDaemon, writeTestConfig } from './cli.js';
+import { assertNoLeftovers, assertOutcomes, assertThumbnails, listJobs, type Expectation } from './scenario.js';
+
+export type Daemon = ReturnType<typeof startDaemon>;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface TortureSource {
+  server: SourceServer;
+  expectations: Expectation[];
+}
+
+/** `count` URLs on one server: mostly good photos, some 404, some 500-then-200, some HTML pages. */
+export async function startTortureSource(count: number, maxAttempts: number): Promise<TortureSource> {
+  const sizes: Array<[number, number]> = [[320, 240], [300, 400], [480, 320], [256, 192]];
+  const photos = await Promise.all(sizes.map(async ([width, height], i) => ({ width, height, bytes: await makeSample({ width, height, seed: 40 + i }) })));
+  const routes = new Map<string, Route>();
+  const server = await startSourceServer(routes);
+  const expectations: Expectation[] = [];
+  for (let i = 0; i < count; i++) {
+    const photo = photos[i % photos.length]!;
+    const path = `/t/${i}.jpg`;
+    const url = server.url(path);
+    const base = { path, url, hash: hashForUrl(url) };
+    if (i % 20 === 7) {
+      routes.set(path, { kind: 'status', status: 404 });
+      expectations.push({ ...base, kind: 'missing', end: 'failed', code: 'http_not_found', hits: 1, width: 0, height: 0 });
+    } else if (i % 20 === 13) {
+      routes.set(path, { kind: 'html' });
+      expectations.push({ ...base, kind: 'html', end: 'failed', code: 'not_image', hits: 1, width: 0, height: 0 });
+    } else if (i % 20 === 3 && maxAttempts > 1) {
+      routes.set(path, { kind: 'flaky', failures: 1, status: 500, bytes: photo.bytes });
+      expectations.push({ ...base, kind: 'flaky', end: 'thumbed', hits: 2, width: photo.width, height: photo.height });
+    } else {
+      routes.set(path, { kind: 'image', bytes: photo.bytes });
+      expectations.push({ ...base, kind: 'good', end: 'thumbed', hits: 1, width: photo.width, height: photo.height });
+    }
+  }
+  return { server, expectations };
+}
+
+/** As ETL does: batches of `perBatch` URLs, each written as a dotfile and renamed into place. */
+export async function dropBatches(spool: string, urls: string[], perBatch: number): Promise<void> {
+  const dir = join(spool, 'incoming', 'uk');
+  await mkdir(dir, { recursive: true });
+  for (let start = 0, n = 0; start < urls.length; start += perBatch, n++) {
+    await writeFile(join(dir, `.feed-${n}.tmp`), `${urls.slice(start, start + perBatch).join('\n')}\n`);
+    await rename(join(dir, `.feed-${n}.tmp`), join(dir, `feed-${n}.urls`));
+  }
+}
+
+export async function writeTortureConfig(dir: string, maxAttempts: number): Promise<string> {
+  return writeTestConfig(dir, {
+    countries: ['uk'],
+    download: { concurrency: 16, perHost: 16, headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000, totalTimeoutMs: 15_000 },
+    retry: { baseMs: 50, maxMs: 300, maxAttempts, factor: 2, jitter: 0.5 },
+    claims: { staleMs: 3_000 },
+  });
+}
+
+/** Jobs that reached a final state. */
+export async function finishedCount(spool: string): Promise<number> {
+  return (await listJobs(spool, 'thumbed', 'uk')).length + (await listJobs(spool, 'failed', 'uk')).length;
+}
+
+/** Every job finished and every batch read and removed. */
+async function allDone(spool: string, urls: number): Promise<boolean> {
+  if ((await finishedCount(spool)) !== urls) return false;
+  return (await readdir(join(spool, 'incoming', 'uk'))).every((name) => !name.endsWith('.urls'));
+}
+
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await sleep(100);
+  }
+}
+
+export async function kill(daemon: Daemon, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (daemon.exitCode !== null || daemon.signalCode !== null) return;
+  daemon.kill(signal);
+  await new Promise((resolve) => daemon.once('exit', resolve));
+}
+
+/**
+ * What a reader may see at any instant, even right after a kill: every visible job parses, no job is
+ * in two states, every manifest's files are there with the sizes it lists. Cheap enough to run after
+ * every kill (it decodes nothing).
+ */
+export async function assertConsistent(spool: string, tree: string): Promise<void> {
+  const seen = new Map<string, string>();
+  for (const state of ['incoming', 'downloaded', 'thumbed', 'failed']) {
+    for (const name of await listJobs(spool, state, 'uk')) {
+      const previous = seen.get(name);
+      assert.not.ok(previous, `${name} is in ${previous} and ${state}`);
+      seen.set(name, state);
+      const job = JSON.parse(await readFile(join(spool, state, 'uk', name), 'utf8')) as { url?: string; errorCode?: string };
+      assert.ok(job.url, `${state}/${name} has its url`);
+      if (state === 'failed') assert.ok(job.errorCode, `failed/${name} says why`);
+    }
+  }
+  for (const name of await listJobs(spool, 'thumbed', 'uk')) {
+    const hash = name.slice(0, -'.job'.length);
+    const manifest = JSON.parse(await readFile(manifestPath(tree, 'uk', hash), 'utf8')) as Manifest;
+    for (const size of manifest.sizes) {
+      const bytes = await readFile(join(tree, size.path));
+      assert.is(bytes.length, size.bytes, `${size.path} is whole`);
+    }
+  }
+}
+
+/** The end state after any torture: every URL where it belongs, every file whole and decodable, nothing left over. */
+export async function assertFinalState(spool: string, tree: string, expectations: Expectation[]): Promise<void> {
+  await assertOutcomes(spool, 'uk', expectations);
+  await assertThumbnails(tree, 'uk', expectations);
+  await assertNoLeftovers(spool, tree);
+  assert.equal((await readdir(join(spool, 'incoming', 'uk'))).filter((n) => n.endsWith('.urls')), [], 'every batch was read');
+}
+
+/** Hashes each engine logged as thumbed (needs --verbose: one debug line per image written to the tree). */
+export function thumbedHashes(output: string): string[] {
+  const out: string[] = [];
+  for (const line of output.split('\n')) {
+    if (!line.includes('"msg":"thumbed"')) continue;
+    const job = /"job":"([0-9a-f]{32})"/.exec(line)?.[1];
+    if (job) out.push(job);
+  }
+  return out;
+}
+
+export interface CrashTortureResult {
+  kills: number;
+  seconds: number;
+  finishedAtKills: number[];
+}
+
+/**
+ * Runs the daemon over `urls` URLs and kills it with SIGKILL `kills` times, each at a random moment
+ * 0.2-2 s after it started (during intake, downloads, thumbnails, tree writes: wherever it is),
+ * checking what a reader sees after every kill; then lets it finish and checks the end state.
+ */
+export async function crashTorture(dir: string, options: { urls: number; kills: number; progress?: (line: string) => void }): Promise<CrashTortureResult> {
+  const maxAttempts = 3;
+  const source = await startTortureSource(options.urls, maxAttempts);
+  const started = performance.now();
+  const daemons: Daemon[] = [];
+  try {
+    const config = await writeTortureConfig(dir, maxAttempts);
+    const spool = join(dir, 'spool');
+    const tree = join(dir, 'tree');
+    await dropBatches(spool, source.expectations.map((e) => e.url), 250);
+    const finishedAtKills: number[] = [];
+    for (let k = 0; k < options.kills; k++) {
+      const daemon = startDaemon(['--config', config]);
+      daemons.push(daemon);
+      await sleep(200 + Math.random() * 1_800);
+      await kill(daemon);
+      const finished = await finishedCount(spool);
+      finishedAtKills.push(finished);
+      options.progress?.(`kill ${k + 1}/${options.kills}: ${finished}/${options.urls} jobs finished`);
+      await assertConsistent(spool, tree);
+    }
+    const last = startDaemon(['--config', config]);
+    daemons.push(last);
+    await waitUntil('every job is finished and every batch removed', () => allDone(spool, options.urls), 60_000 + options.urls * 100);
+    await kill(last, 'SIGTERM');
+    await assertFinalState(spool, tree, source.expectations);
+    // a job in flight at a kill may be fetched again; nothing else is
+    for (const e of source.expectations) {
+      const hits = source.server.hits.get(e.path) ?? 0;
+      assert.ok(hits >= e.hits && hits <= e.hits + options.kills, `${e.path} fetched ${hits} times`);
+    }
+    return { kills: options.kills, seconds: (performance.now() - started) / 1000, finishedAtKills };
+  } finally {
+    for (const daemon of daemons) await kill(daemon);
+    await source.server.close();
+  }
+}
+
+export interface EnginesTortureResult {
+  seconds: number;
+  thumbedBy: number[];
+  /** From the kill of one engine until every job it held was finished by the others. */
+  takeoverSeconds: number;
+  heldAtKill: number;
+}
+
+/**
+ * `engines` daemons on one spool over the same `urls` URLs; one of them is killed while it holds work.
+ * Nothing is downloaded or thumbnailed twice except what the killed engine had in hand, nothing is
+ * lost, and the killed engine's work is taken over within claims.staleMs (plus a rescan).
+ */
+export async function enginesTorture(dir: string, options: { urls: number; engines: number; progress?: (line: string) => void }): Promise<EnginesTortureResult> {
+  const maxAttempts = 3;
+  const source = await startTortureSource(options.urls, maxAttempts);
+  const started = performance.now();
+  const daemons: Daemon[] = [];
+  try {
+    const config = await writeTortureConfig(dir, maxAttempts);
+    const spool = join(dir, 'spool');
+    const tree = join(dir, 'tree');
+    for (let i = 0; i < options.engines; i++) daemons.push(startDaemon(['--config', config, '--verbose']));
+    await dropBatches(spool, source.expectations.map((e) => e.url), 100);
+    // kill the last engine once it is well into the work, holding claims
+    const victim = daemons[daemons.length - 1]!;
+    await waitUntil('a third of the jobs are finished', async () => (await finishedCount(spool)) >= options.urls / 3, 120_000);
+    await waitUntil('the victim has thumbnailed something', async () => thumbedHashes(victim.output()).length > 0, 30_000);
+    const held = (await readdir(join(spool, '.locks'))).filter((n) => /^uk\.[0-9a-f]{32}\.lock$/.test(n)).map((n) => n.slice(3, 35));
+    await kill(victim);
+    const killedAt = performance.now();
+    options.progress?.(`engine ${daemons.length} killed with ${held.length} claims held in the spool, ${await finishedCount(spool)}/${options.urls} finished`);
+    const isFinished = async (hash: string): Promise<boolean> => (await listJobs(spool, 'thumbed', 'uk')).includes(`${hash}.job`) || (await listJobs(spool, 'failed', 'uk')).includes(`${hash}.job`);
+    await waitUntil('the work held at the kill is finished', async () => {
+      for (const hash of held) if (!(await isFinished(hash))) return false;
+      return true;
+    }, 60_000);
+    const takeoverSeconds = (performance.now() - killedAt) / 1000;
+    await waitUntil('every job is finished and every batch removed', () => allDone(spool, options.urls), 60_000 + options.urls * 100);
+    for (const daemon of daemons) await kill(daemon, 'SIGTERM');
+    await assertFinalState(spool, tree, source.expectations);
+
+    const heldSet = new Set(held);
+    const perEngine = daemons.map((d) => thumbedHashes(d.output()));
+    const writes = new Map<string, number>();
+    for (const hashes of perEngine) for (const hash of hashes) writes.set(hash, (writes.get(hash) ?? 0) + 1);
+    const thumbed = source.expectations.filter((x) => x.end === 'thumbed');
+    for (const e of thumbed) assert.ok((writes.get(e.hash) ?? 0) <= 1, `${e.path} thumbnailed ${writes.get(e.hash)} times`);
+    // log lines are written asynchronously: those the victim had not written out when it was killed
+    // are lost (at most one per job in hand, download.concurrency); the survivors lose none
+    const unlogged = thumbed.filter((e) => !writes.has(e.hash)).length;
+    assert.ok(unlogged <= 16, `${unlogged} images thumbnailed without a log line`);
+    for (const e of source.expectations) {
+      const hits = source.server.hits.get(e.path) ?? 0;
+      // the killed engine may have fetched what it held (and a retry's earlier attempt); nothing else twice
+      const allowed = heldSet.has(e.hash) ? e.hits + 1 : e.hits;
+      assert.ok(hits >= e.hits && hits <= allowed, `${e.path} fetched ${hits} times (expected ${e.hits}${heldSet.has(e.hash) ? ', held by the killed engine' : ''})`);
+    }
+    return { seconds: (performance.now() - started) / 1000, thumbedBy: perEngine.map((h) => h.length), takeoverSeconds, heldAtKill: held.length };
+  } finally {
+    for (const daemon of daemons) await kill(daemon);
+    await source.server.close();
+  }
+}
