@@ -1,11 +1,10 @@
-import { watch, type FSWatcher } from 'chokidar';
 import { stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isMissing } from '../spool/atomic.js';
 import { closeAbandonedSegments, closedSegments, removeSegment, segmentLines } from '../spool/arrivals.js';
 import { ingestBatch } from '../spool/intake.js';
-import { BATCH_SUFFIX, JOB_SUFFIX, ORIGINAL_SUFFIX, isVisible, locksDir, spoolTmpDir, stateDir } from '../spool/layout.js';
+import { BATCH_SUFFIX, JOB_SUFFIX, locksDir, spoolTmpDir, stateDir } from '../spool/layout.js';
 import { removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';
 import { SELF } from '../spool/owner.js';
 import { Spool } from '../spool/spool.js';
@@ -14,6 +13,7 @@ import type { Claim } from '../spool/claims.js';
 import type { Config } from './config.js';
 import { removeDaemonState, STATE_INTERVAL_MS, writeDaemonState, type DaemonState } from './daemon-state.js';
 import { describeLowDisks, measureDisks, type DiskFree } from './disk.js';
+import { watchBatches, type BatchWatcher } from './batch-watcher.js';
 import { Downloader } from './download.js';
 import { SourceHealth } from './health.js';
 import { Processor, type Outcome } from './processor.js';
@@ -103,7 +103,7 @@ export class Engine {
   private readonly unexpected = new Map<string, number>();
   private batchesRunning = 0;
   private readonly batchQueue: Array<{ country: string; name: string }> = [];
-  private watcher: FSWatcher | undefined;
+  private watcher: BatchWatcher | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private scanning: Promise<number> | undefined;
   /** The arrival log being fed into the queue (oldest segments first). */
@@ -156,16 +156,15 @@ export class Engine {
   async start(): Promise<void> {
     await this.recover();
     await this.startHousekeeping('daemon');
-    this.watcher = watch(
-      this.countries.map((country) => stateDir(this.config.spool, 'incoming', country)),
-      // batches only: chokidar holds a watch per file, too many for a directory of jobs. Jobs that
-      // appear by hand (mv from failed/) are found by the rescan; the engine queues its own at once.
-      // judged by name alone: a stat per job file would cost seconds on a directory of a million
-      { ignoreInitial: true, depth: 0, ignored: (path) => isIgnoredByWatcher(basename(path)) },
+    // batches only: jobs that appear by hand (mv from failed/) are found by the rescan; the engine
+    // queues those it makes itself at once
+    this.watcher = watchBatches(
+      this.countries.map((country) => ({ country, dir: stateDir(this.config.spool, 'incoming', country) })),
+      (country, name) => {
+        if (!this.stopping) void this.noteBatch(country, name);
+      },
+      (error, dir) => this.log.warn({ err: error, dir }, 'watcher error; rescans continue'),
     );
-    this.watcher.on('add', (path) => this.onFileEvent(path));
-    this.watcher.on('change', (path) => this.onFileEvent(path));
-    this.watcher.on('error', (error) => this.log.warn({ err: error }, 'watcher error; rescans continue'));
     this.ticker = setInterval(() => {
       this.tick();
       void this.feedArrivals().catch((error) => this.log.error({ err: error }, 'arrival log could not be read; the full scan covers it'));
@@ -199,7 +198,7 @@ export class Engine {
     this.timers = [];
     for (const timer of this.batchTimers.values()) clearTimeout(timer);
     this.batchTimers.clear();
-    await this.watcher?.close();
+    this.watcher?.close();
     // what is only queued stays in the spool for the next start
     for (const stage of ['incoming', 'downloaded'] as const) {
       for (const candidate of this.queues[stage].splice(0)) this.known.delete(keyOf(candidate));
@@ -398,13 +397,6 @@ export class Engine {
     await this.spool.arrivals.append(country, [candidate.name]);
   }
 
-  private onFileEvent(path: string): void {
-    const name = basename(path);
-    const country = basename(dirname(path));
-    if (this.stopping || !this.countries.includes(country)) return;
-    if (isVisible(name, BATCH_SUFFIX)) void this.noteBatch(country, name);
-  }
-
   /**
    * Queues a candidate unless it is known or waiting for its backoff; scans wait for space. `front`:
    * work that was due before anything queued now (a due retry, a claim given up by a dead engine).
@@ -435,7 +427,7 @@ export class Engine {
   }
 
   private enqueue(candidate: Candidate, front: boolean): void {
-    if (!this.isOfferable(candidate)) return;
+    if (this.stopping || !this.isOfferable(candidate)) return; // what is not queued stays in the spool
     const key = keyOf(candidate);
     this.deferred.delete(key);
     this.known.add(key);
@@ -642,11 +634,6 @@ export class Engine {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
-}
-
-/** Hidden files and the spool's own files (jobs, originals); batches and directories are watched. */
-function isIgnoredByWatcher(name: string): boolean {
-  return name.startsWith('.') || name.endsWith(JOB_SUFFIX) || name.endsWith(ORIGINAL_SUFFIX);
 }
 
 function sleep(ms: number): Promise<void> {
