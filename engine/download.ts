@@ -62,8 +62,12 @@ export class Downloader {
     await this.dispatcher.close();
   }
 
-  /** `abort` (the engine's, for a job that stopped moving) cancels the download wherever it is. */
-  async download(url: string, validators?: Validators, abort?: AbortSignal): Promise<DownloadResult> {
+  /**
+   * `signal` (the engine's, for a job that stopped moving) cancels the download wherever it is;
+   * `onStart` hears when a request begins, after the waits for a download slot.
+   */
+  async download(url: string, validators?: Validators, options: { signal?: AbortSignal; onStart?: () => void } = {}): Promise<DownloadResult> {
+    const abort = options.signal;
     // the total time counts from the first request, not from the wait for a slot
     let signal: AbortSignal | undefined;
     const limit = (): AbortSignal => {
@@ -74,7 +78,10 @@ export class Downloader {
     for (let hop = 0; ; hop++) {
       const host = new URL(current).host;
       const outcome = await this.perHost.run(host, () =>
-        this.global.run(() => this.fetchOnce(current, validators, (signal ??= limit()))),
+        this.global.run(() => {
+          options.onStart?.();
+          return this.fetchOnce(current, validators, (signal ??= limit()));
+        }),
       );
       if (outcome.kind === 'done') return outcome.result;
       if (hop >= this.options.maxRedirects) {

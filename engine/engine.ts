@@ -9,7 +9,6 @@ import { removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from 
 import { SELF } from '../spool/owner.js';
 import { Spool } from '../spool/spool.js';
 import type { Job } from '../spool/job.js';
-import type { Claim } from '../spool/claims.js';
 import type { Config } from './config.js';
 import { removeDaemonState, STATE_INTERVAL_MS, writeDaemonState, type DaemonState } from './daemon-state.js';
 import { describeLowDisks, measureDisks, type DiskFree } from './disk.js';
@@ -59,15 +58,20 @@ const keyOf = (c: Candidate): string => `${c.stage}/${c.country}/${c.name}`;
 /** One job being worked on, as the stuck-job watchdog sees it. */
 interface Attempt {
   candidate: Candidate;
-  startedAt: number;
+  /** When it last moved on (claimed, began a download, got a thread, ...). */
+  lastProgress: number;
+  /** Waiting for a download slot or a thread: not a lack of progress. */
+  waiting: boolean;
   controller: AbortController;
-  claim?: Claim;
   /** Given up on (it ignored the abort): its slot is free, whatever it does later is ignored. */
   abandoned: boolean;
 }
 
-/** An aborted attempt that has not ended after this long is abandoned (its claim released). */
+/** An aborted attempt that has not ended after this long is abandoned (its slot freed). */
 const ABANDON_AFTER_MS = 30_000;
+
+/** stop() waits this long for the work in hand; what is still running then is left to exit. */
+const STOP_GRACE_MS = 30_000;
 
 /**
  * The daemon: recovery first, then a watcher plus periodic rescans feed bounded in-memory queues;
@@ -108,10 +112,13 @@ export class Engine {
   private scanning: Promise<number> | undefined;
   /** The arrival log being fed into the queue (oldest segments first). */
   private feeding: Promise<number> | undefined;
-  /** The feeder is inside a segment: its jobs are being queued in arrival order. */
-  private feedingSegment = false;
-  /** Jobs were written to the arrival log and may not have been fed yet: new jobs queue behind them. */
-  private logBacklog = true;
+  /** Countries whose arrival log this engine is feeding now: their jobs are queued in arrival order. */
+  private readonly feedingSegment = new Set<string>();
+  /** Countries whose arrival log may hold jobs not fed yet: new jobs of theirs queue behind them. */
+  private readonly logPending: Set<string>;
+  /** Batches whose settling is being looked at (set before the first await, so an event burst schedules once). */
+  private readonly batchLooks = new Set<string>();
+  private stateWrite: Promise<void> | undefined;
   private lastScan = 0;
   private stopping = false;
   private idleWaiters: Array<() => void> = [];
@@ -130,6 +137,7 @@ export class Engine {
     const thumbnailSlots = threads * (tasksPerThread + 1);
     this.limits = { incoming: options.config.download.concurrency, downloaded: thumbnailSlots };
     this.health = new SourceHealth(options.config.health);
+    this.logPending = new Set(options.countries);
     this.processor = new Processor({
       health: this.health,
       config: options.config,
@@ -199,18 +207,34 @@ export class Engine {
     for (const timer of this.batchTimers.values()) clearTimeout(timer);
     this.batchTimers.clear();
     this.watcher?.close();
-    // what is only queued stays in the spool for the next start
+    // what is only queued stays in the spool for the next start, and keeps its place in the arrival
+    // log: its segment was removed once it was queued
+    await this.journalWaiting();
     for (const stage of ['incoming', 'downloaded'] as const) {
       for (const candidate of this.queues[stage].splice(0)) this.known.delete(keyOf(candidate));
     }
     this.batchQueue.splice(0);
     this.wakeScanners();
     this.checkIdle();
-    await this.idle();
+    // a job hung beyond its abort must not hold the stop forever: its claim goes when the process exits
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
+    await Promise.race([this.idle(), grace]);
+    if (!this.isIdle()) this.log.error({ active: this.active }, 'stopping with work still hanging');
+    await Promise.all([this.feeding, this.scanning, this.stateWrite]);
     await this.pool.close();
     await this.downloader.close();
     await this.spool.arrivals.close();
     await removeDaemonState(this.config.spool);
+  }
+
+  /** Incoming jobs queued or waiting for their backoff go back into the arrival log. */
+  private async journalWaiting(): Promise<void> {
+    const byCountry = new Map<string, string[]>();
+    const waiting = [...this.queues.incoming, ...[...this.deferred.values()].map((d) => d.candidate)].filter((c) => c.stage === 'incoming');
+    for (const { country, name } of waiting) byCountry.set(country, [...(byCountry.get(country) ?? []), name]);
+    for (const [country, names] of byCountry) {
+      await this.spool.arrivals.append(country, names).catch((error) => this.log.warn({ err: error, country }, 'queued jobs could not be logged; the scan will find them'));
+    }
   }
 
   get queueDepth(): number {
@@ -250,38 +274,44 @@ export class Engine {
     const { minFreeMiB } = this.config.disk;
     this.disks = await measureDisks({ spool: this.config.spool, tree: this.config.tree }, minFreeMiB);
     const reason = describeLowDisks(this.disks, minFreeMiB);
-    if (reason === this.downloadsPaused) return;
+    const wasPaused = this.downloadsPaused !== undefined;
+    this.downloadsPaused = reason; // the text (free MiB) is refreshed; the log speaks only of changes
+    if (wasPaused === (reason !== undefined)) return;
     if (reason) this.log.warn({ disks: this.disks }, reason);
     else this.log.info({ disks: this.disks }, 'free space above the watermark again: downloads resume');
-    this.downloadsPaused = reason;
     if (!reason) this.pump('incoming');
   }
 
   /**
-   * An attempt with no result after health.stuckMs is aborted (its download or thumbnail cancelled,
-   * the job retried later with code `stuck`); one that ignores the abort is abandoned after
-   * ABANDON_AFTER_MS: its claim is released and its slot freed.
+   * An attempt that made no progress for health.stuckMs (waits for a slot do not count) is aborted:
+   * its download or thumbnail is cancelled and the job retried later with code `stuck`. One that
+   * ignores the abort is abandoned after min(stuckMs, ABANDON_AFTER_MS): its slot is freed, its
+   * claim kept (it may still wake up and move the job) until the process ends.
    */
   private checkStuck(now: number): void {
     const { stuckMs } = this.config.health;
     for (const attempt of this.attempts) {
-      const age = now - attempt.startedAt;
-      if (age < stuckMs || attempt.abandoned) continue;
+      const age = now - attempt.lastProgress;
+      if (age < stuckMs || attempt.abandoned || (attempt.waiting && !attempt.controller.signal.aborted)) continue;
       const where = { stage: attempt.candidate.stage, country: attempt.candidate.country, job: attempt.candidate.name, ageMs: age };
       if (!attempt.controller.signal.aborted) {
         this.stats.stuck++;
         this.log.warn(where, 'job made no progress: aborted, it will be retried');
         attempt.controller.abort();
       } else if (age >= stuckMs + Math.min(stuckMs, ABANDON_AFTER_MS)) {
-        this.log.error(where, 'stuck job ignored its abort: claim released, slot freed');
+        this.log.error(where, 'stuck job ignored its abort: slot freed; the job stays claimed until this engine restarts');
         attempt.abandoned = true;
-        void attempt.claim?.abandon();
-        this.settle(attempt, { kind: 'deferred', until: now + stuckMs });
+        this.settle(attempt, { kind: 'gone' });
       }
     }
   }
 
-  private async writeState(): Promise<void> {
+  private writeState(): Promise<void> {
+    this.stateWrite ??= this.writeStateNow().finally(() => (this.stateWrite = undefined));
+    return this.stateWrite;
+  }
+
+  private async writeStateNow(): Promise<void> {
     const s = this.stats;
     const state: DaemonState = {
       version: 1,
@@ -322,9 +352,9 @@ export class Engine {
       let seen = 0;
       try {
         for (const country of this.countries) {
-          // while the arrival log has jobs to feed, they go first, oldest first: the walk of incoming/
-          // then only looks for batches (and counts jobs, so that a drain goes on)
-          const ordered = this.feedingSegment || (await closedSegments(this.config.spool, country)).length > 0;
+          // while this engine feeds the country's arrival log, its jobs go first, oldest first: the
+          // walk of incoming/ then only looks for batches (and counts jobs, so that a drain goes on)
+          const ordered = this.feedingSegment.has(country);
           for (const stage of ['downloaded', 'incoming'] as const) {
             for await (const entry of this.spool.entries(stage, country)) {
               if (this.stopping) return seen;
@@ -350,34 +380,38 @@ export class Engine {
   }
 
   /**
-   * Feeds the arrival log into the queue: closed segments oldest first, each under a claim (engines
-   * share the backlog), waiting for queue space; a segment is removed once all its lines are queued.
-   * Returns how many lines it fed. One feeder at a time.
+   * Feeds the arrival log into the queue: closed segments of all countries, oldest first, each under a
+   * claim (engines share the backlog), waiting for queue space; a segment is removed once all its
+   * lines are queued. Returns how many lines it fed. One feeder at a time.
    */
   private feedArrivals(): Promise<number> {
     this.feeding ??= (async () => {
       let fed = 0;
       try {
-        for (const country of this.countries) {
-          for (const segment of await closedSegments(this.config.spool, country)) {
-            if (this.stopping) return fed;
-            const claim = await this.spool.claims.tryClaim(`arrivals.${country}.${segment}`);
-            if (!claim) continue; // another engine feeds this one
-            this.feedingSegment = true;
-            try {
-              for await (const name of segmentLines(this.config.spool, country, segment)) {
-                if (this.stopping || claim.lost) return fed; // the segment stays for whoever comes next
-                await this.offer({ stage: 'incoming', country, name }, true);
-                fed++;
-              }
-              await removeSegment(this.config.spool, country, segment);
-            } finally {
-              this.feedingSegment = false;
-              await claim.release();
+        const found: Array<{ country: string; segment: string }> = [];
+        for (const country of this.countries) for (const segment of await closedSegments(this.config.spool, country)) found.push({ country, segment });
+        found.sort((a, b) => a.segment.localeCompare(b.segment)); // names begin with their time
+        for (const { country, segment } of found) {
+          if (this.stopping) return fed;
+          const claim = await this.spool.claims.tryClaim(`arrivals.${country}.${segment}`);
+          if (!claim) continue; // another engine feeds this one
+          this.feedingSegment.add(country);
+          try {
+            for await (const name of segmentLines(this.config.spool, country, segment)) {
+              if (this.stopping || claim.lost) return fed; // the segment stays for whoever comes next
+              await this.offer({ stage: 'incoming', country, name }, true);
+              fed++;
             }
+            await removeSegment(this.config.spool, country, segment);
+          } finally {
+            this.feedingSegment.delete(country);
+            await claim.release();
           }
         }
-        if (fed === 0 && !this.spool.arrivals.holdsOpenSegments) this.logBacklog = false;
+        // a country without closed segments (and none of ours still open) has nothing older waiting
+        for (const country of this.countries) {
+          if (!found.some((f) => f.country === country) && !this.spool.arrivals.holdsOpenSegment(country)) this.logPending.delete(country);
+        }
         return fed;
       } finally {
         this.feeding = undefined;
@@ -392,22 +426,19 @@ export class Engine {
    */
   private async takeFresh(country: string, job: Job): Promise<void> {
     const candidate: Candidate = { stage: 'incoming', country, name: `${job.hash}${JOB_SUFFIX}`, fresh: job };
-    if (!this.logBacklog && !this.feedingSegment && this.offerNow(candidate)) return;
-    this.logBacklog = true;
+    if (!this.logPending.has(country) && !this.feedingSegment.has(country) && this.offerNow(candidate)) return;
+    this.logPending.add(country);
     await this.spool.arrivals.append(country, [candidate.name]);
   }
 
-  /**
-   * Queues a candidate unless it is known or waiting for its backoff; scans wait for space. `front`:
-   * work that was due before anything queued now (a due retry, a claim given up by a dead engine).
-   */
-  private async offer(candidate: Candidate, wait: boolean, front = false): Promise<void> {
+  /** Queues a candidate unless it is known or waiting for its backoff; scans wait for space. */
+  private async offer(candidate: Candidate, wait: boolean): Promise<void> {
     if (!this.isOfferable(candidate)) return;
-    while (this.queues[candidate.stage].length >= this.config.intake.queueLimit && !front) {
+    while (this.queues[candidate.stage].length >= this.config.intake.queueLimit) {
       if (!wait || this.stopping) return; // a rescan will find it
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     }
-    this.enqueue(candidate, front);
+    this.enqueue(candidate, false);
   }
 
   /** Queues at once if there is room (or it is queued already); false when the queue is full. */
@@ -426,6 +457,7 @@ export class Engine {
     return !deferred || deferred.due <= Date.now();
   }
 
+  /** `front`: work that was due before anything queued now (a due retry, a dead engine's claim). */
   private enqueue(candidate: Candidate, front: boolean): void {
     if (this.stopping || !this.isOfferable(candidate)) return; // what is not queued stays in the spool
     const key = keyOf(candidate);
@@ -455,13 +487,16 @@ export class Engine {
   }
 
   private async work(candidate: Candidate): Promise<void> {
-    const attempt: Attempt = { candidate, startedAt: Date.now(), controller: new AbortController(), abandoned: false };
+    const attempt: Attempt = { candidate, lastProgress: Date.now(), waiting: false, controller: new AbortController(), abandoned: false };
     this.attempts.add(attempt);
     let outcome: Outcome;
     try {
       outcome = await this.processor.process(candidate.stage, candidate.country, candidate.name, candidate.fresh, {
         signal: attempt.controller.signal,
-        onClaim: (claim) => (attempt.claim = claim),
+        progress: (waiting) => {
+          attempt.lastProgress = Date.now();
+          attempt.waiting = waiting;
+        },
       });
     } catch (error) {
       // outside any job's error handling (a file that cannot be claimed or read): back off, and after
@@ -528,13 +563,16 @@ export class Engine {
     }
   }
 
-  /** Due retries go back into the queues without waiting for the next rescan. */
+  /**
+   * Due retries go back into the queues, at the front (they were due before anything queued now), as
+   * far as there is room; the rest stay due for the next tick.
+   */
   private releaseDue(): void {
     const now = Date.now();
-    for (const [key, { candidate, due }] of this.deferred) {
+    for (const { candidate, due } of [...this.deferred.values()]) {
       if (due > now) continue;
-      this.deferred.delete(key);
-      void this.offer(candidate, false, true);
+      if (this.queues[candidate.stage].length >= this.config.intake.queueLimit) continue;
+      this.enqueue(candidate, true);
     }
   }
 
@@ -555,14 +593,18 @@ export class Engine {
 
   private async scheduleBatch(country: string, name: string): Promise<void> {
     const key = `${country}/${name}`;
-    if (this.batchTimers.has(key) || this.batchQueue.some((b) => b.country === country && b.name === name)) return;
+    if (this.batchLooks.has(key) || this.batchTimers.has(key) || this.batchQueue.some((b) => b.country === country && b.name === name)) return;
     let mtimeMs: number;
+    this.batchLooks.add(key);
     try {
       mtimeMs = (await stat(join(stateDir(this.config.spool, 'incoming', country), name))).mtimeMs;
     } catch (error) {
       if (isMissing(error)) return;
       throw error;
+    } finally {
+      this.batchLooks.delete(key);
     }
+    if (this.stopping) return;
     const wait = mtimeMs + this.config.intake.settleMs - Date.now();
     if (wait > 0) {
       this.batchTimers.set(key, setTimeout(() => {

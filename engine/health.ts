@@ -41,8 +41,6 @@ export interface PausedSource {
 /** What a job's sources allow now: go, go as the probe of a paused source, or wait until a time. */
 export type Admission = { go: true; probes: string[] } | { go: false; until: number };
 
-/** When a probe is in flight, the other jobs of its source look again after this long. */
-const PROBE_WAIT_MS = 1_000;
 
 export class SourceHealth {
   private readonly breakers = new Map<string, Breaker>();
@@ -60,7 +58,8 @@ export class SourceHealth {
       const breaker = this.breakers.get(source);
       if (!breaker || breaker.pausedUntil === 0) continue;
       if (now < breaker.pausedUntil) until = Math.max(until, breaker.pausedUntil);
-      else if (breaker.probeAt > 0 && now - breaker.probeAt < this.policy.windowMs) until = Math.max(until, now + PROBE_WAIT_MS);
+      // while the probe is out, the others wait half a cool-off (not a tight loop of claims and reads)
+      else if (breaker.probeAt > 0 && now - breaker.probeAt < this.policy.windowMs) until = Math.max(until, now + this.policy.coolOffMs / 2);
       else probes.push(source);
     }
     if (until > 0) return { go: false, until };
@@ -68,11 +67,15 @@ export class SourceHealth {
     return { go: true, probes };
   }
 
-  /** Records an attempt's outcome for each of its sources; `failure` is a transient error's code. */
-  record(sources: readonly string[], failure: string | undefined, now: number): void {
+  /**
+   * Records an attempt's outcome for each of its sources; `failure` is a transient error's code.
+   * `probes` are the sources this attempt was let through to probe (from admit): only its outcome
+   * lifts or renews their pause; a late outcome of an attempt begun before the pause does not.
+   */
+  record(sources: readonly string[], failure: string | undefined, now: number, probes: readonly string[] = []): void {
     for (const source of sources) {
       const breaker = this.breakerFor(source);
-      if (breaker.probeAt > 0) {
+      if (probes.includes(source) && breaker.probeAt > 0) {
         breaker.probeAt = 0;
         if (failure === undefined) {
           this.reset(breaker);
@@ -97,6 +100,14 @@ export class SourceHealth {
       if (breaker.pausedUntil !== 0) continue; // a late outcome of a job begun before the pause
       const { attempts, failures } = this.window(breaker, now);
       if (attempts >= this.policy.minSamples && failures / attempts >= this.policy.failureRate) this.pause(breaker, now);
+    }
+  }
+
+  /** A probe that ended without a verdict (aborted, claim lost): the next job may probe at once. */
+  abandonProbes(probes: readonly string[]): void {
+    for (const source of probes) {
+      const breaker = this.breakers.get(source);
+      if (breaker) breaker.probeAt = 0;
     }
   }
 

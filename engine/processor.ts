@@ -43,10 +43,14 @@ export interface ProcessorDeps {
 
 class ClaimLost extends Error {}
 
-/** How the engine watches one attempt: it may abort it (stuck) and take its claim away. */
+/** How the engine watches one attempt: it hears of progress and may abort it (stuck). */
 export interface AttemptControl {
   signal?: AbortSignal;
-  onClaim?: (claim: Claim) => void;
+  /**
+   * The attempt moved on; `waiting`: what follows is a wait for a slot (a download or a thread),
+   * which is not a lack of progress.
+   */
+  progress?: (waiting: boolean) => void;
 }
 
 /** A refresh of an image last written longer ago than this needs no sync. */
@@ -72,7 +76,6 @@ export class Processor {
     const fileHash = stripSuffix(fileName, JOB_SUFFIX);
     const claim = await spool.claimJob(country, fileHash);
     if (!claim) return { kind: 'busy' };
-    control.onClaim?.(claim);
     try {
       const read = fresh && state === 'incoming' ? await this.stillThere(state, fileName, fresh) : await spool.readJobFile(state, country, fileName);
       if ('missing' in read) return { kind: 'gone' };
@@ -98,8 +101,8 @@ export class Processor {
       if (due > spool.now().getTime()) return { kind: 'deferred', until: due };
       const log = this.deps.log.child({ job: job.hash, country });
       try {
-        if (state === 'incoming') return await this.fromIncoming(job, claim, log, fresh !== undefined, control.signal);
-        return await this.fromDownloaded(job, claim, log, control.signal);
+        if (state === 'incoming') return await this.fromIncoming(job, claim, log, fresh !== undefined, control);
+        return await this.fromDownloaded(job, claim, log, control);
       } catch (error) {
         if (error instanceof ClaimLost || claim.lost) {
           log.warn('claim lost, leaving the job to its new holder');
@@ -126,27 +129,32 @@ export class Processor {
     }
   }
 
-  private async fromIncoming(job: Job, claim: Claim, log: Logger, treeChecked: boolean, signal?: AbortSignal): Promise<Outcome> {
+  private async fromIncoming(job: Job, claim: Claim, log: Logger, treeChecked: boolean, control: AttemptControl): Promise<Outcome> {
     const { config, spool, downloader, health } = this.deps;
+    const { signal } = control;
     const previous = !job.refresh && !treeChecked ? await touchImage(config.tree, job.country, job.hash, spool.now()) : undefined;
     if (previous) {
       await this.finish('incoming', job, claim, previous);
       log.debug('already in the tree: touched');
       return { kind: 'thumbed', skipped: 'in_tree' };
     }
+    const validators = job.refresh ? (await readManifest(config.tree, job.country, job.hash))?.source : undefined;
     const sources = sourcesOf(job.url, job.country, job.datasource);
     const admission = health.admit(sources, Date.now());
     if (!admission.go) return { kind: 'paused', until: admission.until };
-    if (admission.probes.length > 0) log.info({ sources: admission.probes }, 'probing a paused source');
-    const validators = job.refresh ? (await readManifest(config.tree, job.country, job.hash))?.source : undefined;
+    const { probes } = admission;
+    if (probes.length > 0) log.info({ sources: probes }, 'probing a paused source');
     let result: DownloadResult;
+    control.progress?.(true);
     try {
-      result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) }, signal);
-      health.record(sources, undefined, Date.now());
+      result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) }, { signal, onStart: () => control.progress?.(false) });
+      health.record(sources, undefined, Date.now(), probes);
     } catch (error) {
-      // only what a retry may cure says the source is unwell; a 404 or an HTML page is an answer
+      // only what a retry may cure says the source is unwell; a 404 or an HTML page is an answer;
+      // an attempt aborted by the watchdog says nothing about the source
       const failure = asImageSysError(error);
-      health.record(sources, failure.retryable && !signal?.aborted ? failure.code : undefined, Date.now());
+      if (signal?.aborted) health.abandonProbes(probes);
+      else health.record(sources, failure.retryable ? failure.code : undefined, Date.now(), probes);
       throw error;
     }
     if (result.notModified) {
@@ -157,14 +165,18 @@ export class Processor {
       }
       throw new ImageSysError('http_client_error', 'HTTP 304 but the tree has no copy of the image');
     }
+    control.progress?.(false);
     this.assertHeld(claim);
     log.debug({ bytes: result.bytes.length, format: result.format }, 'downloaded');
     const downloaded: Job = { ...job, updatedAt: spool.now().toISOString(), source: sourceInfo(result) };
     delete downloaded.notBefore;
     // usually a thread is free soon: then the original never touches the disk
+    control.progress?.(true);
     if (await this.deps.thumbnailSlots.acquireWithin(config.pool.spillAfterMs)) {
+      control.progress?.(false);
       return this.thumbnail('incoming', downloaded, result.bytes, claim, log, signal);
     }
+    control.progress?.(false);
     await spool.writer.write(spool.originalPath(job.country, job.hash), result.bytes);
     this.assertHeld(claim);
     await spool.transition('incoming', 'downloaded', downloaded);
@@ -172,7 +184,7 @@ export class Processor {
     return { kind: 'spilled' };
   }
 
-  private async fromDownloaded(job: Job, claim: Claim, log: Logger, signal?: AbortSignal): Promise<Outcome> {
+  private async fromDownloaded(job: Job, claim: Claim, log: Logger, control: AttemptControl): Promise<Outcome> {
     const { config, spool } = this.deps;
     let bytes: Buffer;
     try {
@@ -186,11 +198,14 @@ export class Processor {
         return { kind: 'thumbed' };
       }
       await spool.transition('downloaded', 'incoming', { ...job, updatedAt: spool.now().toISOString() });
+      await spool.arrivals.append(job.country, [`${job.hash}${JOB_SUFFIX}`]);
       log.info('original missing: requeued for download');
       return { kind: 'retry', until: 0, code: 'original_missing' };
     }
+    control.progress?.(true);
     await this.deps.thumbnailSlots.acquire();
-    return this.thumbnail('downloaded', job, bytes, claim, log, signal);
+    control.progress?.(false);
+    return this.thumbnail('downloaded', job, bytes, claim, log, control.signal);
   }
 
   /**

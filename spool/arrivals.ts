@@ -41,9 +41,11 @@ interface OpenSegment {
 }
 
 /** One process's appends, per country. */
+/** Segment names are unique per process, whatever the number of writers in it. */
+let nextSeq = 0;
+
 export class ArrivalWriter {
   private readonly segments = new Map<string, OpenSegment>();
-  private seq = 0;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(private readonly spool: string) {}
@@ -57,9 +59,9 @@ export class ArrivalWriter {
     return next;
   }
 
-  /** True while a segment is open: lines written that no reader can see yet. */
-  get holdsOpenSegments(): boolean {
-    return this.segments.size > 0;
+  /** True while a segment of the country is open: lines written that no reader can see yet. */
+  holdsOpenSegment(country: string): boolean {
+    return this.segments.has(country);
   }
 
   /** Closes every open segment: readers see them from now on. */
@@ -73,9 +75,10 @@ export class ArrivalWriter {
     if (!segment) {
       const dir = arrivalsDir(this.spool, country);
       await mkdir(dir, { recursive: true });
-      const name = `${String(Date.now()).padStart(15, '0')}~${ownerTag(SELF)}~${this.seq++}.log`;
+      const name = `${String(Date.now()).padStart(15, '0')}~${ownerTag(SELF)}~${nextSeq++}.log`;
       const openPath = join(dir, `.${name}.open`);
-      const timer = setTimeout(() => void this.chain.then(() => this.closeSegment(country)), SEGMENT_MS);
+      // a segment that cannot be closed now is closed at stop, or by recovery after a crash
+      const timer = setTimeout(() => void this.chain.then(() => this.closeSegment(country)).catch(() => {}), SEGMENT_MS);
       timer.unref();
       segment = { handle: await open(openPath, 'a'), openPath, closedPath: join(dir, name), lines: 0, timer };
       this.segments.set(country, segment);

@@ -8,8 +8,6 @@ export interface Claim {
   /** Set when the claim was lost (its lock went stale or vanished): the holder must stop. */
   readonly lost: boolean;
   release(): Promise<void>;
-  /** Gives the claim up while its holder may still run (a stuck job): the holder sees `lost`. */
-  abandon(): Promise<void>;
 }
 
 /**
@@ -56,11 +54,6 @@ export class ClaimRegistry {
       },
       release: async () => {
         if (state.lost) return;
-        await release().catch(() => {});
-      },
-      abandon: async () => {
-        if (state.lost) return;
-        state.lost = true;
         await release().catch(() => {});
       },
     };

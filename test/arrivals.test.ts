@@ -28,7 +28,8 @@ test('segments are invisible while open, closed in order, and keep their lines i
     await writer.append('uk', ['a.job', 'b.job']);
     await writer.append('uk', ['c.job']);
     assert.equal(await closedSegments(dir, 'uk'), [], 'an open segment is not read');
-    assert.ok(writer.holdsOpenSegments);
+    assert.ok(writer.holdsOpenSegment('uk'));
+    assert.not.ok(writer.holdsOpenSegment('de'));
     await writer.close();
     const segments = await closedSegments(dir, 'uk');
     assert.is(segments.length, 1);

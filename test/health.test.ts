@@ -35,12 +35,13 @@ test('after the cool-off one probe goes; the others wait; a failed probe doubles
   const health = new SourceHealth(policy);
   fail(health, 4, 0);
   assert.equal(health.admit(HOST, 1_000), { go: true, probes: ['host:a.example:80'] });
-  const waiting = health.admit(HOST, 1_001);
-  assert.not.ok(waiting.go, 'a second job waits while the probe is out');
-  health.record(HOST, 'connect_failed', 1_100);
+  assert.equal(health.admit(HOST, 1_001), { go: false, until: 1_501 }, 'a second job waits half a cool-off while the probe is out');
+  health.record(HOST, undefined, 1_050); // a late answer to a request made before the pause
+  assert.not.ok(health.admit(HOST, 1_060).go, 'is not the probe: the source stays paused');
+  health.record(HOST, 'connect_failed', 1_100, HOST);
   assert.equal(health.admit(HOST, 1_200), { go: false, until: 3_100 }, 'paused twice as long');
   assert.ok(health.admit(HOST, 3_100).go);
-  health.record(HOST, 'http_server_error', 3_200);
+  health.record(HOST, 'http_server_error', 3_200, HOST);
   assert.equal(health.admit(HOST, 3_300), { go: false, until: 6_200 }, 'the pause stops growing at maxCoolOffMs');
 });
 
@@ -48,7 +49,9 @@ test('a successful probe closes the breaker and forgets the strikes', () => {
   const health = new SourceHealth(policy);
   fail(health, 4, 0);
   assert.ok(health.admit(HOST, 1_000).go);
-  health.record(HOST, undefined, 1_050);
+  health.abandonProbes(HOST); // an aborted probe gives no verdict: the next job probes
+  assert.equal(health.admit(HOST, 1_010), { go: true, probes: HOST });
+  health.record(HOST, undefined, 1_050, HOST);
   assert.equal(health.paused(1_100), []);
   assert.equal(health.admit(HOST, 1_100), { go: true, probes: [] });
   fail(health, 4, 1_200);

@@ -9,7 +9,7 @@ test('SIGKILL at random moments, restart each time: nothing lost, doubled, parti
   try {
     const result = await crashTorture(dir, { urls: 300, kills: 5, progress: console.log });
     assert.is(result.finishedAtKills.length, 5);
-    assert.ok(result.finishedAtKills[0]! < 300, 'the first kill came before the end');
+    assert.ok(result.finishedAtKills.some((n) => n > 0 && n < 300), `some kill came in the middle of the work: ${result.finishedAtKills.join(', ')}`);
   } finally {
     await cleanup();
   }

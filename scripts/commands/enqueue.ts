@@ -27,24 +27,27 @@ export async function enqueueCommand(config: Config, args: EnqueueArgs): Promise
   let pending = entries;
   // a job whose claim is held is asked again until the claim would have gone stale
   const deadline = Date.now() + config.claims.staleMs + 2_000;
-  while (pending.length > 0) {
-    const busy: typeof entries = [];
-    for (const entry of pending) {
-      const datasource = entry.datasource ?? args.datasource;
-      const result = await enqueueUrl(spool, config.tree, { url: entry.url, country: args.country, refresh: args.refresh, ...(datasource ? { datasource } : {}) });
-      if (result.outcome === 'busy' && Date.now() < deadline) {
-        busy.push(entry);
-        continue;
+  try {
+    while (pending.length > 0) {
+      const busy: typeof entries = [];
+      for (const entry of pending) {
+        const datasource = entry.datasource ?? args.datasource;
+        const result = await enqueueUrl(spool, config.tree, { url: entry.url, country: args.country, refresh: args.refresh, ...(datasource ? { datasource } : {}) });
+        if (result.outcome === 'busy' && Date.now() < deadline) {
+          busy.push(entry);
+          continue;
+        }
+        counts[result.outcome]++;
+        // the engine works through a backlog in the order jobs arrived
+        if (result.job) await spool.arrivals.append(args.country, [`${result.job.hash}.job`]);
+        if (++done % 1000 === 0) process.stderr.write(`progress: ${done}/${entries.length}\n`);
       }
-      counts[result.outcome]++;
-      // the engine works through a backlog in the order jobs arrived
-      if (result.job) await spool.arrivals.append(args.country, [`${result.job.hash}.job`]);
-      if (++done % 1000 === 0) process.stderr.write(`progress: ${done}/${entries.length}\n`);
+      pending = busy;
+      if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    pending = busy;
-    if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 500));
+  } finally {
+    await spool.arrivals.close();
   }
-  await spool.arrivals.close();
   const busyNote = counts.busy > 0 ? `, ${counts.busy} busy (held by another process: enqueue them again)` : '';
   console.log(`enqueue: ${counts.queued} queued, ${counts.duplicate} already queued, ${counts.in_tree} already in tree (touched), ${counts.invalid} invalid (see failed/${args.country})${busyNote}`);
   return counts.invalid > 0 || counts.busy > 0 ? 1 : 0;

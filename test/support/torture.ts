@@ -193,7 +193,7 @@ export async function crashTorture(dir: string, options: { urls: number; kills: 
 export interface EnginesTortureResult {
   seconds: number;
   thumbedBy: number[];
-  /** From the kill of one engine until every job it held was finished by the others. */
+  /** From the kill of one engine until every job claimed at that moment was finished by the others. */
   takeoverSeconds: number;
   heldAtKill: number;
 }
@@ -218,9 +218,11 @@ export async function enginesTorture(dir: string, options: { urls: number; engin
     const victim = daemons[daemons.length - 1]!;
     await waitUntil('a third of the jobs are finished', async () => (await finishedCount(spool)) >= options.urls / 3, 120_000);
     await waitUntil('the victim has thumbnailed something', async () => thumbedHashes(victim.output()).length > 0, 30_000);
-    const held = (await readdir(join(spool, '.locks'))).filter((n) => /^uk\.[0-9a-f]{32}\.lock$/.test(n)).map((n) => n.slice(3, 35));
     await kill(victim);
     const killedAt = performance.now();
+    // the claims in the spool right after the kill: all of the victim's (and a few of the survivors')
+    const held = (await readdir(join(spool, '.locks'))).filter((n) => /^uk\.[0-9a-f]{32}\.lock$/.test(n)).map((n) => n.slice(3, 35));
+    assert.ok(held.length > 0, 'the victim was killed while it held work');
     options.progress?.(`engine ${daemons.length} killed with ${held.length} claims held in the spool, ${await finishedCount(spool)}/${options.urls} finished`);
     const isFinished = async (hash: string): Promise<boolean> => (await listJobs(spool, 'thumbed', 'uk')).includes(`${hash}.job`) || (await listJobs(spool, 'failed', 'uk')).includes(`${hash}.job`);
     await waitUntil('the work held at the kill is finished', async () => {
