@@ -5,7 +5,7 @@
  * as ETL or an outage leaves them), an engine started on it, downloads from a local HTTP server and
  * the thumbnail stage stubbed out (only in this bench: it measures the spool, not sharp). Prints:
  *   start_<n>_s     from engine start to the first job claimed
- *   rss_<n>_mb      peak RSS of this process while the engine works through that spool
+ *   rss_<n>_mb      peak RSS of the engine's process (a child of the bench) while it works
  *   claim_rate_<n>  jobs claimed per second over `seconds` of steady work
  * and, last, one JSON line with start_1m_s, rss_1m_mb, claim_rate_10k, claim_rate_1m (named after
  * the default sizes) and their ratio. The small spool runs before and after the big one; its rate is
@@ -16,16 +16,19 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
 import { parseConfig } from '../engine/config.js';
 import { Engine } from '../engine/engine.js';
 import { hashForUrl } from '../engine/hash.js';
 import { createLogger } from '../engine/logger.js';
 import type { ThumbnailRunner } from '../engine/thumbnail-pool.js';
-import { startSourceServer, type Route } from '../scripts/source-server.js';
+import { startSourceServer, type Route, type SourceServer } from '../scripts/source-server.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { ArrivalWriter } from '../spool/arrivals.js';
 
+const execFileAsync = promisify(execFile);
 const progress = (text: string): void => void process.stderr.write(`bench:scale: ${text}\n`);
 const MIB = 1024 * 1024;
 
@@ -76,57 +79,63 @@ interface ScaleResult {
   peakRssMb: number;
 }
 
-async function measure(queued: number, seconds: number, workDir: string, image: Buffer): Promise<ScaleResult> {
-  const routes = new Map<string, Route>([['/p.jpg', { kind: 'image', bytes: image }]]);
-  const server = await startSourceServer(routes);
+function configFor(root: string): ReturnType<typeof parseConfig> {
+  return parseConfig({
+    spool: join(root, 'spool'),
+    tree: join(root, 'tree'),
+    countries: ['uk'],
+    download: { perHost: 32 },
+    disk: { minFreeMiB: 0 },
+    log: { level: 'silent', dir: join(root, 'log') },
+  });
+}
+
+/**
+ * In a child process of its own (so that its RSS is the engine's alone, not what filling or removing
+ * a million files left in the parent): an engine on the spool under `root`, measured.
+ */
+async function runEngine(root: string, seconds: number): Promise<Omit<ScaleResult, 'jobs'>> {
+  const engine = new Engine({ config: configFor(root), countries: ['uk'], log: createLogger({ level: 'silent', component: 'bench' }), pool: stubPool() });
+  // count claims where they are made
+  let claims = 0;
+  let firstClaimAt = 0;
+  const claimRegistry = engine.spool.claims;
+  const tryClaim = claimRegistry.tryClaim.bind(claimRegistry);
+  claimRegistry.tryClaim = async (key) => {
+    const claim = await tryClaim(key);
+    if (claim && !key.startsWith('batch.') && !key.startsWith('arrivals.')) {
+      claims++;
+      if (firstClaimAt === 0) firstClaimAt = performance.now();
+    }
+    return claim;
+  };
+  let peakRss = process.memoryUsage.rss();
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
+  const started = performance.now();
+  await engine.start();
+  while (firstClaimAt === 0) await new Promise((r) => setTimeout(r, 5));
+  // steady state: skip the first second, then count
+  await new Promise((r) => setTimeout(r, 1_000));
+  const from = claims;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const claimRate = (claims - from) / ((performance.now() - t0) / 1000);
+  clearInterval(sampler);
+  await engine.stop();
+  return { startSeconds: (firstClaimAt - started) / 1000, claimRate, peakRssMb: peakRss / MIB };
+}
+
+async function measure(queued: number, seconds: number, workDir: string, server: SourceServer): Promise<ScaleResult> {
   const root = await mkdtemp(join(workDir, `scale-${queued}-`));
-  let engine: Engine | undefined;
   try {
-    const config = parseConfig({
-      spool: join(root, 'spool'),
-      tree: join(root, 'tree'),
-      countries: ['uk'],
-      download: { perHost: 32 },
-      disk: { minFreeMiB: 0 },
-      log: { level: 'silent', dir: join(root, 'log') },
-    });
     progress(`filling a spool with ${queued} jobs ...`);
     // every job its own URL (the hash names the job); the server answers all with one photo
-    await fillSpool(config.spool, queued, (i) => server.url(`/p.jpg?i=${i}`));
-    routes.set('/p.jpg', { kind: 'image', bytes: image });
-    engine = new Engine({ config, countries: ['uk'], log: createLogger({ level: 'silent', component: 'bench' }), pool: stubPool() });
-    // count claims where they are made
-    let claims = 0;
-    let firstClaimAt = 0;
-    const claimRegistry = engine.spool.claims;
-    const tryClaim = claimRegistry.tryClaim.bind(claimRegistry);
-    claimRegistry.tryClaim = async (key) => {
-      const claim = await tryClaim(key);
-      if (claim && !key.startsWith('batch.')) {
-        claims++;
-        if (firstClaimAt === 0) firstClaimAt = performance.now();
-      }
-      return claim;
-    };
-    let peakRss = process.memoryUsage.rss();
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
-    const started = performance.now();
-    await engine.start();
-    while (firstClaimAt === 0) await new Promise((r) => setTimeout(r, 5));
-    const startSeconds = (firstClaimAt - started) / 1000;
-    progress(`  first claim ${startSeconds.toFixed(2)} s after start`);
-    // steady state: skip the first second, then count
-    await new Promise((r) => setTimeout(r, 1_000));
-    const from = claims;
-    const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const claimRate = (claims - from) / ((performance.now() - t0) / 1000);
-    clearInterval(sampler);
-    progress(`  ${claimRate.toFixed(0)} claims/s, peak RSS ${(peakRss / MIB).toFixed(0)} MiB`);
-    return { jobs: queued, startSeconds, claimRate, peakRssMb: peakRss / MIB };
+    await fillSpool(configFor(root).spool, queued, (i) => server.url(`/p.jpg?i=${i}`));
+    const child = await execFileAsync(process.execPath, [fileURLToPath(import.meta.url), '--engine', root, '--seconds', String(seconds)], { maxBuffer: 1 << 20 });
+    const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as Omit<ScaleResult, 'jobs'>;
+    progress(`  first claim ${result.startSeconds.toFixed(2)} s after start; ${result.claimRate.toFixed(0)} claims/s; engine peak RSS ${result.peakRssMb.toFixed(0)} MiB`);
+    return { jobs: queued, ...result };
   } finally {
-    await engine?.stop();
-    await server.close();
     progress('  removing the spool ...');
     await rm(root, { recursive: true, force: true });
   }
@@ -134,18 +143,25 @@ async function measure(queued: number, seconds: number, workDir: string, image: 
 
 const { values } = parseArgs({
   options: {
+    engine: { type: 'string' },
     big: { type: 'string', default: '1000000' },
     small: { type: 'string', default: '10000' },
     seconds: { type: 'string', default: '15' },
     tmp: { type: 'string', default: tmpdir() },
   },
 });
+if (values.engine) {
+  console.log(JSON.stringify(await runEngine(values.engine, Number(values.seconds))));
+  process.exit(0);
+}
 const image = await makeSample({ width: 320, height: 240, seed: 7 });
+const server = await startSourceServer(new Map<string, Route>([['/p.jpg', { kind: 'image', bytes: image }]]));
 // the small spool is measured before and after the big one: the machine is shared, and the mean of
 // the two is a fairer baseline for the ratio than either alone
-const before = await measure(Number(values.small), Number(values.seconds), values.tmp, image);
-const big = await measure(Number(values.big), Number(values.seconds), values.tmp, image);
-const after = await measure(Number(values.small), Number(values.seconds), values.tmp, image);
+const before = await measure(Number(values.small), Number(values.seconds), values.tmp, server);
+const big = await measure(Number(values.big), Number(values.seconds), values.tmp, server);
+const after = await measure(Number(values.small), Number(values.seconds), values.tmp, server);
+await server.close();
 const small: ScaleResult = { ...before, claimRate: (before.claimRate + after.claimRate) / 2, peakRssMb: Math.max(before.peakRssMb, after.peakRssMb) };
 progress(`small spool: ${before.claimRate.toFixed(0)} claims/s before the big one, ${after.claimRate.toFixed(0)} after`);
 const round = (n: number, d = 2): number => Math.round(n * 10 ** d) / 10 ** d;

@@ -220,7 +220,7 @@ export class Processor {
     let result;
     try {
       digest = createHash('sha256').update(bytes).digest('hex');
-      result = await pool.run({ input: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sizes: processing.sizes, formats: processing.formats, process: processing.process, maxPixels: config.thumbnails.maxPixels }, signal);
+      result = await abortable(pool.run({ input: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sizes: processing.sizes, formats: processing.formats, process: processing.process, maxPixels: config.thumbnails.maxPixels }), signal);
     } finally {
       this.deps.thumbnailSlots.release();
     }
@@ -339,6 +339,30 @@ export class Processor {
   private assertHeld(claim: Claim): void {
     if (claim.lost) throw new ClaimLost();
   }
+}
+
+/**
+ * Stops waiting for a thumbnail task once the engine aborts the job (stuck). The task itself is not
+ * cancelled: piscina runs an abortable task alone on its thread, which would halve the throughput
+ * that two tasks per thread give; a task that really hangs keeps its thread busy until a restart.
+ */
+function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 async function ageOf(path: string, now: Date): Promise<number> {

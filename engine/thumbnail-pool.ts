@@ -11,7 +11,7 @@ export interface ThumbnailPoolOptions {
 
 /** What the engine needs from its thumbnail stage (the bench of the spool alone stands in for it). */
 export interface ThumbnailRunner {
-  run(task: ThumbnailTask, signal?: AbortSignal): Promise<ThumbnailResult>;
+  run(task: ThumbnailTask): Promise<ThumbnailResult>;
   close(): Promise<void>;
 }
 
@@ -30,13 +30,13 @@ export class ThumbnailPool implements ThumbnailRunner {
     });
   }
 
-  /** `signal` aborts the task; a task already running ends with its worker, which piscina replaces. */
-  run(task: ThumbnailTask, signal?: AbortSignal): Promise<ThumbnailResult> {
+  /** No abort signal on purpose: piscina runs an abortable task alone on its thread. */
+  run(task: ThumbnailTask): Promise<ThumbnailResult> {
     // transfer the bytes when they own their memory; a small Buffer may sit in Node's shared pool,
     // which cannot be transferred (it is copied instead)
     const { input } = task;
     const owns = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength;
-    return this.piscina.run(task, { ...(owns ? { transferList: [input.buffer as ArrayBuffer] } : {}), ...(signal ? { signal } : {}) });
+    return this.piscina.run(task, owns ? { transferList: [input.buffer as ArrayBuffer] } : {});
   }
 
   async close(): Promise<void> {
