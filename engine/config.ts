@@ -76,6 +76,11 @@ export interface Config {
     maxBytes: number;
     maxRedirects: number;
     userAgent: string;
+    /**
+     * Hosts (as in URLs) and address ranges (`127.0.0.1`, `10.0.0.0/8`, `fd00::/8`) that downloads may
+     * reach although they are loopback, private, link-local, ...: none by default (SSRF guard).
+     */
+    allow: string[];
   };
   retry: BackoffPolicy & { maxAttempts: number };
   claims: {
@@ -165,6 +170,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
     maxBytes: 32 * 1024 * 1024,
     maxRedirects: 5,
     userAgent: 'ImageSys/0.1 (+thumbnailer)',
+    allow: [],
   },
   retry: { maxAttempts: 5, baseMs: 30_000, maxMs: 3_600_000, factor: 4, jitter: 0.5 },
   claims: { staleMs: 15_000 },
@@ -238,6 +244,12 @@ function string(raw: unknown, key: string, fallback: string): string {
   if (raw === undefined) return fallback;
   if (typeof raw !== 'string' || raw.length === 0) throw new ConfigError(key, 'a non-empty string', raw);
   return raw;
+}
+
+function stringList(raw: unknown, key: string, fallback: readonly string[]): string[] {
+  if (raw === undefined) return [...fallback];
+  if (!Array.isArray(raw) || raw.some((item) => typeof item !== 'string' || item.length === 0)) throw new ConfigError(key, 'an array of non-empty strings', raw);
+  return [...(raw as string[])];
 }
 
 function boolean(raw: unknown, key: string, fallback: boolean): boolean {
@@ -381,7 +393,7 @@ export function parseConfig(raw: unknown): Config {
   const p = section(top.pool, 'pool', ['threads', 'tasksPerThread', 'spillAfterMs', 'nice']);
   const dl = section(top.download, 'download', [
     'concurrency', 'perHost', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'totalTimeoutMs', 'maxBytes',
-    'maxRedirects', 'userAgent',
+    'maxRedirects', 'userAgent', 'allow',
   ]);
   const r = section(top.retry, 'retry', ['maxAttempts', 'baseMs', 'maxMs', 'factor', 'jitter']);
   const c = section(top.claims, 'claims', ['staleMs']);
@@ -428,6 +440,7 @@ export function parseConfig(raw: unknown): Config {
       maxBytes: integer(dl.maxBytes, 'download.maxBytes', d.download.maxBytes, 1),
       maxRedirects: integer(dl.maxRedirects, 'download.maxRedirects', d.download.maxRedirects, 0, 20),
       userAgent: string(dl.userAgent, 'download.userAgent', d.download.userAgent),
+      allow: stringList(dl.allow, 'download.allow', d.download.allow),
     },
     retry,
     claims: { staleMs: integer(c.staleMs, 'claims.staleMs', d.claims.staleMs, 2_000) },

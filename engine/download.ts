@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { Agent, request, type Dispatcher } from 'undici';
+import { AddressGuard, AllowList, BlockedAddressError } from './address-guard.js';
 import type { Config } from './config.js';
 import { ImageSysError, type ErrorCode } from './errors.js';
 import { KeyedSemaphore, Semaphore } from './semaphore.js';
@@ -45,10 +47,13 @@ export class Downloader {
   private readonly dispatcher: Dispatcher;
   private readonly global: Semaphore;
   private readonly perHost: KeyedSemaphore;
+  private readonly guard: AddressGuard;
 
   constructor(private readonly options: DownloadOptions) {
+    this.guard = new AddressGuard(new AllowList(options.allow));
     this.dispatcher = new Agent({
-      connect: { timeout: options.connectTimeoutMs },
+      // every connection resolves its name through the guard: the address connected to is checked
+      connect: { timeout: options.connectTimeoutMs, lookup: this.guard.lookup },
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: options.bodyTimeoutMs,
       connections: options.perHost,
@@ -96,6 +101,12 @@ export class Downloader {
     validators: Validators | undefined,
     signal: AbortSignal,
   ): Promise<{ kind: 'done'; result: DownloadResult } | { kind: 'redirect'; location: string }> {
+    // an address written in the URL is connected to without a lookup: check it here
+    const hostname = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    if (isIP(hostname)) {
+      const refused = this.guard.refusal(hostname, hostname);
+      if (refused) throw new ImageSysError('blocked_address', refused.message);
+    }
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent, accept: 'image/*,*/*;q=0.5' };
     if (validators?.etag) headers['if-none-match'] = validators.etag;
     if (validators?.lastModified) headers['if-modified-since'] = validators.lastModified;
@@ -203,8 +214,18 @@ const TLS_CODE = /^(CERT_|ERR_TLS_|ERR_SSL_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIG
 
 function networkError(error: unknown, signal: AbortSignal): ImageSysError {
   if (signal.aborted) return new ImageSysError('total_timeout', 'download took longer than the total time limit', { cause: error });
+  const blocked = findBlocked(error);
+  if (blocked) return new ImageSysError('blocked_address', blocked.message, { cause: error });
   const code = (error as { code?: string } | null)?.code ?? '';
   const message = error instanceof Error ? error.message : String(error);
   if (TLS_CODE.test(code)) return new ImageSysError('tls_error', `${code}: ${message}`, { cause: error });
   return new ImageSysError(NETWORK_CODES[code] ?? 'connect_failed', `${code || 'network error'}: ${message}`, { cause: error });
+}
+
+/** The guard's refusal, as thrown by the connector (undici may wrap it). */
+function findBlocked(error: unknown): BlockedAddressError | undefined {
+  for (let e = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof BlockedAddressError) return e;
+  }
+  return undefined;
 }

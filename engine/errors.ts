@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'too_big'
   | 'too_many_redirects'
   | 'bad_redirect'
+  | 'blocked_address'
   | 'empty_body'
   | 'not_image'
   | 'unsupported_format'
@@ -72,7 +73,7 @@ export function asImageSysError(error: unknown): ImageSysError {
 const ALL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'invalid_url', 'bad_job', 'http_not_found', 'http_client_error', 'http_server_error',
   'http_rate_limited', 'connect_failed', 'connect_timeout', 'tls_error', 'headers_timeout', 'body_timeout',
-  'total_timeout', 'body_incomplete', 'too_big', 'too_many_redirects', 'bad_redirect', 'empty_body',
+  'total_timeout', 'body_incomplete', 'too_big', 'too_many_redirects', 'bad_redirect', 'blocked_address', 'empty_body',
   'not_image', 'unsupported_format', 'pixel_limit', 'decode_failed', 'original_missing', 'stuck', 'internal',
 ]);
 

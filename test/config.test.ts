@@ -38,6 +38,7 @@ test('errors name the key and what was expected', () => {
     [{ retry: { baseMs: 5000, maxMs: 10 } }, 'retry.maxMs', /at least retry.baseMs/],
     [{ health: { failureRate: 0 } }, 'health.failureRate', /number from 0.01 to 1/],
     [{ disk: { minFreeMiB: '1G' } }, 'disk.minFreeMiB', /integer/],
+    [{ download: { allow: '127.0.0.1' } }, 'download.allow', /array of non-empty strings/],
   ];
   for (const [raw, key, message] of cases) {
     const error = errorOf(raw);

@@ -15,6 +15,7 @@ const options: DownloadOptions = {
   maxBytes: 200_000,
   maxRedirects: 3,
   userAgent: 'ImageSys-test',
+  allow: ['127.0.0.1'],
 };
 
 const test = suite<{ server: SourceServer; downloader: Downloader; jpeg: Buffer }>('download');

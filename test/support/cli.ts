@@ -43,7 +43,7 @@ export function startDaemon(args: string[]): ChildProcess & { output: () => stri
 
 /** A config file for tests: fast retries, quick settling, short stale time, loopback source. */
 export async function writeTestConfig(dir: string, overrides: Record<string, unknown> = {}): Promise<string> {
-  const config = {
+  const config: Record<string, unknown> = {
     spool: join(dir, 'spool'),
     tree: join(dir, 'tree'),
     countries: ['uk', 'de'],
@@ -56,6 +56,8 @@ export async function writeTestConfig(dir: string, overrides: Record<string, unk
     log: { level: 'warn', dir: join(dir, 'log') },
     ...overrides,
   };
+  // the sources here are on loopback, which the SSRF guard refuses unless allowed
+  config.download = { allow: ['127.0.0.1'], ...(config.download as object) };
   const path = join(dir, 'config.json');
   await writeFile(path, JSON.stringify(config, null, 2));
   return path;
