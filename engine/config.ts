@@ -69,6 +69,8 @@ export interface Config {
   download: {
     concurrency: number;
     perHost: number;
+    /** Request starts per second to one host (0: no limit), on top of perHost. */
+    perHostRate: number;
     connectTimeoutMs: number;
     headersTimeoutMs: number;
     bodyTimeoutMs: number;
@@ -163,6 +165,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   download: {
     concurrency: 32,
     perHost: 4,
+    perHostRate: 10,
     connectTimeoutMs: 10_000,
     headersTimeoutMs: 15_000,
     bodyTimeoutMs: 30_000,
@@ -392,7 +395,7 @@ export function parseConfig(raw: unknown): Config {
   const t = section(top.thumbnails, 'thumbnails', ['sizes', 'formats', 'process', 'maxPixels', 'countries']);
   const p = section(top.pool, 'pool', ['threads', 'tasksPerThread', 'spillAfterMs', 'nice']);
   const dl = section(top.download, 'download', [
-    'concurrency', 'perHost', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'totalTimeoutMs', 'maxBytes',
+    'concurrency', 'perHost', 'perHostRate', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'totalTimeoutMs', 'maxBytes',
     'maxRedirects', 'userAgent', 'allow',
   ]);
   const r = section(top.retry, 'retry', ['maxAttempts', 'baseMs', 'maxMs', 'factor', 'jitter']);
@@ -433,6 +436,7 @@ export function parseConfig(raw: unknown): Config {
     download: {
       concurrency: integer(dl.concurrency, 'download.concurrency', d.download.concurrency, 1, 4096),
       perHost: integer(dl.perHost, 'download.perHost', d.download.perHost, 1, 1024),
+      perHostRate: number(dl.perHostRate, 'download.perHostRate', d.download.perHostRate, 0, 10_000),
       connectTimeoutMs: integer(dl.connectTimeoutMs, 'download.connectTimeoutMs', d.download.connectTimeoutMs, 1),
       headersTimeoutMs: integer(dl.headersTimeoutMs, 'download.headersTimeoutMs', d.download.headersTimeoutMs, 1),
       bodyTimeoutMs: integer(dl.bodyTimeoutMs, 'download.bodyTimeoutMs', d.download.bodyTimeoutMs, 1),

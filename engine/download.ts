@@ -3,6 +3,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { AddressGuard, AllowList, BlockedAddressError } from './address-guard.js';
 import type { Config } from './config.js';
 import { ImageSysError, type ErrorCode } from './errors.js';
+import { HostPacer } from './pacer.js';
 import { KeyedSemaphore, Semaphore } from './semaphore.js';
 import { sniff } from './sniff.js';
 
@@ -48,9 +49,11 @@ export class Downloader {
   private readonly global: Semaphore;
   private readonly perHost: KeyedSemaphore;
   private readonly guard: AddressGuard;
+  private readonly pacer: HostPacer;
 
   constructor(private readonly options: DownloadOptions) {
     this.guard = new AddressGuard(new AllowList(options.allow));
+    this.pacer = new HostPacer(options.perHostRate);
     this.dispatcher = new Agent({
       // every connection resolves its name through the guard: the address connected to is checked
       connect: { timeout: options.connectTimeoutMs, lookup: this.guard.lookup },
@@ -82,12 +85,14 @@ export class Downloader {
     let current = url;
     for (let hop = 0; ; hop++) {
       const host = new URL(current).host;
-      const outcome = await this.perHost.run(host, () =>
-        this.global.run(() => {
+      // per host: a slot, then its turn under the request rate, then a global slot
+      const outcome = await this.perHost.run(host, async () => {
+        await this.pacer.wait(host);
+        return this.global.run(() => {
           options.onStart?.();
           return this.fetchOnce(current, validators, (signal ??= limit()));
-        }),
-      );
+        });
+      });
       if (outcome.kind === 'done') return outcome.result;
       if (hop >= this.options.maxRedirects) {
         throw new ImageSysError('too_many_redirects', `more than ${this.options.maxRedirects} redirects, last to ${outcome.location}`);

@@ -103,6 +103,16 @@ export class SourceHealth {
     }
   }
 
+  /**
+   * The source asked for a pause itself (429 or 503 with Retry-After): every job of it waits until
+   * then, and the first one after is its probe.
+   */
+  pauseUntil(source: string, until: number, reason: string): void {
+    const breaker = this.breakerFor(source);
+    breaker.pausedUntil = Math.max(breaker.pausedUntil, until);
+    breaker.lastFailure = reason;
+  }
+
   /** A probe that ended without a verdict (aborted, claim lost): the next job may probe at once. */
   abandonProbes(probes: readonly string[]): void {
     for (const source of probes) {

@@ -10,7 +10,7 @@ export type Route =
   | { kind: 'image'; bytes: Buffer; contentType?: string; etag?: string }
   | { kind: 'status'; status: number; retryAfter?: string }
   /** Answers `status` for the first `failures` requests, then the image. */
-  | { kind: 'flaky'; failures: number; status: number; bytes: Buffer }
+  | { kind: 'flaky'; failures: number; status: number; bytes: Buffer; retryAfter?: string }
   /** Waits `delayMs` before the headers, then sends the image. */
   | { kind: 'slow'; delayMs: number; bytes: Buffer }
   /** Declares the full length, sends part of it, then closes the connection. */
@@ -25,8 +25,9 @@ export interface SourceServer {
   readonly base: string;
   /** Requests per path. */
   readonly hits: Map<string, number>;
-  /** Paths in the order they were requested (kept only with `recordOrder`). */
+  /** Paths in the order they were requested, and when (ms, performance.now()), kept only with `recordOrder`. */
   readonly requests: string[];
+  readonly requestTimes: number[];
   /** Most requests that were in progress at the same time. */
   readonly maxConcurrent: () => number;
   totalHits(): number;
@@ -39,6 +40,7 @@ const HTML = '<!DOCTYPE html><html><head><title>404 Not Found</title></head><bod
 export async function startSourceServer(routes: Map<string, Route> = new Map(), options: { recordOrder?: boolean } = {}): Promise<SourceServer> {
   const hits = new Map<string, number>();
   const requests: string[] = [];
+  const requestTimes: number[] = [];
   let inFlight = 0;
   let maxConcurrent = 0;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -48,7 +50,10 @@ export async function startSourceServer(routes: Map<string, Route> = new Map(), 
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const count = (hits.get(path) ?? 0) + 1;
     hits.set(path, count);
-    if (options.recordOrder) requests.push(path);
+    if (options.recordOrder) {
+      requests.push(path);
+      requestTimes.push(performance.now());
+    }
     const route = routes.get(path);
     if (!route) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -69,7 +74,7 @@ export async function startSourceServer(routes: Map<string, Route> = new Map(), 
         return;
       case 'flaky':
         if (count <= route.failures) {
-          res.writeHead(route.status, { 'content-type': 'text/plain' }).end('try again\n');
+          res.writeHead(route.status, { 'content-type': 'text/plain', ...(route.retryAfter ? { 'retry-after': route.retryAfter } : {}) }).end('try again\n');
           return;
         }
         return sendImage(route.bytes);
@@ -87,6 +92,7 @@ export async function startSourceServer(routes: Map<string, Route> = new Map(), 
         return;
       case 'endless': {
         res.writeHead(200, { 'content-type': 'image/jpeg' });
+        res.write(route.chunk); // the headers and a first chunk at once; then one per interval
         const timer = setInterval(() => res.write(route.chunk), route.intervalMs);
         res.on('close', () => clearInterval(timer));
         return;
@@ -106,6 +112,7 @@ export async function startSourceServer(routes: Map<string, Route> = new Map(), 
     url: (path: string) => `${base}${path}`,
     hits,
     requests,
+    requestTimes,
     maxConcurrent: () => maxConcurrent,
     routes,
     totalHits: () => [...hits.values()].reduce((a, b) => a + b, 0),

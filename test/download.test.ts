@@ -16,6 +16,7 @@ const options: DownloadOptions = {
   maxRedirects: 3,
   userAgent: 'ImageSys-test',
   allow: ['127.0.0.1'],
+  perHostRate: 0,
 };
 
 const test = suite<{ server: SourceServer; downloader: Downloader; jpeg: Buffer }>('download');
@@ -40,6 +41,10 @@ test.before(async (context) => {
     ['/loop', { kind: 'redirect', location: '/loop' }],
     ['/to-ftp', { kind: 'redirect', location: 'ftp://example.com/a.jpg' }],
     ['/pause.jpg', { kind: 'slow', delayMs: 150, bytes: context.jpeg }],
+    // a JPEG start, then a byte a second: each gap is longer than the body timeout (400 ms)
+    ['/drip.jpg', { kind: 'endless', chunk: Buffer.from([0xff]), intervalMs: 1_000 }],
+    // a byte every 100 ms: no gap trips the body timeout, only the total time limit (3 s) ends it
+    ['/trickle.jpg', { kind: 'endless', chunk: Buffer.from([0xff]), intervalMs: 100 }],
   ]);
   context.server = await startSourceServer(routes);
   context.downloader = new Downloader(options);
@@ -104,6 +109,23 @@ test('a body cut short is incomplete and worth a retry', async ({ server, downlo
   const error = await failure(downloader, server.url('/truncated.jpg'));
   assert.is(error.code, 'body_incomplete');
   assert.ok(error.retryable);
+});
+
+test('a server that drips a byte a second hits the body timeout; one that trickles forever, the total limit', async ({ server, downloader }) => {
+  assert.is((await failure(downloader, server.url('/drip.jpg'))).code, 'body_timeout');
+  const started = performance.now();
+  assert.is((await failure(downloader, server.url('/trickle.jpg'))).code, 'total_timeout');
+  const seconds = (performance.now() - started) / 1000;
+  assert.ok(seconds >= 2.9 && seconds < 4.5, `ended after ${seconds.toFixed(1)} s (limit 3 s)`);
+});
+
+test('requests to one host are spaced by the per-host rate', async ({ server }) => {
+  const paced = new Downloader({ ...options, perHost: 8, perHostRate: 10 });
+  const started = performance.now();
+  await Promise.all(Array.from({ length: 6 }, () => paced.download(server.url('/ok.jpg'))));
+  await paced.close();
+  const seconds = (performance.now() - started) / 1000;
+  assert.ok(seconds >= 0.49, `6 requests at 10/s took ${seconds.toFixed(2)} s, not at least 0.5`);
 });
 
 test('slow headers time out', async ({ server, downloader }) => {

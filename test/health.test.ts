@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SourceHealth, sourcesOf } from '../engine/health.js';
 import { describeLowDisks } from '../engine/disk.js';
+import { HostPacer } from '../engine/pacer.js';
 
 const policy = { windowMs: 10_000, minSamples: 4, failureRate: 0.5, coolOffMs: 1_000, maxCoolOffMs: 3_000 };
 const HOST = ['host:a.example:80'];
@@ -76,6 +77,24 @@ test('low disks are named with their free space and the watermark', () => {
   ];
   assert.is(describeLowDisks(disks, 50), 'spool /s has 10 MiB free (watermark 50 MiB): downloads paused');
   assert.is(describeLowDisks([disks[1]!], 50), undefined);
+});
+
+test('the pacer spaces request starts per host and leaves other hosts alone', () => {
+  const pacer = new HostPacer(4);
+  assert.equal([0, 0, 0].map(() => pacer.reserve('a', 1_000)), [0, 250, 500]);
+  assert.is(pacer.reserve('b', 1_000), 0);
+  assert.is(pacer.reserve('a', 3_000), 0, 'an idle host starts at once');
+  assert.is(new HostPacer(0).reserve('a', 0), 0, 'rate 0: no limit');
+});
+
+test('a Retry-After pauses the whole source until then; the next job probes it', () => {
+  const health = new SourceHealth(policy);
+  health.pauseUntil('host:a.example:80', 5_000, 'http_rate_limited');
+  assert.equal(health.admit(HOST, 100), { go: false, until: 5_000 });
+  assert.is(health.paused(100)[0]?.lastFailure, 'http_rate_limited');
+  assert.equal(health.admit(HOST, 5_000), { go: true, probes: HOST });
+  health.record(HOST, undefined, 5_100, HOST);
+  assert.equal(health.paused(5_200), []);
 });
 
 test.run();

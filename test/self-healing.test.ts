@@ -90,6 +90,29 @@ test('a failing host is paused while a healthy one goes on, reported by status, 
   }
 });
 
+test('a 429 with Retry-After is honoured for the whole host: none of its jobs asks before then', async () => {
+  const { dir, cleanup } = await tempDir();
+  const photo = await makeSample({ width: 300, height: 200, seed: 6 });
+  const routes = new Map<string, Route>([['/first.jpg', { kind: 'flaky', failures: 1, status: 429, retryAfter: '2', bytes: photo }]]);
+  for (let i = 0; i < 4; i++) routes.set(`/next/${i}.jpg`, { kind: 'image', bytes: photo });
+  const server = await startSourceServer(routes, { recordOrder: true });
+  try {
+    const config = await writeTestConfig(dir, { countries: ['uk'], download: { concurrency: 1, perHost: 1 }, retry: { baseMs: 50, maxMs: 100, maxAttempts: 3, factor: 2, jitter: 0 } });
+    // arrival order puts the rate-limited URL first
+    await enqueue(config, [server.url('/first.jpg'), ...[0, 1, 2, 3].map((i) => server.url(`/next/${i}.jpg`))]);
+    const run = await runCli(['run', '--once', '--config', config]);
+    assert.is(run.code, 0, run.stderr);
+    assert.match(run.stdout, /5 thumbed/);
+    assert.is(server.requests[0], '/first.jpg');
+    const gap = server.requestTimes[1]! - server.requestTimes[0]!;
+    assert.ok(gap >= 1_900, `the host was asked again ${gap.toFixed(0)} ms after its Retry-After: 2`);
+    assert.is(server.hits.get('/first.jpg'), 2);
+  } finally {
+    await server.close();
+    await cleanup();
+  }
+});
+
 test('below the free-space watermark downloads pause and status says so; above it they resume', async () => {
   const { dir, cleanup } = await tempDir();
   const photo = await makeSample({ width: 400, height: 300, seed: 4 });

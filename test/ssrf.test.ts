@@ -77,6 +77,7 @@ const options: DownloadOptions = {
   maxRedirects: 3,
   userAgent: 'ImageSys-test',
   allow: [],
+  perHostRate: 0,
 };
 
 async function codeOf(downloader: Downloader, url: string): Promise<string> {
