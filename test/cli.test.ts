@@ -89,12 +89,13 @@ test('status, show and retry on a processed spool', async () => {
 
 test('the daemon picks up a batch dropped while it runs, and stops cleanly on SIGTERM', async () => {
   const { dir, cleanup } = await tempDir();
+  let daemon: ReturnType<typeof startDaemon> | undefined;
   const scenario = await startScenario({ maxAttempts: 2, kinds: { good: 5, missing: 0, flaky: 0, slow: 0, truncated: 0, html: 0, rotated: 0, cmyk: 0 } });
   try {
     // a long rescan interval: only the watcher can notice the batch in time
     const config = await writeTestConfig(dir, { intake: { settleMs: 200, rescanMs: 600_000 } });
     const spool = join(dir, 'spool');
-    const daemon = startDaemon(['--config', config, '--country', 'uk']);
+    daemon = startDaemon(['--config', config, '--country', 'uk']);
     const until = async (check: () => Promise<boolean>, ms: number): Promise<boolean> => {
       const deadline = Date.now() + ms;
       while (Date.now() < deadline) {
@@ -109,11 +110,14 @@ test('the daemon picks up a batch dropped while it runs, and stops cleanly on SI
     await writeFile(join(spool, 'incoming', 'uk', 'late.urls'), scenario.expectations.map((e) => e.url).join('\n'));
     const done = await until(async () => (await listJobs(spool, 'thumbed', 'uk')).length === 5, 15_000);
     assert.ok(done, `the watcher saw the batch\n${daemon.output()}`);
-    daemon.kill('SIGTERM');
-    const code = await new Promise((resolve) => daemon.once('exit', resolve));
+    const running = daemon;
+    daemon = undefined;
+    running.kill('SIGTERM');
+    const code = await new Promise((resolve) => running.once('exit', resolve));
     assert.is(code, 0);
     assert.equal(await readdir(join(spool, '.locks')), []);
   } finally {
+    daemon?.kill('SIGKILL'); // a failed check must not leave a daemon holding the runner's pipes
     await scenario.server.close();
     await cleanup();
   }
