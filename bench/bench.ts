@@ -576,7 +576,7 @@ async function e2ePhase(corpus: CorpusImage[], workDir: string, sampler: RssSamp
     tree: join(root, 'tree'),
     countries: ['uk'],
     intake: { settleMs: 0 },
-    download: { perHost: 32, perHostRate: 0, allow: ['127.0.0.1'] },
+    download: { perHost: 32, perHostRate: 0, allow: ['127.0.0.1'], proxy: 'none' },
     log: { level: 'silent', dir: join(root, 'log') },
     fsync,
   });

@@ -84,7 +84,7 @@ function configFor(root: string): ReturnType<typeof parseConfig> {
     spool: join(root, 'spool'),
     tree: join(root, 'tree'),
     countries: ['uk'],
-    download: { perHost: 32, perHostRate: 0, allow: ['127.0.0.1'] },
+    download: { perHost: 32, perHostRate: 0, allow: ['127.0.0.1'], proxy: 'none' },
     disk: { minFreeMiB: 0 },
     log: { level: 'silent', dir: join(root, 'log') },
   });

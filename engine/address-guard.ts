@@ -171,6 +171,11 @@ export class AddressGuard {
     return category ? new BlockedAddressError(hostname, address, category) : undefined;
   }
 
+  /** Resolves a name as a connection would and throws the refusal, if any (for requests through a proxy). */
+  check(hostname: string): Promise<void> {
+    return new Promise((resolve, reject) => this.lookup(hostname, { all: true }, (error) => (error ? reject(error) : resolve())));
+  }
+
   /**
    * A drop-in for dns.lookup in net.connect: resolves, then refuses if any address the connection
    * could use is blocked (a name with one public and one private address is refused as a whole).

@@ -83,6 +83,11 @@ export interface Config {
      * reach although they are loopback, private, link-local, ...: none by default (SSRF guard).
      */
     allow: string[];
+    /**
+     * HTTP proxy for downloads: a URL (`http://proxy:3128`), `env` to follow HTTP_PROXY / HTTPS_PROXY /
+     * NO_PROXY, or `none`. `imagesys run --noproxy` sets `none` for one run.
+     */
+    proxy: string;
   };
   retry: BackoffPolicy & { maxAttempts: number };
   claims: {
@@ -174,6 +179,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
     maxRedirects: 5,
     userAgent: 'ImageSys/0.1 (+thumbnailer)',
     allow: [],
+    proxy: 'env',
   },
   retry: { maxAttempts: 5, baseMs: 30_000, maxMs: 3_600_000, factor: 4, jitter: 0.5 },
   claims: { staleMs: 15_000 },
@@ -247,6 +253,17 @@ function string(raw: unknown, key: string, fallback: string): string {
   if (raw === undefined) return fallback;
   if (typeof raw !== 'string' || raw.length === 0) throw new ConfigError(key, 'a non-empty string', raw);
   return raw;
+}
+
+function proxySetting(raw: unknown, key: string, fallback: string): string {
+  const value = string(raw, key, fallback);
+  if (value === 'env' || value === 'none') return value;
+  try {
+    if (new URL(value).protocol === 'http:') return value;
+  } catch {
+    // falls through to the error
+  }
+  throw new ConfigError(key, 'an http:// proxy URL, "env" or "none"', raw);
 }
 
 function stringList(raw: unknown, key: string, fallback: readonly string[]): string[] {
@@ -396,7 +413,7 @@ export function parseConfig(raw: unknown): Config {
   const p = section(top.pool, 'pool', ['threads', 'tasksPerThread', 'spillAfterMs', 'nice']);
   const dl = section(top.download, 'download', [
     'concurrency', 'perHost', 'perHostRate', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'totalTimeoutMs', 'maxBytes',
-    'maxRedirects', 'userAgent', 'allow',
+    'maxRedirects', 'userAgent', 'allow', 'proxy',
   ]);
   const r = section(top.retry, 'retry', ['maxAttempts', 'baseMs', 'maxMs', 'factor', 'jitter']);
   const c = section(top.claims, 'claims', ['staleMs']);
@@ -445,6 +462,7 @@ export function parseConfig(raw: unknown): Config {
       maxRedirects: integer(dl.maxRedirects, 'download.maxRedirects', d.download.maxRedirects, 0, 20),
       userAgent: string(dl.userAgent, 'download.userAgent', d.download.userAgent),
       allow: stringList(dl.allow, 'download.allow', d.download.allow),
+      proxy: proxySetting(dl.proxy, 'download.proxy', d.download.proxy),
     },
     retry,
     claims: { staleMs: integer(c.staleMs, 'claims.staleMs', d.claims.staleMs, 2_000) },

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { AddressGuard, AllowList, BlockedAddressError } from './address-guard.js';
 import type { Config } from './config.js';
 import { ImageSysError, type ErrorCode } from './errors.js';
@@ -50,18 +50,24 @@ export class Downloader {
   private readonly perHost: KeyedSemaphore;
   private readonly guard: AddressGuard;
   private readonly pacer: HostPacer;
+  /** Requests go through a proxy, which resolves the names: the guard checks them first. */
+  private readonly proxied: boolean;
 
   constructor(private readonly options: DownloadOptions) {
     this.guard = new AddressGuard(new AllowList(options.allow));
     this.pacer = new HostPacer(options.perHostRate);
-    this.dispatcher = new Agent({
-      // every connection resolves its name through the guard: the address connected to is checked
+    const agentOptions = {
+      // every direct connection resolves its name through the guard: the address connected to is checked
       connect: { timeout: options.connectTimeoutMs, lookup: this.guard.lookup },
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: options.bodyTimeoutMs,
       connections: options.perHost,
       keepAliveTimeout: 4_000,
-    });
+    };
+    const proxy = proxyFor(options.proxy, process.env);
+    this.proxied = proxy !== undefined;
+    // through a proxy, plain http is forwarded (the proxy sees and logs the URL); https is tunnelled
+    this.dispatcher = proxy ? new EnvHttpProxyAgent({ ...agentOptions, ...proxy, proxyTunnel: false }) : new Agent(agentOptions);
     this.global = new Semaphore(options.concurrency);
     this.perHost = new KeyedSemaphore(options.perHost);
   }
@@ -111,6 +117,13 @@ export class Downloader {
     if (isIP(hostname)) {
       const refused = this.guard.refusal(hostname, hostname);
       if (refused) throw new ImageSysError('blocked_address', refused.message);
+    } else if (this.proxied) {
+      // the proxy resolves the name again when it connects; checking here is the best a client can do
+      try {
+        await this.guard.check(hostname);
+      } catch (error) {
+        throw networkError(error, signal);
+      }
     }
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent, accept: 'image/*,*/*;q=0.5' };
     if (validators?.etag) headers['if-none-match'] = validators.etag;
@@ -233,4 +246,17 @@ function findBlocked(error: unknown): BlockedAddressError | undefined {
     if (e instanceof BlockedAddressError) return e;
   }
   return undefined;
+}
+
+/**
+ * The proxy settings for undici's EnvHttpProxyAgent: `none` or no proxy in the environment gives none;
+ * a URL proxies http and https; `env` follows HTTP_PROXY / HTTPS_PROXY / NO_PROXY. Pure.
+ */
+export function proxyFor(setting: string, env: NodeJS.ProcessEnv): { httpProxy: string; httpsProxy: string; noProxy: string } | undefined {
+  if (setting === 'none') return undefined;
+  if (setting !== 'env') return { httpProxy: setting, httpsProxy: setting, noProxy: '' };
+  const httpProxy = env.http_proxy ?? env.HTTP_PROXY ?? '';
+  const httpsProxy = env.https_proxy ?? env.HTTPS_PROXY ?? '';
+  if (!httpProxy && !httpsProxy) return undefined;
+  return { httpProxy, httpsProxy, noProxy: env.no_proxy ?? env.NO_PROXY ?? '' };
 }

@@ -11,6 +11,7 @@ export interface CommonArgs {
   tree?: string;
   threads?: number;
   downloads?: number;
+  noproxy?: boolean;
 }
 
 export class UsageError extends Error {}
@@ -41,6 +42,7 @@ export function loadConfig(args: CommonArgs): Config {
   if (args.tree) raw = { ...raw, tree: resolve(args.tree) };
   if (args.threads !== undefined) raw = { ...raw, pool: { ...(raw.pool as object | undefined), threads: args.threads } };
   if (args.downloads !== undefined) raw = { ...raw, download: { ...(raw.download as object | undefined), concurrency: args.downloads } };
+  if (args.noproxy) raw = { ...raw, download: { ...(raw.download as object | undefined), proxy: 'none' } };
   if (args.verbose) raw = { ...raw, log: { ...(raw.log as object | undefined), level: 'debug' } };
   const config = parseConfig(raw);
   const targets = config.sweep.targets.map((t) => (targetKind(t.dest) === 'local' ? { ...t, dest: resolve(base, t.dest) } : t));

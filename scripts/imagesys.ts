@@ -36,7 +36,8 @@ const cli = yargs(hideBin(process.argv))
       .option('once', { type: 'boolean', default: false, describe: 'process what is queued (retries included), then exit' })
       .option('daemon', { type: 'boolean', default: false, describe: 'log to <log.dir>/engine.log and engine.error.log instead of the screen' })
       .option('threads', { type: 'number', describe: 'sharp worker threads (overrides pool.threads)' })
-      .option('downloads', { type: 'number', describe: 'concurrent downloads (overrides download.concurrency)' }),
+      .option('downloads', { type: 'number', describe: 'concurrent downloads (overrides download.concurrency)' })
+      .option('noproxy', { type: 'boolean', default: false, describe: 'download directly, bypassing any proxy (config or environment)' }),
   run((a) => {
     const config = loadConfig(a);
     return runCommand(config, { once: Boolean(a.once), daemon: Boolean(a.daemon), countries: selectedCountries(a, config), verbose: Boolean(a.verbose) });

@@ -17,6 +17,7 @@ const options: DownloadOptions = {
   userAgent: 'ImageSys-test',
   allow: ['127.0.0.1'],
   perHostRate: 0,
+  proxy: 'none',
 };
 
 const test = suite<{ server: SourceServer; downloader: Downloader; jpeg: Buffer }>('download');

@@ -78,6 +78,7 @@ const options: DownloadOptions = {
   userAgent: 'ImageSys-test',
   allow: [],
   perHostRate: 0,
+  proxy: 'none',
 };
 
 async function codeOf(downloader: Downloader, url: string): Promise<string> {

@@ -37,7 +37,7 @@ export async function demoCommand(dir: string): Promise<number> {
     baseUrl: 'http://localhost:8080/thumbs',
     retry: { baseMs: 200, maxMs: 1000, maxAttempts: 3 },
     // the demo's source is on loopback, which the SSRF guard refuses unless allowed
-    download: { allow: ['127.0.0.1'], perHostRate: 0 },
+    download: { allow: ['127.0.0.1'], perHostRate: 0, proxy: 'none' },
     intake: { settleMs: 0 },
     log: { level: 'warn', dir: join(root, 'log') },
     // local directories stand for the frontends n1-n3

@@ -57,7 +57,8 @@ export async function writeTestConfig(dir: string, overrides: Record<string, unk
     ...overrides,
   };
   // the sources here are on loopback, which the SSRF guard refuses unless allowed
-  config.download = { allow: ['127.0.0.1'], perHostRate: 0, ...(config.download as object) };
+  // and reached directly, whatever proxy the environment names
+  config.download = { allow: ['127.0.0.1'], perHostRate: 0, proxy: 'none', ...(config.download as object) };
   const path = join(dir, 'config.json');
   await writeFile(path, JSON.stringify(config, null, 2));
   return path;
