@@ -111,6 +111,24 @@ test('16-bit, palette, GIF, TIFF, WebP and AVIF inputs work', async () => {
   }
 });
 
+test('an animation is thumbnailed as its first frame', async () => {
+  const [w, h] = [120, 90];
+  const frame = (rgb: number[]): Buffer => Buffer.from(Array.from({ length: w * h * 3 }, (_, i) => rgb[i % 3]!));
+  const stacked = Buffer.concat([frame([255, 0, 0]), frame([0, 255, 0]), frame([0, 0, 255])]);
+  const raw = { width: w, height: h * 3, channels: 3 as const, pageHeight: h };
+  const inputs: Array<[string, Buffer]> = [
+    ['gif', await sharp(stacked, { raw }).gif({ delay: [100, 100, 100], loop: 0 }).toBuffer()],
+    ['webp', await sharp(stacked, { raw }).webp({ delay: [100, 100, 100], loop: 0 }).toBuffer()],
+  ];
+  for (const [label, input] of inputs) {
+    assert.is((await sharp(input).metadata()).pages, 3, `${label} has three frames`);
+    const large = ok(await makeThumbnails(task(input))).outputs[2]!;
+    assert.equal([large.width, large.height], [w, h], `${label}: one frame, not the strip of three`);
+    const { channels } = await sharp(large.data).stats();
+    assert.ok(channels[0]!.mean > 200 && channels[1]!.mean < 60 && channels[2]!.mean < 60, `${label}: the first (red) frame`);
+  }
+});
+
 test('several formats: one file per size and format', async () => {
   const result = ok(await makeThumbnails(task(await makeSample({ width: 800, height: 600 }), { formats: ['webp', 'jpeg'] })));
   assert.equal(result.outputs.map((o) => `${o.name}.${o.format}`), ['thumb.webp', 'thumb.jpeg', 'medium.webp', 'medium.jpeg', 'large.webp', 'large.jpeg']);
