@@ -141,13 +141,20 @@ export class AllowList {
 
 /** `a.b.c.d[/n]` or an IPv6 address with an optional `/n`; undefined for a host name. Pure. */
 export function parseRange(entry: string): Range | undefined {
-  const [address, bits] = entry.split('/');
+  const [address, bits, extra] = entry.split('/');
   const family = isIP(address ?? '');
-  if (family === 0) return undefined;
+  if (family === 0 || extra !== undefined || (bits !== undefined && !/^\d{1,3}$/.test(bits))) return undefined;
   const max = family === 4 ? 32 : 128;
   const prefix = bits === undefined ? max : Number(bits);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) return undefined;
+  if (prefix > max) return undefined;
   return { family: family as 4 | 6, base: family === 4 ? v4ToBigInt(address!) : v6ToBigInt(address!)!, prefix };
+}
+
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+
+/** An allow-list entry is an address or range, or a host name; anything else is a typo to refuse. Pure. */
+export function isAllowEntry(entry: string): boolean {
+  return parseRange(entry) !== undefined || (!entry.includes('/') && isIP(entry) === 0 && HOST_NAME.test(entry));
 }
 
 /** The refusal a job fails with: its own code, and a message naming host, address and why. */

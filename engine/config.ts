@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { isAllowEntry } from './address-guard.js';
 import type { BackoffPolicy } from './backoff.js';
 
 export interface SweepTarget {
@@ -266,6 +267,14 @@ function proxySetting(raw: unknown, key: string, fallback: string): string {
   throw new ConfigError(key, 'an http:// proxy URL, "env" or "none"', raw);
 }
 
+function allowList(raw: unknown, key: string, fallback: readonly string[]): string[] {
+  const entries = stringList(raw, key, fallback);
+  entries.forEach((entry, i) => {
+    if (!isAllowEntry(entry)) throw new ConfigError(`${key}[${i}]`, 'a host name, an IP address or a range like 10.0.0.0/8', entry);
+  });
+  return entries;
+}
+
 function stringList(raw: unknown, key: string, fallback: readonly string[]): string[] {
   if (raw === undefined) return [...fallback];
   if (!Array.isArray(raw) || raw.some((item) => typeof item !== 'string' || item.length === 0)) throw new ConfigError(key, 'an array of non-empty strings', raw);
@@ -461,7 +470,7 @@ export function parseConfig(raw: unknown): Config {
       maxBytes: integer(dl.maxBytes, 'download.maxBytes', d.download.maxBytes, 1),
       maxRedirects: integer(dl.maxRedirects, 'download.maxRedirects', d.download.maxRedirects, 0, 20),
       userAgent: string(dl.userAgent, 'download.userAgent', d.download.userAgent),
-      allow: stringList(dl.allow, 'download.allow', d.download.allow),
+      allow: allowList(dl.allow, 'download.allow', d.download.allow),
       proxy: proxySetting(dl.proxy, 'download.proxy', d.download.proxy),
     },
     retry,

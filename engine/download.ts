@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, Pool, request, type Dispatcher } from 'undici';
 import { AddressGuard, AllowList, BlockedAddressError } from './address-guard.js';
 import type { Config } from './config.js';
 import { ImageSysError, type ErrorCode } from './errors.js';
@@ -67,7 +67,9 @@ export class Downloader {
     const proxy = proxyFor(options.proxy, process.env);
     this.proxied = proxy !== undefined;
     // through a proxy, plain http is forwarded (the proxy sees and logs the URL); https is tunnelled
-    this.dispatcher = proxy ? new EnvHttpProxyAgent({ ...agentOptions, ...proxy, proxyTunnel: false }) : new Agent(agentOptions);
+    // the proxy's own connection pools take the timeouts too (undici would give them its 300 s defaults)
+    const factory = (origin: string | URL, opts: object): Dispatcher => new Pool(origin, { ...opts, headersTimeout: options.headersTimeoutMs, bodyTimeout: options.bodyTimeoutMs });
+    this.dispatcher = proxy ? new EnvHttpProxyAgent({ ...agentOptions, ...proxy, proxyTunnel: false, factory }) : new Agent(agentOptions);
     this.global = new Semaphore(options.concurrency);
     this.perHost = new KeyedSemaphore(options.perHost);
   }
@@ -91,14 +93,15 @@ export class Downloader {
     let current = url;
     for (let hop = 0; ; hop++) {
       const host = new URL(current).host;
-      // per host: a slot, then its turn under the request rate, then a global slot
-      const outcome = await this.perHost.run(host, async () => {
-        await this.pacer.wait(host);
-        return this.global.run(() => {
+      // per host: a slot, then a global slot, then its turn under the request rate (taken last, so
+      // that requests queued behind the global limit do not start in a burst)
+      const outcome = await this.perHost.run(host, () =>
+        this.global.run(async () => {
+          await this.pacer.wait(host);
           options.onStart?.();
           return this.fetchOnce(current, validators, (signal ??= limit()));
-        });
-      });
+        }),
+      );
       if (outcome.kind === 'done') return outcome.result;
       if (hop >= this.options.maxRedirects) {
         throw new ImageSysError('too_many_redirects', `more than ${this.options.maxRedirects} redirects, last to ${outcome.location}`);
@@ -205,13 +208,16 @@ function hostOf(url: string): string {
   return new URL(url).host;
 }
 
-/** Seconds or an HTTP date, as RFC 9110 allows; undefined when absent or unreadable. */
+/** A server may ask for a pause, not for a year of silence: longer Retry-Afters are cut to this. */
+export const MAX_RETRY_AFTER_MS = 6 * 60 * 60 * 1000;
+
+/** Seconds or an HTTP date, as RFC 9110 allows, at most MAX_RETRY_AFTER_MS; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
   if (!value) return undefined;
   const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(MAX_RETRY_AFTER_MS, seconds * 1000);
   const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  return Number.isNaN(date) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - now));
 }
 
 export function statusError(status: number, host: string, retryAfter?: string): ImageSysError {

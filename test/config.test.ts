@@ -39,6 +39,10 @@ test('errors name the key and what was expected', () => {
     [{ health: { failureRate: 0 } }, 'health.failureRate', /number from 0.01 to 1/],
     [{ disk: { minFreeMiB: '1G' } }, 'disk.minFreeMiB', /integer/],
     [{ download: { allow: '127.0.0.1' } }, 'download.allow', /array of non-empty strings/],
+    [{ download: { allow: ['10.0.0.0/'] } }, 'download.allow[0]', /range like 10.0.0.0\/8/],
+    [{ download: { allow: ['localhost', '10.0.0.0/33'] } }, 'download.allow[1]', /range like/],
+    [{ download: { allow: ['10.0.0.0/8 '] } }, 'download.allow[0]', /range like/],
+    [{ download: { proxy: 'socks5://p:1080' } }, 'download.proxy', /http:\/\/ proxy URL/],
   ];
   for (const [raw, key, message] of cases) {
     const error = errorOf(raw);

@@ -156,7 +156,8 @@ test('per-host concurrency is never exceeded', async ({ server }) => {
   assert.is(server.maxConcurrent(), 2);
 });
 
-test('Retry-After: seconds or an HTTP date', () => {
+test('Retry-After: seconds or an HTTP date, at most six hours', () => {
+  assert.is(parseRetryAfter('99999999999999'), 6 * 3600 * 1000);
   assert.is(parseRetryAfter('120'), 120_000);
   assert.is(parseRetryAfter('Sat, 28 Nov 2026 12:00:30 GMT', Date.parse('2026-11-28T12:00:00Z')), 30_000);
   assert.is(parseRetryAfter('soon'), undefined);

@@ -4,7 +4,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { proxyFor } from '../engine/download.js';
+import { Downloader, proxyFor } from '../engine/download.js';
+import { ImageSysError } from '../engine/errors.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { startSourceServer, type Route } from '../scripts/source-server.js';
 import { runCli, writeTestConfig } from './support/cli.js';
@@ -26,7 +27,9 @@ test('a configured proxy carries the downloads; --noproxy bypasses it', async ()
   }
   const { dir, cleanup } = await tempDir();
   const photo = await makeSample({ width: 200, height: 150, seed: 12 });
-  const server = await startSourceServer(new Map<string, Route>(['/via/1.jpg', '/via/2.jpg', '/direct/1.jpg', '/direct/2.jpg'].map((p) => [p, { kind: 'image', bytes: photo }])));
+  const routes = new Map<string, Route>(['/via/1.jpg', '/via/2.jpg', '/direct/1.jpg', '/direct/2.jpg'].map((p) => [p, { kind: 'image', bytes: photo }]));
+  routes.set('/slow.jpg', { kind: 'slow', delayMs: 3_000, bytes: photo });
+  const server = await startSourceServer(routes);
   const proxy = await startTinyproxy(dir);
   try {
     const config = await writeTestConfig(dir, { countries: ['uk'], download: { proxy: proxy.url } });
@@ -48,6 +51,18 @@ test('a configured proxy carries the downloads; --noproxy bypasses it', async ()
     log = await proxy.log();
     assert.not.ok(log.includes('/direct/'), 'with --noproxy the proxy saw nothing');
     assert.is(server.hits.get('/direct/1.jpg'), 1, 'the source was asked directly');
+
+    // the header timeout holds through the proxy too (not undici's 300 s default for proxy pools)
+    const viaProxy = new Downloader({ concurrency: 2, perHost: 2, perHostRate: 0, connectTimeoutMs: 2_000, headersTimeoutMs: 500, bodyTimeoutMs: 500, totalTimeoutMs: 10_000, maxBytes: 1_000_000, maxRedirects: 2, userAgent: 'ImageSys-test', allow: ['127.0.0.1'], proxy: proxy.url });
+    try {
+      await viaProxy.download(server.url('/slow.jpg'));
+      assert.unreachable('a 3 s wait for headers passed a 0.5 s limit');
+    } catch (error) {
+      assert.instance(error, ImageSysError);
+      assert.is((error as ImageSysError).code, 'headers_timeout');
+    } finally {
+      await viaProxy.close();
+    }
   } finally {
     await proxy.stop();
     await server.close();

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { freePort, waitForPort } from './ports.js';
 import { join, relative } from 'node:path';
 
 export interface RsyncDaemon {
@@ -15,34 +15,6 @@ export interface RsyncDaemon {
   stop(): Promise<void>;
   /** Paths the daemon received, one per transfer (from its transfer log). */
   received(): Promise<string[]>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ port, host: '127.0.0.1' });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`rsync daemon on port ${port} did not start`);
 }
 
 export async function rsyncDaemon(name: string, root: string): Promise<RsyncDaemon> {
@@ -72,7 +44,7 @@ export async function rsyncDaemon(name: string, root: string): Promise<RsyncDaem
     data,
     async start() {
       child = spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`, `--port=${port}`, '--address=127.0.0.1'], { stdio: 'ignore' });
-      await waitForPort(port, 10_000);
+      await waitForPort(port, 10_000, 'rsync daemon');
     },
     async stop() {
       if (!child || child.exitCode !== null) return;

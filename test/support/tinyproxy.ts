@@ -1,7 +1,7 @@
 /** A real HTTP proxy for the tests: Debian's tinyproxy in the foreground, logging every request. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { freePort, waitForPort } from './ports.js';
 import { join } from 'node:path';
 
 export interface Tinyproxy {
@@ -15,28 +15,6 @@ export function tinyproxyInstalled(): boolean {
   return spawnSync('tinyproxy', ['-v']).status === 0;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 export async function startTinyproxy(dir: string): Promise<Tinyproxy> {
   const port = await freePort();
   const logFile = join(dir, 'tinyproxy.log');
@@ -44,11 +22,7 @@ export async function startTinyproxy(dir: string): Promise<Tinyproxy> {
   await writeFile(logFile, '');
   await writeFile(conf, [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 30', `LogFile "${logFile}"`, 'LogLevel Info', 'MaxClients 50', 'Allow 127.0.0.1', 'DisableViaHeader Yes', ''].join('\n'));
   const child: ChildProcess = spawn('tinyproxy', ['-d', '-c', conf], { stdio: 'ignore' });
-  const deadline = Date.now() + 10_000;
-  while (!(await accepting(port))) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`tinyproxy did not start on port ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForPort(port, 10_000, 'tinyproxy');
   return {
     url: `http://127.0.0.1:${port}`,
     log: () => readFile(logFile, 'utf8'),
