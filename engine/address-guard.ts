@@ -18,6 +18,7 @@ const BLOCKED_V4: ReadonlyArray<[string, number, string]> = [
   ['172.16.0.0', 12, 'private'],
   ['192.0.0.0', 24, 'IETF protocol assignments'],
   ['192.0.2.0', 24, 'documentation'],
+  ['192.88.99.0', 24, '6to4 relay'],
   ['192.168.0.0', 16, 'private'],
   ['198.18.0.0', 15, 'benchmarking'],
   ['198.51.100.0', 24, 'documentation'],
@@ -32,7 +33,12 @@ const BLOCKED_V6: ReadonlyArray<[string, number, string]> = [
   ['::1', 128, 'loopback'],
   ['64:ff9b:1::', 48, 'local NAT64'],
   ['100::', 64, 'discard'],
+  ['2001:2::', 48, 'benchmarking'],
+  ['2001:10::', 28, 'ORCHID'],
+  ['2001:20::', 28, 'ORCHID'],
   ['2001:db8::', 32, 'documentation'],
+  ['3fff::', 20, 'documentation'],
+  ['5f00::', 16, 'segment routing'],
   ['fc00::', 7, 'private (unique local)'],
   ['fe80::', 10, 'link-local'],
   ['fec0::', 10, 'site-local'],
@@ -99,6 +105,7 @@ export function blockedCategory(ip: string): string | undefined {
   };
   const low32 = value & 0xffffffffn;
   if (inRange(value, v6ToBigInt('::ffff:0:0')!, 96, 128)) return embedded(low32, 'mapped in IPv6');
+  if (inRange(value, v6ToBigInt('::ffff:0:0:0')!, 96, 128)) return embedded(low32, 'IPv4-translated') ?? 'IPv4-translated';
   if (inRange(value, v6ToBigInt('64:ff9b::')!, 96, 128)) return embedded(low32, 'via NAT64');
   if (inRange(value, 0n, 96, 128) && value > 1n) return embedded(low32, 'IPv4-compatible') ?? 'IPv4-compatible (deprecated)';
   if (inRange(value, v6ToBigInt('2002::')!, 16, 128)) return embedded((value >> 80n) & 0xffffffffn, 'via 6to4');

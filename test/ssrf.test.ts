@@ -49,6 +49,12 @@ test('address vectors: what may not be reached, and why', () => {
     ['2002:c0a8:101::1', 'private (192.168.1.1 via 6to4)'],
     ['2002:808:808::', undefined],
     ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'Teredo tunnel'],
+    ['::ffff:0:7f00:1', 'loopback (127.0.0.1 IPv4-translated)'],
+    ['2001:2::1', 'benchmarking'],
+    ['2001:10::1', 'ORCHID'],
+    ['3fff::1', 'documentation'],
+    ['5f00::1', 'segment routing'],
+    ['192.88.99.1', '6to4 relay'],
     ['2606:4700:4700::1111', undefined],
     ['2a00:1450:4001:80b::200e', undefined],
   ];
