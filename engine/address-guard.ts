@@ -50,7 +50,7 @@ function v4ToBigInt(ip: string): bigint {
 }
 
 /** An IPv6 address as a 128-bit number; undefined when it is not one. Pure. */
-export function v6ToBigInt(ip: string): bigint | undefined {
+function v6ToBigInt(ip: string): bigint | undefined {
   let text = ip.toLowerCase();
   const zone = text.indexOf('%');
   if (zone >= 0) text = text.slice(0, zone);
@@ -147,7 +147,7 @@ export class AllowList {
 }
 
 /** `a.b.c.d[/n]` or an IPv6 address with an optional `/n`; undefined for a host name. Pure. */
-export function parseRange(entry: string): Range | undefined {
+function parseRange(entry: string): Range | undefined {
   const [address, bits, extra] = entry.split('/');
   const family = isIP(address ?? '');
   if (family === 0 || extra !== undefined || (bits !== undefined && !/^\d{1,3}$/.test(bits))) return undefined;

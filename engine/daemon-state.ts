@@ -31,11 +31,11 @@ export interface DaemonState {
 /** How often a running engine rewrites its state file; three missed refreshes mean it is gone. */
 export const STATE_INTERVAL_MS = 2_000;
 
-export function stateDirOf(spool: string): string {
+function stateDirOf(spool: string): string {
   return join(spool, '.state');
 }
 
-export function stateFileOf(spool: string, owner: Owner = SELF): string {
+function stateFileOf(spool: string, owner: Owner = SELF): string {
   return join(stateDirOf(spool), `${ownerTag(owner)}.json`);
 }
 

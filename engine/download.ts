@@ -209,7 +209,7 @@ function hostOf(url: string): string {
 }
 
 /** A server may ask for a pause, not for a year of silence: longer Retry-Afters are cut to this. */
-export const MAX_RETRY_AFTER_MS = 6 * 60 * 60 * 1000;
+const MAX_RETRY_AFTER_MS = 6 * 60 * 60 * 1000;
 
 /** Seconds or an HTTP date, as RFC 9110 allows, at most MAX_RETRY_AFTER_MS; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {

@@ -10,8 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hashForUrl } from '../engine/hash.js';
 import { startSourceServer } from '../scripts/source-server.js';
-import { startDaemon, writeTestConfig } from './support/cli.js';
-import { kill, waitUntil } from './support/torture.js';
+import { kill, startDaemon, waitUntil, writeTestConfig } from './support/cli.js';
 import { tempDir } from './support/temp.js';
 
 const JOBS = 20_000;

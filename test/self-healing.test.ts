@@ -13,19 +13,12 @@ import { hashForUrl } from '../engine/hash.js';
 import type { StatusReport } from '../engine/status.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { startSourceServer, type Route } from '../scripts/source-server.js';
-import { runCli, startDaemon, writeTestConfig } from './support/cli.js';
+import { kill, runCli, startDaemon, waitUntil, writeTestConfig, type Daemon } from './support/cli.js';
 import { listJobs } from './support/scenario.js';
 import { tempDir } from './support/temp.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(100);
-  }
-}
 
 async function status(config: string): Promise<StatusReport> {
   const result = await runCli(['status', '--json', '--config', config]);
@@ -38,10 +31,6 @@ async function enqueue(config: string, urls: string[]): Promise<void> {
   assert.is(result.code, 0, result.stderr);
 }
 
-async function stop(daemon: ReturnType<typeof startDaemon>): Promise<void> {
-  daemon.kill('SIGTERM');
-  await new Promise((resolve) => daemon.once('exit', resolve));
-}
 
 test('a failing host is paused while a healthy one goes on, reported by status, and probed until it recovers', async () => {
   const { dir, cleanup } = await tempDir();
@@ -49,7 +38,7 @@ test('a failing host is paused while a healthy one goes on, reported by status, 
   const healthy = await startSourceServer(new Map(Array.from({ length: 10 }, (_, i) => [`/ok/${i}.jpg`, { kind: 'image', bytes: photo } as Route])));
   const brokenRoutes = new Map(Array.from({ length: 12 }, (_, i) => [`/down/${i}.jpg`, { kind: 'status', status: 503 } as Route]));
   const broken = await startSourceServer(brokenRoutes);
-  const daemon = { current: undefined as ReturnType<typeof startDaemon> | undefined };
+  const daemon = { current: undefined as Daemon | undefined };
   try {
     const config = await writeTestConfig(dir, {
       retry: { baseMs: 50, maxMs: 200, maxAttempts: 10, factor: 2, jitter: 0.5 },
@@ -62,8 +51,8 @@ test('a failing host is paused while a healthy one goes on, reported by status, 
     daemon.current = startDaemon(['--config', config]);
 
     const brokenHost = `host:${new URL(broken.base).host}`;
-    await until('the broken host is paused', async () => (await status(config)).paused.some((p) => p.source === brokenHost));
-    await until('the healthy host is done', async () => (await listJobs(spool, 'thumbed', 'uk')).length === okUrls.length);
+    await waitUntil('the broken host is paused', async () => (await status(config)).paused.some((p) => p.source === brokenHost));
+    await waitUntil('the healthy host is done', async () => (await listJobs(spool, 'thumbed', 'uk')).length === okUrls.length);
     const report = await status(config);
     assert.equal(report.paused.map((p) => p.source), [brokenHost], 'only the broken host is paused');
     assert.is(report.paused[0]!.lastFailure, 'http_server_error');
@@ -80,10 +69,10 @@ test('a failing host is paused while a healthy one goes on, reported by status, 
 
     // the host recovers: the next probe succeeds and every waiting job goes through
     for (const path of brokenRoutes.keys()) brokenRoutes.set(path, { kind: 'image', bytes: photo });
-    await until('every job is thumbed', async () => (await listJobs(spool, 'thumbed', 'uk')).length === okUrls.length + downUrls.length, 20_000);
-    await until('the pause is lifted in status', async () => (await status(config)).paused.length === 0, 5_000);
+    await waitUntil('every job is thumbed', async () => (await listJobs(spool, 'thumbed', 'uk')).length === okUrls.length + downUrls.length, 20_000);
+    await waitUntil('the pause is lifted in status', async () => (await status(config)).paused.length === 0, 5_000);
   } finally {
-    if (daemon.current) await stop(daemon.current);
+    if (daemon.current) await kill(daemon.current, 'SIGTERM');
     await healthy.close();
     await broken.close();
     await cleanup();
@@ -118,7 +107,7 @@ test('below the free-space watermark downloads pause and status says so; above i
   const photo = await makeSample({ width: 400, height: 300, seed: 4 });
   const server = await startSourceServer(new Map(Array.from({ length: 6 }, (_, i) => [`/p/${i}.jpg`, { kind: 'image', bytes: photo } as Route])));
   const ballast = join(dir, 'ballast');
-  let daemon: ReturnType<typeof startDaemon> | undefined;
+  let daemon: Daemon | undefined;
   try {
     // A full disk cannot be made safely on a shared machine; the narrowest real fault is less free
     // space than the watermark: set it 256 MiB under what is free now, then take 768 MiB away with a
@@ -138,7 +127,7 @@ test('below the free-space watermark downloads pause and status says so; above i
     }
     await enqueue(config, [...Array(6).keys()].map((i) => server.url(`/p/${i}.jpg`)));
     daemon = startDaemon(['--config', config]);
-    await until('status reports the pause', async () => (await status(config)).downloadsPaused.length > 0);
+    await waitUntil('status reports the pause', async () => (await status(config)).downloadsPaused.length > 0);
     const report = await status(config);
     assert.match(report.downloadsPaused[0]!, /has \d+ MiB free \(watermark \d+ MiB\): downloads paused/);
     assert.match((await runCli(['status', '--config', config])).stdout, /DOWNLOADS PAUSED/);
@@ -147,11 +136,11 @@ test('below the free-space watermark downloads pause and status says so; above i
     assert.is(report.counts.uk!.incoming, 6);
 
     await rm(ballast);
-    await until('every job is thumbed', async () => (await listJobs(join(dir, 'spool'), 'thumbed', 'uk')).length === 6);
-    await until('status no longer reports the pause', async () => (await status(config)).downloadsPaused.length === 0, 5_000);
+    await waitUntil('every job is thumbed', async () => (await listJobs(join(dir, 'spool'), 'thumbed', 'uk')).length === 6);
+    await waitUntil('status no longer reports the pause', async () => (await status(config)).downloadsPaused.length === 0, 5_000);
     assert.is(server.totalHits(), 6);
   } finally {
-    if (daemon) await stop(daemon);
+    if (daemon) await kill(daemon, 'SIGTERM');
     await rm(ballast, { force: true });
     await server.close();
     await cleanup();
@@ -169,7 +158,7 @@ test('a job that makes no progress is aborted after health.stuckMs, retried, and
   // a slow but working host, one download at a time: the last of its jobs waits ~2 s for the slot,
   // twice stuckMs, and must not be taken for stuck
   const slow = await startSourceServer(new Map<string, Route>([0, 1, 2, 3].map((i) => [`/slow/${i}.jpg`, { kind: 'slow', delayMs: 600, bytes: photo }])));
-  let daemon: ReturnType<typeof startDaemon> | undefined;
+  let daemon: Daemon | undefined;
   try {
     const config = await writeTestConfig(dir, {
       download: { concurrency: 8, perHost: 1, headersTimeoutMs: 600_000, bodyTimeoutMs: 600_000, totalTimeoutMs: 600_000 },
@@ -179,7 +168,7 @@ test('a job that makes no progress is aborted after health.stuckMs, retried, and
     await enqueue(config, [server.url('/hang.jpg'), server.url('/fine.jpg'), ...[0, 1, 2, 3].map((i) => slow.url(`/slow/${i}.jpg`))]);
     daemon = startDaemon(['--config', config]);
     const spool = join(dir, 'spool');
-    await until('the stuck job has failed and the others are thumbed', async () => (await listJobs(spool, 'failed', 'uk')).length === 1 && (await listJobs(spool, 'thumbed', 'uk')).length === 5, 30_000);
+    await waitUntil('the stuck job has failed and the others are thumbed', async () => (await listJobs(spool, 'failed', 'uk')).length === 1 && (await listJobs(spool, 'thumbed', 'uk')).length === 5, 30_000);
     const report = await status(config);
     assert.is(report.failures[0]?.code, 'stuck');
     assert.match(report.failures[0]!.example, /no progress for 1 s/);
@@ -187,9 +176,9 @@ test('a job that makes no progress is aborted after health.stuckMs, retried, and
     assert.is(slow.totalHits(), 4, 'each slow job downloaded once: none was aborted while it waited for the slot');
     assert.is(server.hits.get('/hang.jpg'), 2, 'aborted and tried again once (maxAttempts 2)');
     // the state file is rewritten every 2 s
-    await until('status shows both stuck attempts', async () => (await status(config)).engines.some((e) => e.alive && e.stats.stuck === 2), 5_000);
+    await waitUntil('status shows both stuck attempts', async () => (await status(config)).engines.some((e) => e.alive && e.stats.stuck === 2), 5_000);
   } finally {
-    if (daemon) await stop(daemon);
+    if (daemon) await kill(daemon, 'SIGTERM');
     await server.close();
     await slow.close();
     await cleanup();

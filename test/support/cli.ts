@@ -41,6 +41,24 @@ export function startDaemon(args: string[]): ChildProcess & { output: () => stri
   return Object.assign(child, { output: () => output });
 }
 
+export type Daemon = ReturnType<typeof startDaemon>;
+
+/** Polls `check` every 100 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Signals a daemon (SIGKILL unless told) and waits for it to exit; nothing if it already has. */
+export async function kill(daemon: Daemon, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (daemon.exitCode !== null || daemon.signalCode !== null) return;
+  daemon.kill(signal);
+  await new Promise((resolve) => daemon.once('exit', resolve));
+}
+
 /** A config file for tests: fast retries, quick settling, short stale time, loopback source. */
 export async function writeTestConfig(dir: string, overrides: Record<string, unknown> = {}): Promise<string> {
   const config: Record<string, unknown> = {

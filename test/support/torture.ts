@@ -10,10 +10,8 @@ import { manifestPath } from '../../engine/tree.js';
 import { hashForUrl } from '../../engine/hash.js';
 import { makeSample } from '../../scripts/sample-images.js';
 import { startSourceServer, type Route, type SourceServer } from '../../scripts/source-server.js';
-import { startDaemon, writeTestConfig } from './cli.js';
+import { kill, startDaemon, waitUntil, writeTestConfig, type Daemon } from './cli.js';
 import { assertNoLeftovers, assertOutcomes, assertThumbnails, listJobs, type Expectation } from './scenario.js';
-
-export type Daemon = ReturnType<typeof startDaemon>;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -81,20 +79,6 @@ async function allDone(spool: string, urls: number): Promise<boolean> {
   return (await readdir(join(spool, 'incoming', 'uk'))).every((name) => !name.endsWith('.urls'));
 }
 
-export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await sleep(100);
-  }
-}
-
-export async function kill(daemon: Daemon, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (daemon.exitCode !== null || daemon.signalCode !== null) return;
-  daemon.kill(signal);
-  await new Promise((resolve) => daemon.once('exit', resolve));
-}
-
 /**
  * What a reader may see at any instant, even right after a kill: every visible job parses, no job is
  * in two states, every manifest's files are there with the sizes it lists. Cheap enough to run after
@@ -152,15 +136,32 @@ export interface CrashTortureResult {
  * 0.2-2 s after it started (during intake, downloads, thumbnails, tree writes: wherever it is),
  * checking what a reader sees after every kill; then lets it finish and checks the end state.
  */
-export async function crashTorture(dir: string, options: { urls: number; kills: number; progress?: (line: string) => void }): Promise<CrashTortureResult> {
+interface TortureRun {
+  source: TortureSource;
+  config: string;
+  spool: string;
+  tree: string;
+  /** Every daemon started, so that none outlives the run. */
+  daemons: Daemon[];
+}
+
+/** The source server, config and spool paths of one torture, torn down afterwards whatever happens. */
+async function withTorture<T>(dir: string, urls: number, body: (run: TortureRun) => Promise<T>): Promise<T> {
   const maxAttempts = 3;
-  const source = await startTortureSource(options.urls, maxAttempts);
-  const started = performance.now();
+  const source = await startTortureSource(urls, maxAttempts);
   const daemons: Daemon[] = [];
   try {
     const config = await writeTortureConfig(dir, maxAttempts);
-    const spool = join(dir, 'spool');
-    const tree = join(dir, 'tree');
+    return await body({ source, config, spool: join(dir, 'spool'), tree: join(dir, 'tree'), daemons });
+  } finally {
+    for (const daemon of daemons) await kill(daemon);
+    await source.server.close();
+  }
+}
+
+export async function crashTorture(dir: string, options: { urls: number; kills: number; progress?: (line: string) => void }): Promise<CrashTortureResult> {
+  const started = performance.now();
+  return withTorture(dir, options.urls, async ({ source, config, spool, tree, daemons }) => {
     await dropBatches(spool, source.expectations.map((e) => e.url), 250);
     const finishedAtKills: number[] = [];
     for (let k = 0; k < options.kills; k++) {
@@ -184,10 +185,7 @@ export async function crashTorture(dir: string, options: { urls: number; kills: 
       assert.ok(hits >= e.hits && hits <= e.hits + options.kills, `${e.path} fetched ${hits} times`);
     }
     return { kills: options.kills, seconds: (performance.now() - started) / 1000, finishedAtKills };
-  } finally {
-    for (const daemon of daemons) await kill(daemon);
-    await source.server.close();
-  }
+  });
 }
 
 export interface EnginesTortureResult {
@@ -204,14 +202,8 @@ export interface EnginesTortureResult {
  * lost, and the killed engine's work is taken over within claims.staleMs (plus a rescan).
  */
 export async function enginesTorture(dir: string, options: { urls: number; engines: number; progress?: (line: string) => void }): Promise<EnginesTortureResult> {
-  const maxAttempts = 3;
-  const source = await startTortureSource(options.urls, maxAttempts);
   const started = performance.now();
-  const daemons: Daemon[] = [];
-  try {
-    const config = await writeTortureConfig(dir, maxAttempts);
-    const spool = join(dir, 'spool');
-    const tree = join(dir, 'tree');
+  return withTorture(dir, options.urls, async ({ source, config, spool, tree, daemons }) => {
     for (let i = 0; i < options.engines; i++) daemons.push(startDaemon(['--config', config, '--verbose']));
     await dropBatches(spool, source.expectations.map((e) => e.url), 100);
     // kill the last engine once it is well into the work, holding claims
@@ -251,8 +243,5 @@ export async function enginesTorture(dir: string, options: { urls: number; engin
       assert.ok(hits >= e.hits && hits <= allowed, `${e.path} fetched ${hits} times (expected ${e.hits}${heldSet.has(e.hash) ? ', held by the killed engine' : ''})`);
     }
     return { seconds: (performance.now() - started) / 1000, thumbedBy: perEngine.map((h) => h.length), takeoverSeconds, heldAtKill: held.length };
-  } finally {
-    for (const daemon of daemons) await kill(daemon);
-    await source.server.close();
-  }
+  });
 }
