@@ -141,7 +141,19 @@ export interface Config {
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+    /** With --daemon: `<component>.log` and `<component>.error.log` are written here. */
     dir: string;
+    /** A log file is rotated when it would grow past this size, and at midnight (UTC). */
+    maxMiB: number;
+    /** Rotated files kept per log file; older ones are deleted. */
+    keep: number;
+  };
+  /** The daemon's HTTP server: /metrics (Prometheus), the status page at /, /api/status. */
+  http: {
+    /** host:port to listen on ('' turns the server off); port 0 picks a free port (see `imagesys status`). */
+    listen: string;
+    /** How often the status page refreshes itself, and how old the spool counts it shows may be. */
+    refreshSeconds: number;
   };
 }
 
@@ -189,7 +201,8 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   disk: { minFreeMiB: 1_024, checkMs: 10_000 },
   fsync: true,
   sweep: { targets: [], purgeAfterDays: 30, timeoutSeconds: 120, connectTimeoutSeconds: 15, bwlimitKiB: 0, batchSize: 20_000, rsync: 'rsync' },
-  log: { level: 'info', dir: 'var/log' },
+  log: { level: 'info', dir: 'var/log', maxMiB: 64, keep: 10 },
+  http: { listen: '127.0.0.1:9464', refreshSeconds: 10 },
 } satisfies Config);
 
 export class ConfigError extends Error {
@@ -254,6 +267,21 @@ function string(raw: unknown, key: string, fallback: string): string {
   if (raw === undefined) return fallback;
   if (typeof raw !== 'string' || raw.length === 0) throw new ConfigError(key, 'a non-empty string', raw);
   return raw;
+}
+
+/** `host:port` (an IPv6 host in brackets), or '' for none. */
+export function parseListen(value: string): { host: string; port: number } | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\[\]]+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match || port > 65_535) return undefined;
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+function listenAddress(raw: unknown, key: string, fallback: string): string {
+  if (raw === '') return '';
+  const value = string(raw, key, fallback);
+  if (!parseListen(value)) throw new ConfigError(key, "host:port (e.g. 127.0.0.1:9464), or '' for no HTTP server", raw);
+  return value;
 }
 
 function proxySetting(raw: unknown, key: string, fallback: string): string {
@@ -407,7 +435,7 @@ function targets(raw: unknown, key: string): SweepTarget[] {
 export function parseConfig(raw: unknown): Config {
   const d = DEFAULT_CONFIG;
   const top = section(raw ?? {}, '', [
-    'spool', 'tree', 'countries', 'baseUrl', 'thumbnails', 'pool', 'download', 'retry', 'claims', 'intake', 'health', 'disk', 'fsync', 'sweep', 'log',
+    'spool', 'tree', 'countries', 'baseUrl', 'thumbnails', 'pool', 'download', 'retry', 'claims', 'intake', 'health', 'disk', 'fsync', 'sweep', 'log', 'http',
   ]);
   const countriesRaw = top.countries;
   let countries = [...d.countries];
@@ -429,7 +457,8 @@ export function parseConfig(raw: unknown): Config {
   const i = section(top.intake, 'intake', ['settleMs', 'rescanMs', 'queueLimit']);
   const h = section(top.health, 'health', ['windowMs', 'minSamples', 'failureRate', 'coolOffMs', 'maxCoolOffMs', 'stuckMs']);
   const dk = section(top.disk, 'disk', ['minFreeMiB', 'checkMs']);
-  const l = section(top.log, 'log', ['level', 'dir']);
+  const l = section(top.log, 'log', ['level', 'dir', 'maxMiB', 'keep']);
+  const hs = section(top.http, 'http', ['listen', 'refreshSeconds']);
   const sw = section(top.sweep, 'sweep', ['targets', 'purgeAfterDays', 'timeoutSeconds', 'connectTimeoutSeconds', 'bwlimitKiB', 'batchSize', 'rsync']);
 
   const retry = {
@@ -505,6 +534,12 @@ export function parseConfig(raw: unknown): Config {
     log: {
       level: oneOf(l.level, 'log.level', d.log.level, LOG_LEVELS),
       dir: string(l.dir, 'log.dir', d.log.dir),
+      maxMiB: number(l.maxMiB, 'log.maxMiB', d.log.maxMiB, 0.001, 1_048_576),
+      keep: integer(l.keep, 'log.keep', d.log.keep, 1, 10_000),
+    },
+    http: {
+      listen: listenAddress(hs.listen, 'http.listen', d.http.listen),
+      refreshSeconds: number(hs.refreshSeconds, 'http.refreshSeconds', d.http.refreshSeconds, 0.2, 3_600),
     },
   };
 }

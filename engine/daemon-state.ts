@@ -10,6 +10,8 @@ import type { AtomicWriter } from '../spool/atomic.js';
 import { isOwnerDead, ownerTag, SELF, type Owner } from '../spool/owner.js';
 import type { DiskFree } from './disk.js';
 import type { PausedSource } from './health.js';
+import type { MinuteRecord } from './history.js';
+import type { LatestThumbnail } from './status.js';
 
 export interface DaemonState {
   version: 1;
@@ -26,6 +28,13 @@ export interface DaemonState {
   disk: DiskFree[];
   /** Why downloads are paused now (low disk), if they are. */
   downloadsPaused?: string;
+  /** Its history file's name (engine/history.ts) and the minute in progress, not yet in that file. */
+  historyKey?: string;
+  currentMinute?: MinuteRecord;
+  /** Its newest thumbnails, newest first. */
+  latest?: LatestThumbnail[];
+  /** Where it serves its status page and /metrics. */
+  http?: string;
 }
 
 /** How often a running engine rewrites its state file; three missed refreshes mean it is gone. */

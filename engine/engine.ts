@@ -19,6 +19,9 @@ import { Processor, type Outcome } from './processor.js';
 import { Semaphore } from './semaphore.js';
 import { ThumbnailPool, type ThumbnailRunner } from './thumbnail-pool.js';
 import { treeTmpDir } from './tree.js';
+import { appendHistory, MinuteBuckets, processKey } from './history.js';
+import { NO_OBSERVER, SOURCE_LIMIT, type LiveFigures, type StageObserver } from './metrics.js';
+import type { LatestThumbnail } from './status.js';
 
 type Stage = 'incoming' | 'downloaded';
 
@@ -51,7 +54,12 @@ export interface EngineOptions {
   now?: () => Date;
   /** The thumbnail stage; a sharp worker pool unless given (bench:scale measures the spool alone). */
   pool?: ThumbnailRunner;
+  /** Hears what each stage does (the daemon's metrics). */
+  observer?: StageObserver;
 }
+
+/** Newest thumbnails kept for the status page. */
+const LATEST_KEPT = 12;
 
 const keyOf = (c: Candidate): string => `${c.stage}/${c.country}/${c.name}`;
 
@@ -82,6 +90,10 @@ export class Engine {
   readonly spool: Spool;
   private readonly config: Config;
   private readonly log: Logger;
+  /** Batches, the watcher, rescans and the arrival log. */
+  private readonly intakeLog: Logger;
+  /** Disk watermark and stuck jobs. */
+  private readonly healthLog: Logger;
   private readonly countries: string[];
   private readonly downloader: Downloader;
   private readonly pool: ThumbnailRunner;
@@ -124,10 +136,19 @@ export class Engine {
   private idleWaiters: Array<() => void> = [];
   private spaceWaiters: Array<() => void> = [];
   private progressed = false;
+  private readonly observer: StageObserver;
+  /** This engine's work per minute, for the status page's charts and `imagesys report`. */
+  private readonly minutes = new MinuteBuckets();
+  private readonly historyKey = processKey(SELF.host, SELF.pid, this.startedAt.getTime());
+  private readonly latest: LatestThumbnail[] = [];
+  /** Where this engine serves its status page, once it does. */
+  private httpUrl: string | undefined;
 
   constructor(options: EngineOptions) {
     this.config = options.config;
     this.log = options.log;
+    this.intakeLog = options.log.child({ component: 'intake' });
+    this.healthLog = options.log.child({ component: 'health' });
     this.countries = options.countries;
     this.spool = new Spool({ root: options.config.spool, fsync: options.config.fsync, staleMs: options.config.claims.staleMs, ...(options.now ? { now: options.now } : {}) });
     this.downloader = new Downloader(options.config.download);
@@ -138,14 +159,26 @@ export class Engine {
     this.limits = { incoming: options.config.download.concurrency, downloaded: thumbnailSlots };
     this.health = new SourceHealth(options.config.health);
     this.logPending = new Set(options.countries);
+    const outer = options.observer ?? NO_OBSERVER;
+    // bytes go to the history as well as to the metrics
+    this.observer = {
+      done: (stage, o) => {
+        if (stage === 'download' && o?.bytesIn) this.minutes.bytes('bytesIn', o.bytesIn, Date.now());
+        if (stage === 'thumbnail' && o?.bytesOut) this.minutes.bytes('bytesOut', o.bytesOut, Date.now());
+        outer.done(stage, o);
+      },
+      failed: (stage, code, o) => outer.failed(stage, code, o),
+      job: (country, outcome) => outer.job(country, outcome),
+    };
     this.processor = new Processor({
+      observer: this.observer,
       health: this.health,
       config: options.config,
       spool: this.spool,
       downloader: this.downloader,
       pool: this.pool,
       thumbnailSlots: new Semaphore(thumbnailSlots),
-      log: options.log,
+      log: options.log.child({ component: 'jobs' }),
     });
   }
 
@@ -171,14 +204,14 @@ export class Engine {
       (country, name) => {
         if (!this.stopping) void this.noteBatch(country, name);
       },
-      (error, dir) => this.log.warn({ err: error, dir }, 'watcher error; rescans continue'),
+      (error, dir) => this.intakeLog.warn({ err: error, dir }, 'watcher error; rescans continue'),
     );
     this.ticker = setInterval(() => {
       this.tick();
-      void this.feedArrivals().catch((error) => this.log.error({ err: error }, 'arrival log could not be read; the full scan covers it'));
+      void this.feedArrivals().catch((error) => this.intakeLog.error({ err: error }, 'arrival log could not be read; the full scan covers it'));
       if (Date.now() - this.lastScan >= this.config.intake.rescanMs) void this.rescan();
     }, Math.min(1_000, this.config.intake.rescanMs));
-    void this.feedArrivals().catch((error) => this.log.error({ err: error }, 'arrival log could not be read; the full scan covers it'));
+    void this.feedArrivals().catch((error) => this.intakeLog.error({ err: error }, 'arrival log could not be read; the full scan covers it'));
     void this.rescan();
     this.log.info({ countries: this.countries, threads: this.config.pool.threads, downloads: this.config.download.concurrency }, 'engine started');
   }
@@ -224,6 +257,7 @@ export class Engine {
     await this.pool.close();
     await this.downloader.close();
     await this.spool.arrivals.close();
+    await appendHistory(this.config.spool, this.historyKey, this.minutes.takeFinished(Date.now(), true)).catch((error) => this.log.warn({ err: error }, 'history could not be written'));
     await removeDaemonState(this.config.spool);
   }
 
@@ -233,7 +267,7 @@ export class Engine {
     const waiting = [...this.queues.incoming, ...[...this.deferred.values()].map((d) => d.candidate)].filter((c) => c.stage === 'incoming');
     for (const { country, name } of waiting) byCountry.set(country, [...(byCountry.get(country) ?? []), name]);
     for (const [country, names] of byCountry) {
-      await this.spool.arrivals.append(country, names).catch((error) => this.log.warn({ err: error, country }, 'queued jobs could not be logged; the scan will find them'));
+      await this.spool.arrivals.append(country, names).catch((error) => this.intakeLog.warn({ err: error, country }, 'queued jobs could not be logged; the scan will find them'));
     }
   }
 
@@ -243,6 +277,24 @@ export class Engine {
 
   get deferredCount(): number {
     return this.deferred.size;
+  }
+
+  /** Where the status page is served: told to `imagesys status` by the next state file. */
+  announce(url: string): void {
+    this.httpUrl = url;
+  }
+
+  /** What /metrics reads of this engine when scraped. */
+  liveFigures(): LiveFigures {
+    const now = Date.now();
+    return {
+      queue: { queued: this.queues.incoming.length + this.queues.downloaded.length, active: this.active.incoming + this.active.downloaded, deferred: this.deferred.size },
+      pool: this.pool.figures?.() ?? { threads: 0, utilization: 0, waiting: 0 },
+      downloads: { inUse: this.active.incoming, limit: this.limits.incoming },
+      sources: this.health.sources(now, SOURCE_LIMIT),
+      disks: this.disks,
+      downloadsPaused: this.downloadsPaused !== undefined,
+    };
   }
 
   private tick(): void {
@@ -277,8 +329,8 @@ export class Engine {
     const wasPaused = this.downloadsPaused !== undefined;
     this.downloadsPaused = reason; // the text (free MiB) is refreshed; the log speaks only of changes
     if (wasPaused === (reason !== undefined)) return;
-    if (reason) this.log.warn({ disks: this.disks }, reason);
-    else this.log.info({ disks: this.disks }, 'free space above the watermark again: downloads resume');
+    if (reason) this.healthLog.warn({ disks: this.disks }, reason);
+    else this.healthLog.info({ disks: this.disks }, 'free space above the watermark again: downloads resume');
     if (!reason) this.pump('incoming');
   }
 
@@ -296,10 +348,10 @@ export class Engine {
       const where = { stage: attempt.candidate.stage, country: attempt.candidate.country, job: attempt.candidate.name, ageMs: age };
       if (!attempt.controller.signal.aborted) {
         this.stats.stuck++;
-        this.log.warn(where, 'job made no progress: aborted, it will be retried');
+        this.healthLog.warn(where, 'job made no progress: aborted, it will be retried');
         attempt.controller.abort();
       } else if (age >= stuckMs + Math.min(stuckMs, ABANDON_AFTER_MS)) {
-        this.log.error(where, 'stuck job ignored its abort: slot freed; the job stays claimed until this engine restarts');
+        this.healthLog.error(where, 'stuck job ignored its abort: slot freed; the job stays claimed until this engine restarts');
         attempt.abandoned = true;
         this.settle(attempt, { kind: 'gone' });
       }
@@ -313,6 +365,9 @@ export class Engine {
 
   private async writeStateNow(): Promise<void> {
     const s = this.stats;
+    const now = Date.now();
+    // finished minutes go to the history file before the state file stops showing them
+    await appendHistory(this.config.spool, this.historyKey, this.minutes.takeFinished(now)).catch((error) => this.log.warn({ err: error }, 'history could not be written'));
     const state: DaemonState = {
       version: 1,
       host: SELF.host,
@@ -326,6 +381,10 @@ export class Engine {
       paused: this.health.paused(Date.now()),
       disk: this.disks,
       ...(this.downloadsPaused ? { downloadsPaused: this.downloadsPaused } : {}),
+      historyKey: this.historyKey,
+      currentMinute: this.minutes.current(now),
+      latest: this.latest,
+      ...(this.httpUrl ? { http: this.httpUrl } : {}),
     };
     try {
       await writeDaemonState(this.spool.writer, this.config.spool, state);
@@ -338,7 +397,7 @@ export class Engine {
     try {
       await this.scanAll();
     } catch (error) {
-      this.log.error({ err: error }, 'rescan failed');
+      this.intakeLog.error({ err: error }, 'rescan failed');
     }
   }
 
@@ -531,15 +590,25 @@ export class Engine {
         this.progressed = true;
         if (outcome.skipped) this.stats.skipped++;
         else this.stats.thumbed++;
+        this.minutes.count(outcome.skipped ? 'skipped' : 'thumbed', Date.now());
+        this.observer.job(candidate.country, outcome.skipped ? 'skipped' : 'thumbed');
+        if (outcome.made) {
+          this.latest.unshift(outcome.made);
+          this.latest.length = Math.min(this.latest.length, LATEST_KEPT);
+        }
         return;
       case 'failed':
         this.progressed = true;
         this.stats.failed++;
         this.stats.failuresByCode[outcome.code] = (this.stats.failuresByCode[outcome.code] ?? 0) + 1;
+        this.minutes.count('failed', Date.now(), outcome.code);
+        this.observer.job(candidate.country, 'failed');
         return;
       case 'retry':
         this.progressed = true;
         this.stats.retries++;
+        this.minutes.count('retries', Date.now());
+        this.observer.job(candidate.country, 'retried');
         if (outcome.until > Date.now()) this.deferred.set(keyOf(candidate), { candidate, due: outcome.until });
         return;
       case 'deferred':
@@ -587,7 +656,7 @@ export class Engine {
     try {
       await this.scheduleBatch(country, name);
     } catch (error) {
-      this.log.error({ err: error, country, batch: name }, 'batch could not be looked at; the next scan tries again');
+      this.intakeLog.error({ err: error, country, batch: name }, 'batch could not be looked at; the next scan tries again');
     }
   }
 
@@ -635,16 +704,20 @@ export class Engine {
       while (this.batchQueue.length > 0 && !this.stopping) {
         const { country, name } = this.batchQueue[0]!;
         try {
+          const began = performance.now();
           const result = await ingestBatch(this.spool, this.config.tree, country, name, (job) => this.takeFresh(country, job));
           if (result) {
-            const { queued, in_tree: inTree, invalid } = result.counts;
+            const { queued, in_tree: inTree, invalid, duplicate } = result.counts;
+            const seconds = (performance.now() - began) / 1000;
+            this.observer.done('intake', { seconds, count: queued + inTree + duplicate });
+            if (invalid > 0) this.observer.failed('intake', 'invalid_url', { count: invalid });
             if (result.removed || queued + inTree + invalid > 0) this.progressed = true;
             if (result.removed) this.stats.batches++;
             else this.retryBatchLater(country, name);
-            this.log.info({ country, batch: name, ...result.counts, complete: result.removed }, 'batch read');
+            this.intakeLog.info({ country, batch: name, ...result.counts, complete: result.removed }, 'batch read');
           }
         } catch (error) {
-          this.log.error({ err: error, country, batch: name }, 'batch could not be read; it stays for the next scan');
+          this.intakeLog.error({ err: error, country, batch: name }, 'batch could not be read; it stays for the next scan');
         }
         this.batchQueue.shift();
       }

@@ -38,6 +38,14 @@ export interface PausedSource {
   lastFailure?: string;
 }
 
+/** A source's recent record, for /metrics. */
+export interface SourceFigures {
+  source: string;
+  attempts: number;
+  failures: number;
+  paused: boolean;
+}
+
 /** What a job's sources allow now: go, go as the probe of a paused source, or wait until a time. */
 export type Admission = { go: true; probes: string[] } | { go: false; until: number };
 
@@ -132,6 +140,16 @@ export class SourceHealth {
       out.push(item);
     }
     return out.sort((a, b) => a.source.localeCompare(b.source));
+  }
+
+  /**
+   * The busiest `limit` sources' attempts and transient failures in the window, paused ones first:
+   * what /metrics shows, bounded so that a feed of a million hosts cannot flood it.
+   */
+  sources(now: number, limit: number): SourceFigures[] {
+    const all: SourceFigures[] = [];
+    for (const [source, breaker] of this.breakers) all.push({ source, ...this.window(breaker, now), paused: breaker.pausedUntil !== 0 });
+    return all.sort((a, b) => Number(b.paused) - Number(a.paused) || b.attempts - a.attempts || a.source.localeCompare(b.source)).slice(0, limit);
   }
 
   /** Forgets healthy sources with nothing in their window, so that memory follows the active sources. */

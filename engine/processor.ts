@@ -16,6 +16,8 @@ import type { Semaphore } from './semaphore.js';
 import type { ThumbnailRunner } from './thumbnail-pool.js';
 import { manifestPath, readManifest, sizeRelPath, touchImage, treeTmpDir, type Manifest } from './tree.js';
 import { AtomicWriter } from '../spool/atomic.js';
+import { NO_OBSERVER, type StageObserver } from './metrics.js';
+import type { LatestThumbnail } from './status.js';
 
 /** How one attempt at a job ended. */
 export type Outcome =
@@ -23,7 +25,7 @@ export type Outcome =
   | { kind: 'gone' } // it left this state meanwhile
   | { kind: 'deferred'; until: number } // waiting for its backoff
   | { kind: 'paused'; until: number } // its host or datasource is paused: waits, no attempt counted
-  | { kind: 'thumbed'; skipped?: 'in_tree' | 'not_modified' }
+  | { kind: 'thumbed'; skipped?: 'in_tree' | 'not_modified'; made?: LatestThumbnail }
   | { kind: 'spilled' } // downloaded, original on disk in downloaded/, waiting for a thread
   | { kind: 'retry'; until: number; code: string }
   | { kind: 'failed'; code: string };
@@ -37,6 +39,8 @@ export interface ProcessorDeps {
   thumbnailSlots: Semaphore;
   /** Which hosts and datasources are paused for failing too often. */
   health: SourceHealth;
+  /** Hears what each stage did (metrics). */
+  observer?: StageObserver;
   log: Logger;
   random?: () => number;
 }
@@ -62,9 +66,11 @@ const UNCHANGED_AFTER_MS = 60 * 60 * 1000;
  */
 export class Processor {
   private readonly treeWriter: AtomicWriter;
+  private readonly observer: StageObserver;
 
   constructor(private readonly deps: ProcessorDeps) {
     this.treeWriter = new AtomicWriter(treeTmpDir(deps.config.tree), deps.config.fsync);
+    this.observer = deps.observer ?? NO_OBSERVER;
   }
 
   /**
@@ -146,13 +152,21 @@ export class Processor {
     if (probes.length > 0) log.info({ sources: probes }, 'probing a paused source');
     let result: DownloadResult;
     control.progress?.(true);
+    let began = 0; // when the request left (after waiting for a slot and the host's pace)
+    const seconds = (): number | undefined => (began > 0 ? (performance.now() - began) / 1000 : undefined);
     try {
-      result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) }, { signal, onStart: () => control.progress?.(false) });
+      const onStart = (): void => {
+        began = performance.now();
+        control.progress?.(false);
+      };
+      result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) }, { signal, onStart });
       health.record(sources, undefined, Date.now(), probes);
+      this.observer.done('download', { ...optional('seconds', seconds()), bytesIn: 'bytes' in result ? result.bytes.length : 0 });
     } catch (error) {
       // only what a retry may cure says the source is unwell; a 404 or an HTML page is an answer;
       // an attempt aborted by the watchdog says nothing about the source
       const failure = asImageSysError(error);
+      this.observer.failed('download', signal?.aborted ? 'stuck' : failure.code, optional('seconds', seconds()));
       if (signal?.aborted) health.abandonProbes(probes);
       else health.record(sources, failure.retryable ? failure.code : undefined, Date.now(), probes);
       // a Retry-After speaks for the whole host: none of its jobs asks before then
@@ -220,13 +234,22 @@ export class Processor {
     const sourceBytes = bytes.length;
     let digest: string;
     let result;
+    const began = performance.now();
     try {
       digest = createHash('sha256').update(bytes).digest('hex');
       result = await abortable(pool.run({ input: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sizes: processing.sizes, formats: processing.formats, process: processing.process, maxPixels: config.thumbnails.maxPixels }), signal);
+    } catch (error) {
+      this.observer.failed('thumbnail', signal?.aborted ? 'stuck' : asImageSysError(error).code, { seconds: (performance.now() - began) / 1000 });
+      throw error;
     } finally {
       this.deps.thumbnailSlots.release();
     }
-    if (!result.ok) throw new ImageSysError(result.code, result.message);
+    const taskSeconds = (performance.now() - began) / 1000;
+    if (!result.ok) {
+      this.observer.failed('thumbnail', result.code, { seconds: taskSeconds });
+      throw new ImageSysError(result.code, result.message);
+    }
+    this.observer.done('thumbnail', { seconds: taskSeconds, bytesIn: sourceBytes, bytesOut: result.outputs.reduce((sum, o) => sum + o.data.byteLength, 0) });
     this.assertHeld(claim);
     const sizes: Manifest['sizes'] = result.outputs.map((output) => ({
       name: output.name,
@@ -260,7 +283,8 @@ export class Processor {
     await this.treeWriter.write(manifestPath(config.tree, job.country, job.hash), `${JSON.stringify(manifest, null, 2)}\n`);
     await this.finish(from, job, claim);
     log.debug({ sizes: sizes.length }, 'thumbed');
-    return { kind: 'thumbed' };
+    const made = { country: job.country, hash: job.hash, url: job.url, at: manifest.createdAt, sizes: sizes.map(({ name, path, width, height }) => ({ name, path, width, height })) };
+    return { kind: 'thumbed', made };
   }
 
   /**
@@ -382,4 +406,9 @@ function sourceInfo(result: Extract<DownloadResult, { notModified: false }>): Jo
     ...(result.etag ? { etag: result.etag } : {}),
     ...(result.lastModified ? { lastModified: result.lastModified } : {}),
   };
+}
+
+/** `{ [key]: value }`, or nothing when value is undefined (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });
 }

@@ -1,8 +1,11 @@
 import { entriesOf } from '../spool/dirs.js';
+import type { Config } from './config.js';
 import { readFile, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JOB_SUFFIX, isVisible, stateDir, STATES, type State } from '../spool/layout.js';
 import { readDaemonStates, type SeenDaemon } from './daemon-state.js';
+import { readHistory, slotted, sumSince, type MinuteCounts } from './history.js';
+import { readTargetRecords, targetStatus } from './sweep/target-status.js';
 
 export interface DiskInfo {
   path: string;
@@ -19,7 +22,8 @@ export interface StatusReport {
   /** Batches waiting in incoming/ to be read. */
   batches: number;
   oldest: { country: string; state: State; job: string; ageSeconds: number } | null;
-  failures: Array<{ code: string; count: number; example: string }>;
+  /** Most frequent failure codes among failed jobs, each with up to three example URLs and reasons. */
+  failures: Array<{ code: string; count: number; examples: Array<{ url: string; error: string }> }>;
   disk: DiskInfo[];
   /** The engines that use this spool, from their state files: alive ones and recently dead ones. */
   engines: SeenDaemon[];
@@ -27,6 +31,57 @@ export interface StatusReport {
   paused: Array<SeenDaemon['paused'][number] & { engine: string }>;
   /** Why a live engine has paused its downloads (low disk), if one has. */
   downloadsPaused: string[];
+  /** Each sweep target: how far behind it is (from the sweeper's status files and backlogs). */
+  targets: TargetStatus[];
+  /** Images per minute over the last hours, all engines of this spool together (history files). */
+  throughput: Throughput;
+  /** The newest thumbnails made by live engines, newest first. */
+  latest: LatestThumbnail[];
+  /** Where a live engine serves its status page and metrics. */
+  pages: string[];
+  /** How often the status page refreshes itself. */
+  refreshSeconds: number;
+}
+
+export interface TargetStatus {
+  target: string;
+  /**
+   * Seconds since the start of the last sweep that left this target level (everything thumbed before
+   * then is there); null when it never was.
+   */
+  lagSeconds: number | null;
+  /** Images and deletions waiting in its backlog now. */
+  backlog: number;
+  lastLevelAt: string | null;
+  lastAttemptAt: string | null;
+  /** Why the last sweep left it behind. */
+  lastError?: string;
+}
+
+/** Counts of one minute (or a sum of minutes). */
+export interface ThroughputCounts {
+  thumbed: number;
+  skipped: number;
+  failed: number;
+  retries: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface Throughput {
+  /** One entry per minute, oldest first, ending with the current minute; minutes without work are zeros. */
+  minutes: Array<ThroughputCounts & { t: string }>;
+  last5Minutes: ThroughputCounts;
+  lastHour: ThroughputCounts;
+}
+
+export interface LatestThumbnail {
+  country: string;
+  hash: string;
+  url: string;
+  at: string;
+  /** Each size's path relative to the tree; the status page shows `/tree/<path>`. */
+  sizes: Array<{ name: string; path: string; width: number; height: number }>;
 }
 
 /** Stat-ing every waiting job to find the oldest stops here, so status stays quick on huge spools. */
@@ -34,18 +89,42 @@ const OLDEST_SCAN_LIMIT = 200_000;
 /** Failed jobs read per country to rank failure reasons. */
 const FAILURE_SAMPLE = 5_000;
 
-const emptyCounts = (): Record<State, number> => ({ incoming: 0, downloaded: 0, thumbed: 0, failed: 0 });
+const emptyStateCounts = (): Record<State, number> => ({ incoming: 0, downloaded: 0, thumbed: 0, failed: 0 });
 
-/** Everything `imagesys status` reports, read from the spool alone (the daemon need not run). */
-export async function gatherStatus(spool: string, tree: string, countries: readonly string[], now = Date.now()): Promise<StatusReport> {
+/** What status needs to know besides the spool's contents. */
+export interface StatusSource {
+  spool: string;
+  tree: string;
+  countries: readonly string[];
+  /** The configured sweep targets' names. */
+  targets: readonly string[];
+  refreshSeconds: number;
+}
+
+export function statusSource(config: Pick<Config, 'spool' | 'tree' | 'sweep' | 'http'>, countries: readonly string[]): StatusSource {
+  return { spool: config.spool, tree: config.tree, countries, targets: config.sweep.targets.map((t) => t.name), refreshSeconds: config.http.refreshSeconds };
+}
+
+/** Hours of throughput the status page charts. */
+export const THROUGHPUT_HOURS = 6;
+/** Thumbnails in the status page's strip. */
+const LATEST_SHOWN = 12;
+const EXAMPLES_PER_CODE = 3;
+
+/**
+ * Everything `imagesys status` and the status page report, read from the spool, the engines' state
+ * and history files and the sweeper's target records (no daemon needs to run).
+ */
+export async function gatherStatus(source: StatusSource, now = Date.now()): Promise<StatusReport> {
+  const { spool, tree, countries } = source;
   const counts: StatusReport['counts'] = {};
-  const totals = emptyCounts();
+  const totals = emptyStateCounts();
   let batches = 0;
   let oldest: StatusReport['oldest'] = null;
   let statted = 0;
-  const failures = new Map<string, { count: number; example: string }>();
+  const failures = new Map<string, { count: number; examples: Array<{ url: string; error: string }> }>();
   for (const country of countries) {
-    const row = emptyCounts();
+    const row = emptyStateCounts();
     for (const state of STATES) {
       const dir = stateDir(spool, state, country);
       for await (const name of listNames(dir)) {
@@ -66,8 +145,9 @@ export async function gatherStatus(spool: string, tree: string, countries: reado
         if (state === 'failed' && row.failed <= FAILURE_SAMPLE) {
           const reason = await failureOf(join(dir, name));
           if (reason) {
-            const entry = failures.get(reason.code) ?? { count: 0, example: reason.example };
+            const entry = failures.get(reason.code) ?? { count: 0, examples: [] };
             entry.count++;
+            if (entry.examples.length < EXAMPLES_PER_CODE) entry.examples.push(reason.example);
             failures.set(reason.code, entry);
           }
         }
@@ -76,6 +156,9 @@ export async function gatherStatus(spool: string, tree: string, countries: reado
     }
     counts[country] = row;
   }
+  const engines = await readDaemonStates(spool, now);
+  const alive = engines.filter((e) => e.alive);
+  const targets = (await readTargetRecords(spool, source.targets)).map((record) => targetStatus(record, now));
   return {
     spool,
     tree,
@@ -86,17 +169,27 @@ export async function gatherStatus(spool: string, tree: string, countries: reado
     oldest,
     failures: [...failures.entries()].map(([code, v]) => ({ code, ...v })).sort((a, b) => b.count - a.count).slice(0, 10),
     disk: [await disk(spool), await disk(tree)].filter((d): d is DiskInfo => d !== undefined),
-    ...(await enginesOf(spool, now)),
-  };
-}
-
-async function enginesOf(spool: string, now: number): Promise<Pick<StatusReport, 'engines' | 'paused' | 'downloadsPaused'>> {
-  const engines = await readDaemonStates(spool, now);
-  const alive = engines.filter((e) => e.alive);
-  return {
     engines,
     paused: alive.flatMap((e) => e.paused.map((p) => ({ ...p, engine: `${e.host}~${e.pid}` }))),
     downloadsPaused: alive.flatMap((e) => (e.downloadsPaused ? [`${e.host}~${e.pid}: ${e.downloadsPaused}`] : [])),
+    targets,
+    throughput: await throughputOf(spool, engines, now),
+    latest: alive.flatMap((e) => e.latest ?? []).sort((a, b) => b.at.localeCompare(a.at)).slice(0, LATEST_SHOWN),
+    pages: alive.flatMap((e) => (e.http ? [e.http] : [])),
+    refreshSeconds: source.refreshSeconds,
+  };
+}
+
+/** Every engine's minutes over the charted hours, added together. */
+async function throughputOf(spool: string, engines: readonly SeenDaemon[], now: number): Promise<Throughput> {
+  const since = now - THROUGHPUT_HOURS * 3_600_000;
+  const current = engines.flatMap((e) => (e.historyKey && e.currentMinute ? [{ key: e.historyKey, minute: e.currentMinute }] : []));
+  const minutes = (await readHistory(spool, since, current, now)).flatMap((p) => p.minutes);
+  const bare = ({ codes: _codes, ...counts }: MinuteCounts): ThroughputCounts => counts;
+  return {
+    minutes: slotted(minutes, since + 60_000, now + 1, 60_000).map(({ t, ...counts }) => ({ t, ...bare(counts) })),
+    last5Minutes: bare(sumSince(minutes, now - 4 * 60_000)),
+    lastHour: bare(sumSince(minutes, now - 59 * 60_000)),
   };
 }
 
@@ -112,10 +205,10 @@ async function mtimeOf(path: string): Promise<number | undefined> {
   }
 }
 
-async function failureOf(path: string): Promise<{ code: string; example: string } | undefined> {
+async function failureOf(path: string): Promise<{ code: string; example: { url: string; error: string } } | undefined> {
   try {
     const job = JSON.parse(await readFile(path, 'utf8')) as { errorCode?: string; error?: string; url?: string };
-    return { code: job.errorCode ?? 'unknown', example: `${job.url ?? '?'}: ${job.error ?? ''}` };
+    return { code: job.errorCode ?? 'unknown', example: { url: job.url ?? '?', error: job.error ?? '' } };
   } catch {
     return undefined;
   }
@@ -159,8 +252,13 @@ export function formatStatus(report: StatusReport): string {
   lines.push('', report.oldest ? `oldest waiting job: ${report.oldest.country}/${report.oldest.job} in ${report.oldest.state}/, ${formatDuration(report.oldest.ageSeconds)} old` : 'no job waiting');
   if (report.failures.length > 0) {
     lines.push('', 'top failure reasons:');
-    for (const f of report.failures) lines.push(`${pad(f.count, 8)}  ${f.code.padEnd(20)} e.g. ${f.example.slice(0, 120)}`);
+    for (const f of report.failures) {
+      lines.push(`${pad(f.count, 8)}  ${f.code}`);
+      for (const e of f.examples) lines.push(`${' '.repeat(10)}e.g. ${e.url.slice(0, 160)}: ${e.error.slice(0, 120)}`);
+    }
   }
+  const { last5Minutes: five, lastHour: hour } = report.throughput;
+  lines.push('', `throughput: last 5 min ${five.thumbed} thumbed, ${five.skipped} already in tree, ${five.failed} failed; last hour ${hour.thumbed} thumbed, ${hour.skipped} already in tree, ${hour.failed} failed, ${formatBytes(hour.bytesIn)} downloaded, ${formatBytes(hour.bytesOut)} written`);
   lines.push('');
   for (const d of report.disk) lines.push(`disk ${d.path}: ${formatBytes(d.freeBytes)} free of ${formatBytes(d.totalBytes)}`);
   lines.push('');
@@ -171,10 +269,19 @@ export function formatStatus(report: StatusReport): string {
     const state = e.alive ? `running ${formatDuration(up)}` : `NOT RUNNING, last seen ${formatDuration(seen)} ago`;
     lines.push(`engine ${e.host}~${e.pid} (${e.mode}, ${e.countries.join(' ')}): ${state}; ${e.stats.thumbed} thumbed, ${e.stats.failed} failed, ${e.stats.retries} retries, ${e.stats.stuck} stuck, ${e.queued.active} in progress, ${e.queued.waiting} waiting`);
   }
+  for (const page of report.pages) lines.push(`status page and /metrics: ${page}`);
   for (const reason of report.downloadsPaused) lines.push(`DOWNLOADS PAUSED ${reason}`);
   if (report.paused.length > 0) {
     lines.push('', 'paused sources (failing too often; their jobs wait):');
     for (const p of report.paused) lines.push(`  ${p.source.padEnd(40)} until ${p.until}  ${p.failures}/${p.attempts} failed, pause #${p.strikes}${p.lastFailure ? `, last: ${p.lastFailure}` : ''}`);
   }
+  if (report.targets.length > 0) {
+    lines.push('', 'targets:');
+    for (const t of report.targets) {
+      const lag = t.lagSeconds === null ? 'never level' : `lag ${formatDuration(t.lagSeconds)}`;
+      lines.push(`  ${t.target.padEnd(12)} ${lag}, ${t.backlog} waiting${t.lastAttemptAt ? `, last sweep ${t.lastAttemptAt}` : ''}${t.lastError ? `; ${t.lastError}` : ''}`);
+    }
+  }
+  if (report.latest.length > 0) lines.push('', `latest thumbnail: ${report.latest[0]!.url} at ${report.latest[0]!.at}`);
   return lines.join('\n');
 }

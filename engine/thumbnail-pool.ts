@@ -13,6 +13,8 @@ export interface ThumbnailPoolOptions {
 export interface ThumbnailRunner {
   run(task: ThumbnailTask): Promise<ThumbnailResult>;
   close(): Promise<void>;
+  /** Threads, the share of time they were busy, tasks waiting: for /metrics. */
+  figures?(): { threads: number; utilization: number; waiting: number };
 }
 
 /** The sharp worker threads: CPU work runs here, never on the event loop. */
@@ -37,6 +39,10 @@ export class ThumbnailPool implements ThumbnailRunner {
     const { input } = task;
     const owns = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength;
     return this.piscina.run(task, owns ? { transferList: [input.buffer as ArrayBuffer] } : {});
+  }
+
+  figures(): { threads: number; utilization: number; waiting: number } {
+    return { threads: this.piscina.threads.length, utilization: this.piscina.utilization, waiting: this.piscina.queueSize };
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ import { ImageSysError } from '../engine/errors.js';
 import { loadConfig, selectedCountries, UsageError, type CommonArgs } from './cli-config.js';
 import { demoCommand } from './commands/demo.js';
 import { enqueueCommand } from './commands/enqueue.js';
-import { hashCommand, pathCommand, showCommand, statusCommand } from './commands/inspect.js';
+import { hashCommand, pathCommand, reportCommand, showCommand, statusCommand } from './commands/inspect.js';
 import { retryCommand } from './commands/retry.js';
 import { runCommand } from './commands/run.js';
 import { sweepCommand } from './commands/sweep.js';
@@ -59,6 +59,16 @@ const cli = yargs(hideBin(process.argv))
   run((a) => {
     const config = loadConfig(a);
     return statusCommand(config, selectedCountries(a, config), Boolean(a.json));
+  }))
+  .command('report', 'per process and host: images per hour and failures over the last 24 hours', (y) =>
+    common(y)
+      .option('hours', { type: 'number', default: 24, describe: 'how many hours back' })
+      .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
+  run((a) => {
+    const config = loadConfig(a);
+    const hours = Number(a.hours);
+    if (!Number.isFinite(hours) || hours <= 0 || hours > 48) throw new UsageError(`report: --hours must be a number of hours from 1 to 48 (history is kept 2 days), not ${String(a.hours)}`);
+    return reportCommand(config, hours, Boolean(a.json));
   }))
   .command('retry [targets..]', 'move failed jobs back to incoming/ (all, or the hashes/URLs given)', (y) =>
     common(y)

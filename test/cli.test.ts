@@ -63,7 +63,7 @@ test('status, show and retry on a processed spool', async () => {
     assert.equal(report.totals, { incoming: 0, downloaded: 0, thumbed: 4, failed: 4 });
     assert.is(report.oldest, null);
     assert.equal(report.failures.map((f) => [f.code, f.count]), [['http_not_found', 3], ['not_image', 1]]);
-    assert.ok(report.failures[0]!.example.includes('/missing/'));
+    assert.ok(report.failures[0]!.examples.length === 3 && report.failures[0]!.examples.every((e) => e.url.includes('/missing/') && e.error.includes('404')));
     assert.ok(report.disk.length === 2 && report.disk[0]!.freeBytes > 0);
 
     const text = await runCli(['status', '--config', config, '--country', 'uk']);

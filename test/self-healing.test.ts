@@ -171,7 +171,7 @@ test('a job that makes no progress is aborted after health.stuckMs, retried, and
     await waitUntil('the stuck job has failed and the others are thumbed', async () => (await listJobs(spool, 'failed', 'uk')).length === 1 && (await listJobs(spool, 'thumbed', 'uk')).length === 5, 30_000);
     const report = await status(config);
     assert.is(report.failures[0]?.code, 'stuck');
-    assert.match(report.failures[0]!.example, /no progress for 1 s/);
+    assert.match(report.failures[0]!.examples[0]!.error, /no progress for 1 s/);
     assert.equal(await listJobs(spool, 'failed', 'uk'), [`${hashForUrl(server.url('/hang.jpg'))}.job`]);
     assert.is(slow.totalHits(), 4, 'each slow job downloaded once: none was aborted while it waited for the slot');
     assert.is(server.hits.get('/hang.jpg'), 2, 'aborted and tried again once (maxAttempts 2)');

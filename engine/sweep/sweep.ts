@@ -9,6 +9,7 @@ import { checkLocal, checkTarget, type CheckReport } from './fscheck.js';
 import { countBacklog, fanOut, releaseDelivered, sweepDir } from './outbox.js';
 import { purge, type PurgeReport } from './purge.js';
 import { syncTarget, type SyncReport } from './sync.js';
+import { recordTargetSweep } from './target-status.js';
 
 export interface SweepOptions {
   sync: boolean;
@@ -81,6 +82,7 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
       const context = { spool, tree: config.tree, countries: options.countries, targets: names };
       result.purge = await purge(context, cutoff, (r) => say(`purge: ${r.days} day(s) read, ${r.checked} checked, ${r.purged} purged`));
     }
+    const handedOutAt = options.sync ? new Date() : undefined;
     if (options.sync) {
       for (const country of options.countries) result.handedOut += await fanOut(spool, country, names);
       say(`sync: ${result.handedOut} new image(s) handed to ${names.length} target(s)`);
@@ -93,6 +95,9 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
           const report = await syncTarget(config.spool, config.tree, target, options.countries, { ...rsync, batchSize: config.sweep.batchSize });
           const backlog = report.level ? 0 : await countBacklog(config.spool, target.name, options.countries);
           say(`sync: ${target.name}: ${report.sent} sent, ${report.deleted} deleted, ${backlog} left${report.error ? ` (${report.error})` : ''}`);
+          // for status, the page and /metrics: how far behind this target is
+          const sweepOfTarget = { target: target.name, at: new Date(), sent: report.sent, deleted: report.deleted, level: report.level, backlog, ...(handedOutAt ? { handedOutAt } : {}), ...(report.error ? { error: report.error } : {}) };
+          await recordTargetSweep(spool.writer, config.spool, sweepOfTarget).catch((error) => say(`sync: ${target.name}: status not recorded: ${(error as Error).message}`));
           return { ...report, backlog };
         }),
       );

@@ -4,7 +4,7 @@ import { parseConfig, type Config } from '../../engine/config.js';
 import { Engine } from '../../engine/engine.js';
 import { thumbnailsForUrl } from '../../engine/interface.js';
 import { createLogger } from '../../engine/logger.js';
-import { formatStatus, gatherStatus } from '../../engine/status.js';
+import { formatStatus, gatherStatus, statusSource } from '../../engine/status.js';
 import { describe, exitCodeOf, sweep } from '../../engine/sweep/sweep.js';
 import { makeSample, makeSampleSet } from '../sample-images.js';
 import { startSourceServer, type Route } from '../source-server.js';
@@ -68,7 +68,7 @@ export async function demoCommand(dir: string): Promise<number> {
   if (exitCodeOf(swept) !== 0) return 1;
 
   const example = await thumbnailsForUrl({ tree: config.tree, baseUrl: config.baseUrl }, 'uk', server.url('/photos/rotated-exif-6.jpg'));
-  console.log(formatStatus(await gatherStatus(config.spool, config.tree, ['uk'])));
+  console.log(formatStatus(await gatherStatus(statusSource(config, ['uk']))));
   console.log('');
   console.log(`thumbnails are in ${join(config.tree, 'uk')}; one image, as the Interface returns it:`);
   for (const size of example?.sizes ?? []) console.log(`  ${size.name.padEnd(7)} ${size.width}x${size.height} ${size.bytes} bytes  ${join(config.tree, size.path)}`);

@@ -1,15 +1,28 @@
 import type { Config } from '../../engine/config.js';
 import { hashForUrl, isHash, pathForHash } from '../../engine/hash.js';
 import { thumbnailsForHash } from '../../engine/interface.js';
-import { formatStatus, gatherStatus } from '../../engine/status.js';
+import { readDaemonStates } from '../../engine/daemon-state.js';
+import { readHistory } from '../../engine/history.js';
+import { buildReport, formatReport } from '../../engine/report.js';
+import { formatStatus, gatherStatus, statusSource } from '../../engine/status.js';
 import { Spool } from '../../spool/spool.js';
 import { STATES } from '../../spool/layout.js';
 import { UsageError } from '../cli-config.js';
 
 /** `imagesys status`: counts per state and country, oldest job, top failures, disk. */
 export async function statusCommand(config: Config, countries: string[], json: boolean): Promise<number> {
-  const report = await gatherStatus(config.spool, config.tree, countries);
+  const report = await gatherStatus(statusSource(config, countries));
   console.log(json ? JSON.stringify(report, null, 2) : formatStatus(report));
+  return 0;
+}
+
+/** `imagesys report`: what every engine of this spool did, per process, host and hour. */
+export async function reportCommand(config: Config, hours: number, json: boolean): Promise<number> {
+  const now = Date.now();
+  const engines = await readDaemonStates(config.spool, now);
+  const current = engines.flatMap((e) => (e.historyKey && e.currentMinute ? [{ key: e.historyKey, minute: e.currentMinute }] : []));
+  const report = buildReport(await readHistory(config.spool, now - hours * 3_600_000, current, now), now, hours);
+  console.log(json ? JSON.stringify(report, null, 2) : formatReport(report));
   return 0;
 }
 

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../engine/config.js';
 import { Engine } from '../../engine/engine.js';
-import { createLogger } from '../../engine/logger.js';
+import { Observability } from '../../engine/observability.js';
+import { createLogger, reopenLogFiles } from '../../engine/logger.js';
 import { setPriority } from 'node:os';
 
 export interface RunArgs {
@@ -22,8 +23,15 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
   const log: Logger = createLogger({
     level: config.log.level,
     component: 'engine',
-    ...(args.daemon ? { dir: config.log.dir } : { pretty: process.stderr.isTTY }),
+    ...(args.daemon ? { dir: config.log.dir, maxBytes: config.log.maxMiB * 1024 * 1024, keep: config.log.keep } : { pretty: process.stderr.isTTY }),
   });
+  if (args.daemon) {
+    // for logrotate: it renames the files, then sends SIGHUP so that new lines go to new files
+    process.on('SIGHUP', () => {
+      reopenLogFiles(log);
+      log.info({ signal: 'SIGHUP', dir: config.log.dir }, 'log files reopened');
+    });
+  }
   if (config.pool.nice > 0) {
     try {
       setPriority(config.pool.nice);
@@ -31,7 +39,12 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
       log.warn({ nice: config.pool.nice }, 'could not lower the process priority');
     }
   }
-  const engine = new Engine({ config, countries: args.countries, log });
+  const observability: Observability = new Observability(config, args.countries, () => engine.liveFigures());
+  const engine: Engine = new Engine({ config, countries: args.countries, log, observer: observability.metrics });
+  const announce = async (): Promise<void> => {
+    const url = await observability.serve(log);
+    if (url) engine.announce(url);
+  };
   const started = performance.now();
   if (args.once) {
     const progress = setInterval(() => {
@@ -39,15 +52,18 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
       process.stderr.write(`progress: ${s.thumbed} thumbed, ${s.failed} failed, ${s.retries} retries, ${engine.queueDepth} in queue, ${engine.deferredCount} waiting to retry\n`);
     }, 2_000);
     try {
+      await announce();
       await engine.drain();
     } finally {
       clearInterval(progress);
       await engine.stop();
+      await observability.close();
     }
     console.log(summary(engine, (performance.now() - started) / 1000));
     return 0;
   }
   await engine.start();
+  await announce();
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string): void => {
       log.info({ signal }, 'stopping: finishing the work in hand');
@@ -57,6 +73,7 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
   await engine.stop();
+  await observability.close();
   log.info({ ...engine.stats }, summary(engine, (performance.now() - started) / 1000));
   log.flush?.();
   return 0;

@@ -77,6 +77,8 @@ export async function writeTestConfig(dir: string, overrides: Record<string, unk
   // the sources here are on loopback, which the SSRF guard refuses unless allowed
   // and reached directly, whatever proxy the environment names
   config.download = { allow: ['127.0.0.1'], perHostRate: 0, proxy: 'none', ...(config.download as object) };
+  // several daemons may run at once: each serves its status page on a port of its own
+  config.http = { listen: '127.0.0.1:0', refreshSeconds: 1, ...(config.http as object) };
   const path = join(dir, 'config.json');
   await writeFile(path, JSON.stringify(config, null, 2));
   return path;

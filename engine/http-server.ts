@@ -1,0 +1,128 @@
+/**
+ * The daemon's HTTP server, for people and Prometheus on the local network:
+ *   GET /             the status page (one self-contained document: no CDN, no external request)
+ *   GET /api/status   what the page shows: the report `imagesys status --json` prints
+ *   GET /metrics      Prometheus text
+ *   GET /tree/<path>  a thumbnail of the tree, for the page's strip of latest thumbnails
+ * Read-only: it changes nothing, and it serves only thumbnail paths of the tree's own shape.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { parseListen } from './config.js';
+import type { Metrics } from './metrics.js';
+import { STATUS_PAGE_HTML } from './status-page.js';
+import type { StatusReport } from './status.js';
+
+export interface HttpServerOptions {
+  /** host:port (port 0: any free port). */
+  listen: string;
+  metrics: Metrics;
+  status: () => Promise<StatusReport>;
+  tree: string;
+  log: Logger;
+}
+
+export interface RunningHttpServer {
+  /** http://host:port */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** `<cc>/<h0h1>/<h2h3>/<hash>.<size>.<ext>`: nothing else of the disk is served. */
+const THUMBNAIL_PATH = /^[a-z]{2,3}\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{32}\.[a-z0-9_-]{1,32}\.(webp|jpg|avif|png)$/;
+const IMAGE_TYPES: Record<string, string> = { webp: 'image/webp', jpg: 'image/jpeg', avif: 'image/avif', png: 'image/png' };
+
+/**
+ * Keeps the last report for `maxAgeMs` and makes one at a time: the page, /api/status and /metrics
+ * read the spool (possibly a million files) at most that often, however many ask.
+ */
+export function cachedReport(make: () => Promise<StatusReport>, maxAgeMs: number): () => Promise<StatusReport> {
+  let last: { at: number; report: StatusReport } | undefined;
+  let making: Promise<StatusReport> | undefined;
+  return () => {
+    if (last && performance.now() - last.at < maxAgeMs) return Promise.resolve(last.report);
+    making ??= make()
+      .then((report) => {
+        last = { at: performance.now(), report };
+        return report;
+      })
+      .finally(() => (making = undefined));
+    return making;
+  };
+}
+
+export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
+  const address = parseListen(options.listen);
+  if (!address) throw new Error(`http.listen: not host:port: ${options.listen}`);
+  const log = options.log.child({ component: 'http' });
+  const server: Server = createServer((request, response) => {
+    handle(options, request, response).catch((error) => {
+      log.warn({ err: error, url: request.url }, 'request failed');
+      if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else response.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  const url = `http://${host}:${bound.port}`;
+  log.info({ url }, 'status page and /metrics served');
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(options: HttpServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    response.setHeader('Allow', 'GET, HEAD');
+    send(response, 405, 'text/plain; charset=utf-8', 'only GET\n');
+    return;
+  }
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  if (path === '/' || path === '/index.html') {
+    send(response, 200, 'text/html; charset=utf-8', STATUS_PAGE_HTML, { 'Content-Security-Policy': "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline' 'self'; img-src 'self'" });
+  } else if (path === '/api/status') {
+    send(response, 200, 'application/json; charset=utf-8', `${JSON.stringify(await options.status())}\n`);
+  } else if (path === '/metrics') {
+    send(response, 200, options.metrics.contentType, await options.metrics.text());
+  } else if (path.startsWith('/tree/')) {
+    await sendThumbnail(options.tree, path.slice('/tree/'.length), response);
+  } else {
+    send(response, 404, 'text/plain; charset=utf-8', 'not found: try / or /metrics\n');
+  }
+}
+
+async function sendThumbnail(tree: string, relPath: string, response: ServerResponse): Promise<void> {
+  const match = THUMBNAIL_PATH.exec(relPath);
+  const file = join(tree, relPath);
+  const size = match ? await stat(file).then((s) => (s.isFile() ? s.size : undefined), () => undefined) : undefined;
+  if (!match || size === undefined) {
+    send(response, 404, 'text/plain; charset=utf-8', 'no such thumbnail\n');
+    return;
+  }
+  response.writeHead(200, { 'Content-Type': IMAGE_TYPES[match[1]!]!, 'Content-Length': size, 'Cache-Control': 'max-age=3600' });
+  createReadStream(file)
+    .on('error', () => response.destroy()) // removed by a purge meanwhile
+    .pipe(response);
+}
+
+function send(response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...headers });
+  response.end(response.req.method === 'HEAD' ? undefined : body);
+}

@@ -1,0 +1,90 @@
+/**
+ * How far behind each target is, as the last sweep left it: `spool/.sweep/.status/<target>.json`.
+ * The sweeper runs from cron and exits, so it leaves its findings here for `imagesys status`, the
+ * status page and /metrics. Totals are cumulative over sweeps (they are Prometheus counters).
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AtomicWriter } from '../../spool/atomic.js';
+import type { TargetStatus } from '../status.js';
+import { sweepDir } from './outbox.js';
+
+export interface TargetRecord {
+  target: string;
+  /** Start of the last sweep that handed out new images and left this target level. */
+  lastLevelAt: string | null;
+  lastAttemptAt: string;
+  /** Images and deletions left in its backlog by the last sweep. */
+  backlog: number;
+  lastError?: string;
+  sentTotal: number;
+  deletedTotal: number;
+  /** Sweeps that left it behind. */
+  behindTotal: number;
+}
+
+function statusDir(spool: string): string {
+  return join(sweepDir(spool), '.status');
+}
+
+export async function readTargetRecord(spool: string, target: string): Promise<TargetRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(join(statusDir(spool), `${target}.json`), 'utf8')) as TargetRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface SweepOfTarget {
+  target: string;
+  /** When this sweep handed out new images (undefined: it did not sync, e.g. a purge alone). */
+  handedOutAt?: Date;
+  at: Date;
+  sent: number;
+  deleted: number;
+  level: boolean;
+  backlog: number;
+  error?: string;
+}
+
+/** The record after one more sweep. Pure. */
+export function nextRecord(previous: TargetRecord | undefined, sweep: SweepOfTarget): TargetRecord {
+  const record: TargetRecord = {
+    target: sweep.target,
+    lastLevelAt: sweep.level && sweep.handedOutAt ? sweep.handedOutAt.toISOString() : (previous?.lastLevelAt ?? null),
+    lastAttemptAt: sweep.at.toISOString(),
+    backlog: sweep.backlog,
+    sentTotal: (previous?.sentTotal ?? 0) + sweep.sent,
+    deletedTotal: (previous?.deletedTotal ?? 0) + sweep.deleted,
+    behindTotal: (previous?.behindTotal ?? 0) + (sweep.level ? 0 : 1),
+  };
+  if (!sweep.level) record.lastError = sweep.error ?? 'not finished';
+  return record;
+}
+
+export async function recordTargetSweep(writer: AtomicWriter, spool: string, sweep: SweepOfTarget): Promise<void> {
+  const record = nextRecord(await readTargetRecord(spool, sweep.target), sweep);
+  await writer.write(join(statusDir(spool), `${sweep.target}.json`), `${JSON.stringify(record, null, 2)}\n`, { skipDirSync: true });
+}
+
+/** Every configured target's record (targets never swept appear with no lag known). */
+export async function readTargetRecords(spool: string, targets: readonly string[]): Promise<Array<TargetRecord | { target: string }>> {
+  const names = new Set(targets);
+  for (const name of await readdir(statusDir(spool)).catch(() => [] as string[])) if (name.endsWith('.json') && !name.startsWith('.')) names.add(name.slice(0, -5));
+  const records: Array<TargetRecord | { target: string }> = [];
+  for (const target of [...names].sort()) records.push((await readTargetRecord(spool, target)) ?? { target });
+  return records;
+}
+
+/** What status shows of a target. Pure. */
+export function targetStatus(record: TargetRecord | { target: string }, now: number): TargetStatus {
+  if (!('lastAttemptAt' in record)) return { target: record.target, lagSeconds: null, backlog: 0, lastLevelAt: null, lastAttemptAt: null, lastError: 'never swept' };
+  return {
+    target: record.target,
+    lagSeconds: record.lastLevelAt ? Math.max(0, Math.round((now - Date.parse(record.lastLevelAt)) / 1000)) : null,
+    backlog: record.backlog,
+    lastLevelAt: record.lastLevelAt,
+    lastAttemptAt: record.lastAttemptAt,
+    ...(record.lastError ? { lastError: record.lastError } : {}),
+  };
+}
