@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { parseListen } from './config.js';
 import type { Metrics } from './metrics.js';
-import { STATUS_PAGE_HTML } from './status-page.js';
+import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
 import type { StatusReport } from './status.js';
 
 export interface HttpServerOptions {
@@ -96,7 +96,7 @@ async function handle(options: HttpServerOptions, request: IncomingMessage, resp
   }
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
   if (path === '/' || path === '/index.html') {
-    send(response, 200, 'text/html; charset=utf-8', STATUS_PAGE_HTML, { 'Content-Security-Policy': "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline' 'self'; img-src 'self'" });
+    send(response, 200, 'text/html; charset=utf-8', STATUS_PAGE_HTML, { 'Content-Security-Policy': `${STATUS_PAGE_CSP}; frame-ancestors 'none'`, 'X-Content-Type-Options': 'nosniff' });
   } else if (path === '/api/status') {
     send(response, 200, 'application/json; charset=utf-8', `${JSON.stringify(await options.status())}\n`);
   } else if (path === '/metrics') {

@@ -31,7 +31,7 @@
  * - `tr[data-paused="<source>"]`    a paused host or datasource.
  * - `tr[data-target="<name>"]`      a sweep target; `data-lag` attribute (seconds, empty when never
  *                                   level); `[data-backlog]` integer; `.error` its last error.
- * - `tr[data-disk="<path>"]`        a file system; `data-free`/`data-total` attributes in bytes.
+ * - `[data-disk="<path>"]`           a file system; `data-free`/`data-total` attributes in bytes.
  * - `tr[data-engine="<host>~<pid>"]`  an engine; `data-alive` `true` | `false`.
  * - `#latest img`                   the latest thumbnails (smallest size), `title` the source URL,
  *                                   `data-hash` the image hash.
@@ -191,7 +191,7 @@ function statusPageClient(): void {
       card('oldest', 'Oldest waiting job', r.oldest ? duration(r.oldest.ageSeconds) : '–', r.oldest ? `${r.oldest.country} · ${r.oldest.state}` : 'nothing waits', r.oldest && r.oldest.ageSeconds > 3600 ? 'warn' : ''),
       card('thumbed-hour', 'Thumbed, last hour', integer(hour.thumbed), `${five.thumbed} in the last 5 min · ${hour.skipped} already there`),
       card('failed-hour', 'Failed, last hour', integer(hour.failed), `${hour.retries} retries · ${r.totals.failed} failed jobs kept`, hour.failed > 0 ? 'bad' : ''),
-      card('lag', 'Largest target lag', worst ? (worst.lagSeconds === null ? 'never level' : duration(worst.lagSeconds)) : '–', worst ? `${worst.target}${failing > 0 ? ` · ${failing} with errors` : ''}` : 'no targets', failing > 0 ? 'bad' : ''),
+      card('lag', 'Largest target lag', worst ? (worst.lagSeconds === null ? 'never level' : duration(worst.lagSeconds)) : '–', worst ? `${worst.target}${failing > 0 ? ` · ${failing} failing` : ''}` : 'no targets', failing > 0 ? 'bad' : ''),
       card('paused', 'Paused sources', integer(r.paused.length), r.paused.length > 0 ? `${plural(hosts, 'host')} · ${plural(r.paused.length - hosts, 'datasource')}` : 'none', r.paused.length > 0 ? 'warn' : ''),
     );
   }
@@ -427,24 +427,19 @@ function statusPageClient(): void {
   }
 
   function renderDisk(r: Report): void {
-    fillRows(
-      byId('disk-body'),
-      r.disk.map((d) => {
-        const used = d.totalBytes > 0 ? Math.min(100, Math.max(0, (100 * (d.totalBytes - d.freeBytes)) / d.totalBytes)) : 0;
-        const fill = h('i', { class: `fill${used >= 90 ? ' bad' : used >= 80 ? ' warn' : ''}` });
-        fill.style.width = `${used.toFixed(1)}%`;
-        return h(
-          'tr',
-          { 'data-disk': d.path, 'data-free': d.freeBytes, 'data-total': d.totalBytes },
-          h('td', { class: 'mono' }, d.path),
-          h('td', { class: 'num' }, bytes(d.freeBytes)),
-          h('td', { class: 'num' }, bytes(d.totalBytes)),
-          h('td', { class: 'bar-cell' }, h('span', { class: 'bar', title: `${used.toFixed(1)}% used` }, fill), h('span', { class: 'muted small' }, `${Math.round(used)}% used`)),
-        );
-      }),
-      4,
-      'no file system could be read',
-    );
+    const items = r.disk.map((d) => {
+      const used = d.totalBytes > 0 ? Math.min(100, Math.max(0, (100 * (d.totalBytes - d.freeBytes)) / d.totalBytes)) : 0;
+      const fill = h('i', { class: `fill${used >= 90 ? ' bad' : used >= 80 ? ' warn' : ''}` });
+      fill.style.width = `${used.toFixed(1)}%`;
+      return h(
+        'div',
+        { class: 'disk', 'data-disk': d.path, 'data-free': d.freeBytes, 'data-total': d.totalBytes },
+        h('div', { class: 'disk-head' }, h('span', { class: 'mono path', title: d.path }, d.path), h('span', { class: 'free' }, h('strong', {}, bytes(d.freeBytes)), ` free of ${bytes(d.totalBytes)}`)),
+        h('span', { class: 'bar wide', title: `${used.toFixed(1)}% used` }, fill),
+        h('div', { class: `small ${used >= 90 ? 'bad-text' : 'muted'}` }, `${Math.round(used)}% used`),
+      );
+    });
+    byId('disk-list').replaceChildren(...(items.length > 0 ? items : [h('p', { class: 'muted empty-note' }, 'no file system could be read')]));
   }
 
   function renderEngines(r: Report): void {
@@ -595,7 +590,7 @@ header.top h1 span { color: var(--muted); font-weight: 400; }
 .banner.warn { color: var(--warn); background: var(--warn-bg); border-color: #f5d7a8; }
 [hidden] { display: none !important; }
 main { max-width: 1480px; margin: 0 auto; padding: 16px 24px 32px; display: grid; gap: 16px; grid-template-columns: repeat(12, minmax(0, 1fr)); }
-section.card { grid-column: span 12; background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 14px 16px 16px; min-width: 0; }
+section.card { grid-column: span 12; background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 14px 16px 16px; min-width: 0; overflow-x: auto; }
 section.narrow { grid-column: span 5; }
 section.wide { grid-column: span 7; }
 section.third { grid-column: span 4; }
@@ -608,7 +603,7 @@ h2 { margin: 0; font-size: 15px; font-weight: 650; }
 .mono, code { font-family: var(--mono); font-size: 12.5px; }
 #glance { grid-column: span 12; display: grid; grid-template-columns: repeat(6, minmax(0, 1fr)); gap: 16px; }
 @media (max-width: 1000px) { #glance { grid-template-columns: repeat(3, minmax(0, 1fr)); } }
-.glance { background: var(--card); border: 1px solid var(--line); border-left: 4px solid var(--line); border-radius: 10px; padding: 10px 14px; min-width: 0; }
+.glance { background: var(--card); border: 1px solid var(--line); border-left: 4px solid #c5d3ea; border-radius: 10px; padding: 10px 14px; min-width: 0; }
 .glance.warn { border-left-color: #f0a640; }
 .glance.bad { border-left-color: var(--bad); }
 .glance .label { color: var(--muted); font-size: 12.5px; }
@@ -664,8 +659,14 @@ td.examples { max-width: 0; width: 70%; }
 .dot.ok { background: var(--ok); }
 .dot.warn { background: #f0a640; }
 .dot.bad { background: var(--bad); }
-td.bar-cell { white-space: nowrap; width: 34%; }
-.bar { display: inline-block; width: calc(100% - 74px); min-width: 60px; height: 8px; background: var(--line-soft); border-radius: 4px; overflow: hidden; vertical-align: middle; margin-right: 8px; }
+.bar { display: inline-block; width: 64px; height: 8px; background: var(--line-soft); border-radius: 4px; overflow: hidden; vertical-align: middle; margin-right: 8px; }
+.bar.wide { display: block; width: 100%; height: 10px; margin: 0 0 3px; }
+.disk + .disk { margin-top: 14px; }
+.disk-head { display: flex; justify-content: space-between; align-items: baseline; gap: 12px; margin-bottom: 5px; }
+.disk-head .path { min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.disk-head .free { white-space: nowrap; color: var(--muted); }
+.disk-head .free strong { color: var(--text); }
+.empty-note { font-style: italic; margin: 6px 0; }
 .bar .fill { display: block; height: 100%; background: #7fa8ec; }
 .bar .fill.warn { background: #f0a640; }
 .bar .fill.bad { background: var(--bad); }
@@ -741,11 +742,8 @@ const BODY = `
   </section>
 
   <section class="card third">
-    <div class="head"><h2>Disk</h2></div>
-    <table>
-      <thead><tr><th>path</th><th class="num">free</th><th class="num">total</th><th>used</th></tr></thead>
-      <tbody id="disk-body"></tbody>
-    </table>
+    <div class="head"><h2>Disk</h2><span class="hint">spool and tree</span></div>
+    <div id="disk-list"></div>
   </section>
 
   <section class="card">
@@ -770,7 +768,8 @@ if (SCRIPT.toLowerCase().includes('</script') || STYLE.toLowerCase().includes('<
 const sha256 = (text: string): string => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
 /** Only this page's own script and style; fetches and images from the daemon alone. */
-const CSP = [`default-src 'none'`, `script-src ${sha256(SCRIPT)}`, `style-src ${sha256(STYLE)}`, `img-src 'self' data:`, `connect-src 'self'`, `base-uri 'none'`, `form-action 'none'`].join('; ');
+/** Also sent as a header by the server (a header can forbid framing, which the meta tag cannot). */
+export const STATUS_PAGE_CSP = [`default-src 'none'`, `script-src ${sha256(SCRIPT)}`, `style-src ${sha256(STYLE)}`, `img-src 'self' data:`, `connect-src 'self'`, `base-uri 'none'`, `form-action 'none'`].join('; ');
 
 /** The status page: one HTML document that needs nothing but `api/status` and `tree/...` from the daemon. */
 export const STATUS_PAGE_HTML = `<!doctype html>
@@ -779,7 +778,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<meta http-equiv="Content-Security-Policy" content="${STATUS_PAGE_CSP}">
 <title>ImageSys status</title>
 <link rel="icon" href="data:,">
 <style>${STYLE}</style>

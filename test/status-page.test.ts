@@ -218,7 +218,7 @@ function readPage(): Shown {
     })),
     paused: all('tr[data-paused]').map((row) => row.getAttribute('data-paused')!),
     targets: all('tr[data-target]').map((row) => ({ name: row.getAttribute('data-target')!, lag: row.getAttribute('data-lag')!, backlog: text(row.querySelector('[data-backlog]')), error: text(row.querySelector('.error')) })),
-    disk: all('tr[data-disk]').map((row) => ({ path: row.getAttribute('data-disk')!, free: row.getAttribute('data-free')! })),
+    disk: all('[data-disk]').map((row) => ({ path: row.getAttribute('data-disk')!, free: row.getAttribute('data-free')! })),
     engines: all('tr[data-engine]').map((row) => ({ id: row.getAttribute('data-engine')!, alive: row.getAttribute('data-alive')! })),
     state: attr(document.getElementById('state'), 'data-state') ?? '',
     errorHidden: document.getElementById('error')?.hidden ?? false,
@@ -301,6 +301,7 @@ test('the status page in chromium: the numbers, the charts, escaping, thumbnails
     assert.ok(firstReport, `the page shows a report the daemon sent (${first.at})`);
     assertShows(first, firstReport);
     assert.ok(first.errorHidden, 'no error banner');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'fits 1280 px without scrolling sideways');
 
     // the charts drew the minutes
     const charts = await page.evaluate(() =>
