@@ -21,7 +21,7 @@ import { ThumbnailPool, type ThumbnailRunner } from './thumbnail-pool.js';
 import { treeTmpDir } from './tree.js';
 import { appendHistory, MinuteBuckets, processKey } from './history.js';
 import { NO_OBSERVER, SOURCE_LIMIT, type LiveFigures, type StageObserver } from './metrics.js';
-import type { LatestThumbnail } from './status.js';
+import { LATEST_SHOWN, type LatestThumbnail } from './status.js';
 
 type Stage = 'incoming' | 'downloaded';
 
@@ -58,8 +58,6 @@ export interface EngineOptions {
   observer?: StageObserver;
 }
 
-/** Newest thumbnails kept for the status page. */
-const LATEST_KEPT = 12;
 
 const keyOf = (c: Candidate): string => `${c.stage}/${c.country}/${c.name}`;
 
@@ -257,7 +255,7 @@ export class Engine {
     await this.pool.close();
     await this.downloader.close();
     await this.spool.arrivals.close();
-    await appendHistory(this.config.spool, this.historyKey, this.minutes.takeFinished(Date.now(), true)).catch((error) => this.log.warn({ err: error }, 'history could not be written'));
+    await this.writeHistory(Date.now(), true);
     await removeDaemonState(this.config.spool);
   }
 
@@ -289,7 +287,7 @@ export class Engine {
     const now = Date.now();
     return {
       queue: { queued: this.queues.incoming.length + this.queues.downloaded.length, active: this.active.incoming + this.active.downloaded, deferred: this.deferred.size },
-      pool: this.pool.figures?.() ?? { threads: 0, utilization: 0, waiting: 0 },
+      pool: this.pool.figures?.() ?? { threads: 0, active: 0, capacity: 0, waiting: 0 },
       downloads: { inUse: this.active.incoming, limit: this.limits.incoming },
       sources: this.health.sources(now, SOURCE_LIMIT),
       disks: this.disks,
@@ -367,7 +365,7 @@ export class Engine {
     const s = this.stats;
     const now = Date.now();
     // finished minutes go to the history file before the state file stops showing them
-    await appendHistory(this.config.spool, this.historyKey, this.minutes.takeFinished(now)).catch((error) => this.log.warn({ err: error }, 'history could not be written'));
+    await this.writeHistory(now, false);
     const state: DaemonState = {
       version: 1,
       host: SELF.host,
@@ -390,6 +388,17 @@ export class Engine {
       await writeDaemonState(this.spool.writer, this.config.spool, state);
     } catch (error) {
       this.log.warn({ err: error }, 'state file could not be written');
+    }
+  }
+
+  /** Appends the finished minutes (all of them at a stop); kept for the next try if that fails. */
+  private async writeHistory(now: number, all: boolean): Promise<void> {
+    const finished = this.minutes.takeFinished(now, all);
+    try {
+      await appendHistory(this.config.spool, this.historyKey, finished);
+    } catch (error) {
+      this.minutes.putBack(finished);
+      this.log.warn({ err: error }, 'history could not be written; its minutes are kept for the next try');
     }
   }
 
@@ -582,6 +591,15 @@ export class Engine {
     this.pump('incoming');
   }
 
+  /** A job came to rest in failed/. */
+  private countFailed(country: string, code: string): void {
+    this.progressed = true;
+    this.stats.failed++;
+    this.stats.failuresByCode[code] = (this.stats.failuresByCode[code] ?? 0) + 1;
+    this.minutes.count('failed', Date.now(), code);
+    this.observer.job(country, 'failed');
+  }
+
   private record(offered: Candidate, outcome: Outcome): void {
     // what was fresh is stale after an attempt: read it from disk next time
     const { fresh: _fresh, ...candidate } = offered;
@@ -594,15 +612,11 @@ export class Engine {
         this.observer.job(candidate.country, outcome.skipped ? 'skipped' : 'thumbed');
         if (outcome.made) {
           this.latest.unshift(outcome.made);
-          this.latest.length = Math.min(this.latest.length, LATEST_KEPT);
+          this.latest.length = Math.min(this.latest.length, LATEST_SHOWN);
         }
         return;
       case 'failed':
-        this.progressed = true;
-        this.stats.failed++;
-        this.stats.failuresByCode[outcome.code] = (this.stats.failuresByCode[outcome.code] ?? 0) + 1;
-        this.minutes.count('failed', Date.now(), outcome.code);
-        this.observer.job(candidate.country, 'failed');
+        this.countFailed(candidate.country, outcome.code);
         return;
       case 'retry':
         this.progressed = true;
@@ -707,9 +721,11 @@ export class Engine {
           const began = performance.now();
           const result = await ingestBatch(this.spool, this.config.tree, country, name, (job) => this.takeFresh(country, job));
           if (result) {
-            const { queued, in_tree: inTree, invalid, duplicate } = result.counts;
-            const seconds = (performance.now() - began) / 1000;
-            this.observer.done('intake', { seconds, count: queued + inTree + duplicate });
+            const { queued, in_tree: inTree, invalid } = result.counts;
+            // duplicates are left out: a batch read again (it grew, or a claim was busy) meets its own
+            // earlier lines as duplicates; an invalid line is a job that failed at once
+            this.observer.done('intake', { seconds: (performance.now() - began) / 1000, count: queued + inTree });
+            for (let i = 0; i < invalid; i++) this.countFailed(country, 'invalid_url');
             if (invalid > 0) this.observer.failed('intake', 'invalid_url', { count: invalid });
             if (result.removed || queued + inTree + invalid > 0) this.progressed = true;
             if (result.removed) this.stats.batches++;

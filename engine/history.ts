@@ -75,6 +75,11 @@ export class MinuteBuckets {
     return { t: new Date(minute).toISOString(), ...(this.open.get(minute) ?? emptyCounts()) };
   }
 
+  /** Minutes taken out whose history could not be written: kept for the next try. */
+  putBack(minutes: readonly MinuteRecord[]): void {
+    for (const { t, ...counts } of minutes) addCounts(this.bucket(Date.parse(t)), counts);
+  }
+
   /** Takes out the minutes that are over (all of them with `all`), oldest first, empty ones dropped. */
   takeFinished(now: number, all = false): MinuteRecord[] {
     const cutoff = all ? Infinity : minuteOf(now);
@@ -157,6 +162,11 @@ export async function readHistory(spool: string, since: number, current: Readonl
     byKey.set(key, entry);
   }
   return [...byKey.values()].sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** The minutes in progress that engines' state files show (readHistory's `current`). */
+export function minutesInProgress(states: ReadonlyArray<{ historyKey?: string; currentMinute?: MinuteRecord }>): Array<{ key: string; minute: MinuteRecord }> {
+  return states.flatMap((s) => (s.historyKey && s.currentMinute ? [{ key: s.historyKey, minute: s.currentMinute }] : []));
 }
 
 /** Sums minutes into fixed slots of `slotMs` from `from` to `to` (exclusive), zeros where idle. Pure. */

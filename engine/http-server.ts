@@ -4,9 +4,10 @@
  *   GET /api/status   what the page shows: the report `imagesys status --json` prints
  *   GET /metrics      Prometheus text
  *   GET /tree/<path>  a thumbnail of the tree, for the page's strip of latest thumbnails
- * Read-only: it changes nothing, and it serves only thumbnail paths of the tree's own shape.
+ * It takes no input but the path, and serves only thumbnail paths of the tree's own shape.
  */
 import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,21 +38,25 @@ const THUMBNAIL_PATH = /^[a-z]{2,3}\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{32}\.[a-
 const IMAGE_TYPES: Record<string, string> = { webp: 'image/webp', jpg: 'image/jpeg', avif: 'image/avif', png: 'image/png' };
 
 /**
- * Keeps the last report for `maxAgeMs` and makes one at a time: the page, /api/status and /metrics
- * read the spool (possibly a million files) at most that often, however many ask.
+ * The last report, made anew at most every `maxAgeMs` and by one reader at a time: the page,
+ * /api/status and /metrics read the spool (possibly a million files) no more often, however many
+ * ask. Once there is a report, callers get it at once and an old one is refreshed behind their back,
+ * so that a scrape never waits for a walk of the spool (nor fails with it: the last report stays).
  */
-export function cachedReport(make: () => Promise<StatusReport>, maxAgeMs: number): () => Promise<StatusReport> {
+export function cachedReport(make: () => Promise<StatusReport>, maxAgeMs: number, onError: (error: unknown) => void = () => {}): () => Promise<StatusReport> {
   let last: { at: number; report: StatusReport } | undefined;
   let making: Promise<StatusReport> | undefined;
-  return () => {
-    if (last && performance.now() - last.at < maxAgeMs) return Promise.resolve(last.report);
-    making ??= make()
+  const refresh = (): Promise<StatusReport> =>
+    (making ??= make()
       .then((report) => {
         last = { at: performance.now(), report };
         return report;
       })
-      .finally(() => (making = undefined));
-    return making;
+      .finally(() => (making = undefined)));
+  return () => {
+    if (!last) return refresh();
+    if (performance.now() - last.at >= maxAgeMs) refresh().catch(onError);
+    return Promise.resolve(last.report);
   };
 }
 
@@ -117,9 +122,8 @@ async function sendThumbnail(tree: string, relPath: string, response: ServerResp
     return;
   }
   response.writeHead(200, { 'Content-Type': IMAGE_TYPES[match[1]!]!, 'Content-Length': size, 'Cache-Control': 'max-age=3600' });
-  createReadStream(file)
-    .on('error', () => response.destroy()) // removed by a purge meanwhile
-    .pipe(response);
+  // pipeline closes the file when the client goes away, and the response when the file does (a purge)
+  pipeline(createReadStream(file), response).catch(() => {});
 }
 
 function send(response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {

@@ -7,8 +7,11 @@
  * written, NNN counts that day's archives from 001 (zero-padded so `ls` sorts them; a 1000th
  * archive in one day just grows a digit, and pruning compares numbers, not text).
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+
+/** The file's real size is read every this many lines: others may append to it too. */
+const SIZE_CHECK_EVERY = 64;
 
 const DAY_MS = 86_400_000;
 
@@ -112,6 +115,8 @@ export class LogFile {
   private readonly failing = new Set<Trouble>();
   /** A failed rotation is retried after this time, not on every line. */
   private rotateAfter = 0;
+  /** Lines since the size was last read from the file (another process may append to it too). */
+  private sinceSizeCheck = 0;
 
   constructor(path: string, options: LogFileOptions) {
     if (typeof path !== 'string' || path === '') throw new LogFileOptionError('path', 'a file path', path);
@@ -132,6 +137,7 @@ export class LogFile {
     const bytes = Buffer.from(line);
     const now = this.now();
     if (this.fd < 0 && !this.open()) return true;
+    if (++this.sinceSizeCheck >= SIZE_CHECK_EVERY) this.resyncSize();
     if (this.size > 0 && now >= this.rotateAfter) {
       // the file keeps the day its lines were written: a new day rotates it under the old date
       if (now >= this.dayEnd || now < this.dayStart) this.rotate();
@@ -179,11 +185,32 @@ export class LogFile {
     }
   }
 
-  /** Renames the current file to its archive name, starts a new one, prunes old archives. */
+  /**
+   * Gives the current file its archive name, starts a new one, prunes old archives. Another process
+   * writing the same file (two engines on one host) may have rotated it already, or an operator
+   * removed it: then this one only follows the path to the new file.
+   */
   private rotate(): void {
+    if (!this.isAtPath()) {
+      this.reopen();
+      return;
+    }
     try {
-      const archive = nextArchive(this.base, utcDate(this.dayStart), readdirSync(this.dir));
-      renameSync(this.path, join(this.dir, archive));
+      // link then unlink, not rename: link refuses a name that exists, so no archive is overwritten
+      for (let tries = 0; ; tries++) {
+        const archive = nextArchive(this.base, utcDate(this.dayStart), readdirSync(this.dir));
+        try {
+          linkSync(this.path, join(this.dir, archive));
+          break;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 5) throw error;
+        }
+      }
+      try {
+        unlinkSync(this.path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error; // another writer was first
+      }
     } catch (error) {
       this.fail('rotate', error);
       this.rotateAfter = this.now() + 60_000;
@@ -193,6 +220,24 @@ export class LogFile {
     this.closeQuietly();
     if (!this.open()) return;
     this.prune();
+  }
+
+  /** True while the open file is still the one at the path. */
+  private isAtPath(): boolean {
+    try {
+      return statSync(this.path).ino === fstatSync(this.fd).ino;
+    } catch {
+      return false;
+    }
+  }
+
+  private resyncSize(): void {
+    this.sinceSizeCheck = 0;
+    try {
+      this.size = Math.max(this.size, fstatSync(this.fd).size);
+    } catch {
+      // the next write reports it
+    }
   }
 
   private prune(): void {

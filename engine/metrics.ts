@@ -11,6 +11,7 @@ import type { DiskFree } from './disk.js';
 import { isErrorCode } from './errors.js';
 import type { SourceFigures } from './health.js';
 import type { TargetStatus } from './status.js';
+import type { PoolFigures } from './thumbnail-pool.js';
 
 export type Stage = 'intake' | 'download' | 'thumbnail';
 
@@ -29,7 +30,7 @@ export const NO_OBSERVER: StageObserver = { done: () => {}, failed: () => {}, jo
 export interface LiveFigures {
   /** Jobs held in memory: waiting for a slot, in progress, waiting for a retry or a paused source. */
   queue: { queued: number; active: number; deferred: number };
-  pool: { threads: number; utilization: number; waiting: number };
+  pool: PoolFigures;
   downloads: { inUse: number; limit: number };
   sources: SourceFigures[];
   disks: DiskFree[];
@@ -102,7 +103,17 @@ export class Metrics implements StageObserver {
       },
     });
     new Gauge({ name: 'imagesys_pool_threads', help: 'sharp worker threads', registers, collect() { this.set(live().pool.threads); } });
-    new Gauge({ name: 'imagesys_pool_utilization_ratio', help: 'Share of the thread pool busy since it started (piscina utilization)', registers, collect() { this.set(live().pool.utilization); } });
+    new Gauge({ name: 'imagesys_pool_active_tasks', help: 'Thumbnail tasks running now', registers, collect() { this.set(live().pool.active); } });
+    new Gauge({ name: 'imagesys_pool_task_slots', help: 'Thumbnail tasks that may run at once (threads x pool.tasksPerThread)', registers, collect() { this.set(live().pool.capacity); } });
+    new Gauge({
+      name: 'imagesys_pool_busy_ratio',
+      help: 'Share of the task slots in use now (over time: rate of imagesys_stage_duration_seconds_sum{stage="thumbnail"} / slots)',
+      registers,
+      collect() {
+        const { pool } = live();
+        this.set(pool.capacity > 0 ? pool.active / pool.capacity : 0);
+      },
+    });
     new Gauge({ name: 'imagesys_pool_waiting_tasks', help: 'Thumbnail tasks waiting for a thread', registers, collect() { this.set(live().pool.waiting); } });
     new Gauge({
       name: 'imagesys_download_slots',
@@ -170,12 +181,46 @@ export class Metrics implements StageObserver {
     });
     new Gauge({
       name: 'imagesys_sync_lag_seconds',
-      help: 'Seconds since the start of the last sweep that left the target level (-1: never level)',
+      help: 'Seconds since the start of the last sweep that left the target level (absent until it once was: see the timestamp)',
       labelNames: ['target'],
       registers,
       async collect() {
         this.reset();
-        for (const t of (await spool()).targets) this.set({ target: t.target }, t.lagSeconds ?? -1);
+        for (const t of (await spool()).targets) if (t.lagSeconds !== null) this.set({ target: t.target }, t.lagSeconds);
+      },
+    });
+    new Gauge({
+      name: 'imagesys_sync_last_level_timestamp_seconds',
+      help: 'When the last sweep that left the target level started (0: never), for alerts on time() minus it',
+      labelNames: ['target'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const t of (await spool()).targets) this.set({ target: t.target }, t.lastLevelAt ? Date.parse(t.lastLevelAt) / 1000 : 0);
+      },
+    });
+    // the sweeper is a cron job: its totals come from its records, kept across its runs
+    new Counter({
+      name: 'imagesys_sync_images_total',
+      help: 'Images sent to and deleted from each target, over all sweeps',
+      labelNames: ['target', 'action'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const t of (await spool()).targets) {
+          this.inc({ target: t.target, action: 'sent' }, t.sentTotal);
+          this.inc({ target: t.target, action: 'deleted' }, t.deletedTotal);
+        }
+      },
+    });
+    new Counter({
+      name: 'imagesys_sync_behind_total',
+      help: 'Sweeps that left the target behind (it was down, or too slow)',
+      labelNames: ['target'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const t of (await spool()).targets) this.inc({ target: t.target }, t.behindTotal);
       },
     });
     new Gauge({

@@ -13,15 +13,14 @@ export class Observability {
   private readonly report: () => Promise<StatusReport>;
   private server: RunningHttpServer | undefined;
 
-  constructor(private readonly config: Config, countries: readonly string[], live: () => LiveFigures) {
-    this.report = cachedReport(() => gatherStatus(statusSource(config, countries)), config.http.refreshSeconds * 1000);
+  constructor(private readonly config: Config, countries: readonly string[], live: () => LiveFigures, log: Logger) {
+    const warn = (error: unknown): void => log.warn({ err: error }, 'status report could not be made; the last one is shown');
+    this.report = cachedReport(() => gatherStatus(statusSource(config, countries)), config.http.refreshSeconds * 1000, warn);
     this.metrics = new Metrics({
       countries,
       live,
-      spool: async () => {
-        const { counts, batches, targets } = await this.report();
-        return { counts, batches, targets };
-      },
+      // counters and engine gauges are served even when the spool cannot be read
+      spool: () => this.report().then(({ counts, batches, targets }) => ({ counts, batches, targets }), () => ({ counts: {}, batches: 0, targets: [] })),
     });
   }
 

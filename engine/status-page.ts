@@ -767,8 +767,10 @@ if (SCRIPT.toLowerCase().includes('</script') || STYLE.toLowerCase().includes('<
 
 const sha256 = (text: string): string => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
-/** Only this page's own script and style; fetches and images from the daemon alone. */
-/** Also sent as a header by the server (a header can forbid framing, which the meta tag cannot). */
+/**
+ * Only this page's own script and style; fetches and images from the daemon alone. Also sent as a
+ * header by the server (a header can forbid framing, which the meta tag cannot).
+ */
 export const STATUS_PAGE_CSP = [`default-src 'none'`, `script-src ${sha256(SCRIPT)}`, `style-src ${sha256(STYLE)}`, `img-src 'self' data:`, `connect-src 'self'`, `base-uri 'none'`, `form-action 'none'`].join('; ');
 
 /** The status page: one HTML document that needs nothing but `api/status` and `tree/...` from the daemon. */

@@ -4,7 +4,7 @@ import { readFile, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JOB_SUFFIX, isVisible, stateDir, STATES, type State } from '../spool/layout.js';
 import { readDaemonStates, type SeenDaemon } from './daemon-state.js';
-import { readHistory, slotted, sumSince, type MinuteCounts } from './history.js';
+import { minutesInProgress, readHistory, slotted, sumSince, type MinuteCounts } from './history.js';
 import { readTargetRecords, targetStatus } from './sweep/target-status.js';
 
 export interface DiskInfo {
@@ -56,17 +56,14 @@ export interface TargetStatus {
   lastAttemptAt: string | null;
   /** Why the last sweep left it behind. */
   lastError?: string;
+  /** Over all sweeps: images sent, images deleted, sweeps that left it behind. */
+  sentTotal: number;
+  deletedTotal: number;
+  behindTotal: number;
 }
 
-/** Counts of one minute (or a sum of minutes). */
-export interface ThroughputCounts {
-  thumbed: number;
-  skipped: number;
-  failed: number;
-  retries: number;
-  bytesIn: number;
-  bytesOut: number;
-}
+/** Counts of one minute (or a sum of minutes), without the failures by code. */
+export type ThroughputCounts = Omit<MinuteCounts, 'codes'>;
 
 export interface Throughput {
   /** One entry per minute, oldest first, ending with the current minute; minutes without work are zeros. */
@@ -107,8 +104,8 @@ export function statusSource(config: Pick<Config, 'spool' | 'tree' | 'sweep' | '
 
 /** Hours of throughput the status page charts. */
 export const THROUGHPUT_HOURS = 6;
-/** Thumbnails in the status page's strip. */
-const LATEST_SHOWN = 12;
+/** Thumbnails in the status page's strip (each engine keeps as many). */
+export const LATEST_SHOWN = 12;
 const EXAMPLES_PER_CODE = 3;
 
 /**
@@ -183,8 +180,7 @@ export async function gatherStatus(source: StatusSource, now = Date.now()): Prom
 /** Every engine's minutes over the charted hours, added together. */
 async function throughputOf(spool: string, engines: readonly SeenDaemon[], now: number): Promise<Throughput> {
   const since = now - THROUGHPUT_HOURS * 3_600_000;
-  const current = engines.flatMap((e) => (e.historyKey && e.currentMinute ? [{ key: e.historyKey, minute: e.currentMinute }] : []));
-  const minutes = (await readHistory(spool, since, current, now)).flatMap((p) => p.minutes);
+  const minutes = (await readHistory(spool, since, minutesInProgress(engines), now)).flatMap((p) => p.minutes);
   const bare = ({ codes: _codes, ...counts }: MinuteCounts): ThroughputCounts => counts;
   return {
     minutes: slotted(minutes, since + 60_000, now + 1, 60_000).map(({ t, ...counts }) => ({ t, ...bare(counts) })),

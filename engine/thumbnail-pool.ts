@@ -10,16 +10,26 @@ export interface ThumbnailPoolOptions {
 }
 
 /** What the engine needs from its thumbnail stage (the bench of the spool alone stands in for it). */
+/** Threads, tasks running and the most that may run, tasks waiting for a thread. */
+export interface PoolFigures {
+  threads: number;
+  active: number;
+  capacity: number;
+  waiting: number;
+}
+
 export interface ThumbnailRunner {
   run(task: ThumbnailTask): Promise<ThumbnailResult>;
   close(): Promise<void>;
-  /** Threads, the share of time they were busy, tasks waiting: for /metrics. */
-  figures?(): { threads: number; utilization: number; waiting: number };
+  /** For /metrics. */
+  figures?(): PoolFigures;
 }
 
 /** The sharp worker threads: CPU work runs here, never on the event loop. */
 export class ThumbnailPool implements ThumbnailRunner {
   private readonly piscina: Piscina;
+  private readonly capacity: number;
+  private active = 0;
 
   constructor(options: ThumbnailPoolOptions) {
     this.piscina = new Piscina({
@@ -30,6 +40,7 @@ export class ThumbnailPool implements ThumbnailRunner {
       concurrentTasksPerWorker: options.tasksPerThread,
       workerData: { nice: options.nice },
     });
+    this.capacity = options.threads * options.tasksPerThread;
   }
 
   /** No abort signal on purpose: piscina runs an abortable task alone on its thread. */
@@ -38,11 +49,12 @@ export class ThumbnailPool implements ThumbnailRunner {
     // which cannot be transferred (it is copied instead)
     const { input } = task;
     const owns = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength;
-    return this.piscina.run(task, owns ? { transferList: [input.buffer as ArrayBuffer] } : {});
+    this.active++;
+    return this.piscina.run(task, owns ? { transferList: [input.buffer as ArrayBuffer] } : {}).finally(() => this.active--);
   }
 
-  figures(): { threads: number; utilization: number; waiting: number } {
-    return { threads: this.piscina.threads.length, utilization: this.piscina.utilization, waiting: this.piscina.queueSize };
+  figures(): PoolFigures {
+    return { threads: this.piscina.threads.length, active: Math.min(this.active, this.capacity), capacity: this.capacity, waiting: this.piscina.queueSize };
   }
 
   async close(): Promise<void> {

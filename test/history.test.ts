@@ -24,6 +24,9 @@ test('minute buckets: counts land in their minute, finished minutes are taken on
   assert.equal(buckets.takeFinished(T0 + MIN + 10), [], 'the minute in progress stays');
   const rest = buckets.takeFinished(T0 + MIN + 10, true);
   assert.equal(rest.map((m) => [m.t, m.failed, m.bytesIn, m.codes]), [['2026-11-28T10:01:00.000Z', 1, 1000, { http_not_found: 1 }]]);
+  buckets.putBack(rest); // the history file could not be written
+  buckets.count('failed', T0 + MIN + 4, 'http_not_found');
+  assert.equal(buckets.takeFinished(T0 + 2 * MIN).map((m) => [m.t, m.failed, m.codes]), [['2026-11-28T10:01:00.000Z', 2, { http_not_found: 2 }]]);
 });
 
 test('slots and sums: idle minutes are zeros, minutes outside the range are left out', () => {
@@ -83,7 +86,7 @@ test('target records: lag runs from the last level sweep; a sweep that fails kee
   assert.equal([behind.lastLevelAt, behind.sentTotal, behind.behindTotal, behind.backlog, behind.lastError], [at(0).toISOString(), 13, 1, 40, 'rsync to n1 failed']);
   const purgeOnly = nextRecord(behind, { target: 'n1', at: at(20), sent: 0, deleted: 2, level: true, backlog: 0 });
   assert.is(purgeOnly.lastLevelAt, at(0).toISOString(), 'a purge alone hands out nothing new: it does not make the target current');
-  assert.equal(targetStatus(behind, T0 + 15 * MIN), { target: 'n1', lagSeconds: 900, backlog: 40, lastLevelAt: at(0).toISOString(), lastAttemptAt: at(11).toISOString(), lastError: 'rsync to n1 failed' });
+  assert.equal(targetStatus(behind, T0 + 15 * MIN), { target: 'n1', lagSeconds: 900, backlog: 40, lastLevelAt: at(0).toISOString(), lastAttemptAt: at(11).toISOString(), lastError: 'rsync to n1 failed', sentTotal: 13, deletedTotal: 1, behindTotal: 1 });
   assert.equal(targetStatus({ target: 'n3' }, T0).lagSeconds, null);
 });
 
@@ -98,7 +101,25 @@ test('the cached report is made once for many callers and again when it is old',
   assert.equal([a.at, b.at, c.at, made], ['1', '1', '1', 1]);
   assert.is((await report()).at, '1');
   await new Promise((resolve) => setTimeout(resolve, 250));
-  assert.is((await report()).at, '2');
+  assert.is((await report()).at, '1', 'an old report is served at once while a new one is made');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal([(await report()).at, made], ['2', 2]);
+});
+
+test('a report that cannot be made leaves the last one in place', async () => {
+  let fail = false;
+  const errors: unknown[] = [];
+  const report = cachedReport(async () => {
+    if (fail) throw new Error('spool unreadable');
+    return { at: 'first' } as StatusReport;
+  }, 10, (error) => errors.push(error));
+  assert.is((await report()).at, 'first');
+  fail = true;
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.is((await report()).at, 'first');
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.is((await report()).at, 'first');
+  assert.ok(errors.length >= 1 && (errors[0] as Error).message === 'spool unreadable');
 });
 
 test.run();

@@ -183,6 +183,51 @@ test('an I/O failure is reported once, never thrown, and writing resumes when th
   }
 });
 
+test('two processes writing one log (two engines on a host): every line kept once, no archive overwritten, sizes bounded', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const path = join(dir, 'engine.log');
+    const maxBytes = 4096;
+    const a = new LogFile(path, { maxBytes, keep: 1000 });
+    const b = new LogFile(path, { maxBytes, keep: 1000 });
+    const lines: string[] = [];
+    for (let i = 0; i < 600; i++) {
+      for (const [name, writer] of [['a', a], ['b', b]] as const) {
+        const line = `{"writer":"${name}","n":${i},"pad":"${'x'.repeat(20)}"}\n`;
+        lines.push(line.trim());
+        writer.write(line);
+      }
+    }
+    a.end();
+    b.end();
+    const files = readdirSync(dir).filter((n) => n.startsWith('engine'));
+    assert.ok(files.length > 5, `rotated many times (${files.length} files)`);
+    const written = files.flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean));
+    assert.is(written.length, lines.length, 'no line lost or doubled');
+    assert.equal([...written].sort(), [...lines].sort());
+    const lineBytes = Buffer.byteLength(`${lines[0]}\n`);
+    for (const name of files) assert.ok(statSync(join(dir, name)).size <= maxBytes + 2 * 64 * lineBytes, `${name} is ${statSync(join(dir, name)).size} bytes`);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a log file removed by hand is followed: the next rotation starts a new one', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const path = join(dir, 'engine.log');
+    const log = new LogFile(path, { maxBytes: 200, keep: 3, report: () => {} });
+    log.write('{"n":1}\n');
+    rmSync(path);
+    for (let i = 2; i < 40; i++) log.write(`{"n":${i}}\n`);
+    log.end();
+    assert.ok(existsSync(path), 'a new engine.log was made');
+    assert.ok(readFileSync(path, 'utf8').includes('"n":39'), 'the last lines are in it');
+  } finally {
+    await cleanup();
+  }
+});
+
 test('a full disk (ENOSPC on write) is reported once, not thrown into pino', () => {
   if (!existsSync('/dev/full')) return console.log('no /dev/full here: the ENOSPC case is not checked');
   const reports: string[] = [];

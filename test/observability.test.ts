@@ -1,24 +1,14 @@
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { StatusReport } from '../engine/status.js';
 import type { WorkReport } from '../engine/report.js';
-import { kill, runCli, startDaemon, waitUntil, writeTestConfig, type Daemon } from './support/cli.js';
+import { kill, runCli, startDaemon, statusPageOf as pageOf, waitUntil, writeTestConfig, type Daemon } from './support/cli.js';
 import { freePort } from './support/ports.js';
 import { labelValues, parsePrometheus, sample } from './support/prometheus.js';
 import { dropBatches, listJobs, startScenario } from './support/scenario.js';
 import { tempDir } from './support/temp.js';
-
-/** The status page address a live engine announced in its state file. */
-async function pageOf(spool: string): Promise<string | undefined> {
-  for (const name of await readdir(join(spool, '.state')).catch(() => [] as string[])) {
-    if (!name.endsWith('.json')) continue;
-    const state = JSON.parse(await readFile(join(spool, '.state', name), 'utf8').catch(() => '{}')) as { http?: string };
-    if (state.http) return state.http;
-  }
-  return undefined;
-}
 
 async function scrape(page: string): Promise<Map<string, number>> {
   const response = await fetch(`${page}/metrics`);
@@ -104,7 +94,10 @@ test('metrics scraped during a daemon run add up to what the run did; status, sw
       return sample(m, 'imagesys_queue_jobs', { state: 'thumbed', country: 'uk' }) === thumbed && sample(m, 'imagesys_queue_jobs', { state: 'failed', country: 'uk' }) === count('failed');
     }, 10_000);
     assert.is(sample(metrics, 'imagesys_queue_jobs', { state: 'incoming', country: 'uk' }), 0);
-    assert.ok(sample(metrics, 'imagesys_pool_utilization_ratio') > 0, 'the threads did work');
+    assert.is(sample(metrics, 'imagesys_pool_task_slots'), 4, '2 threads, 2 tasks each');
+    assert.ok(sample(during, 'imagesys_pool_active_tasks') <= 4);
+    assert.is(sample(metrics, 'imagesys_pool_active_tasks'), 0, 'nothing runs once the run is over');
+    assert.ok(sample(metrics, 'imagesys_stage_duration_seconds_sum', { stage: 'thumbnail' }) > 0, 'the threads did work');
     const host = new URL(server.url('/')).host;
     assert.ok(sample(metrics, 'imagesys_source_attempts', { kind: 'host', source: host }) > 0);
     assert.is(sample(metrics, 'imagesys_source_paused', { kind: 'host', source: host }), 0);
@@ -122,8 +115,16 @@ test('metrics scraped during a daemon run add up to what the run did; status, sw
     assert.ok(n2 && n2.target === 'n2' && n2.backlog === thumbed && n2.lagSeconds === null && /rsync/.test(n2.lastError ?? ''), JSON.stringify(n2));
     await waitUntil('/metrics shows each target\'s lag and backlog', async () => {
       const m = await scrape(page!);
-      return sample(m, 'imagesys_sync_backlog', { target: 'n2' }) === thumbed && sample(m, 'imagesys_sync_lag_seconds', { target: 'n2' }) === -1 && sample(m, 'imagesys_sync_lag_seconds', { target: 'n1' }) >= 0;
+      return sample(m, 'imagesys_sync_backlog', { target: 'n2' }) === thumbed && sample(m, 'imagesys_sync_images_total', { target: 'n1', action: 'sent' }) === thumbed;
     }, 10_000);
+    const synced = await scrape(page!);
+    assert.ok(!synced.has('imagesys_sync_lag_seconds{target="n2"}'), 'n2 was never level: no lag, and a last-level time of 0');
+    assert.is(sample(synced, 'imagesys_sync_last_level_timestamp_seconds', { target: 'n2' }), 0);
+    assert.ok(sample(synced, 'imagesys_sync_lag_seconds', { target: 'n1' }) < 60);
+    assert.ok(Math.abs(sample(synced, 'imagesys_sync_last_level_timestamp_seconds', { target: 'n1' }) - Date.now() / 1000) < 60);
+    assert.is(sample(synced, 'imagesys_sync_images_total', { target: 'n2', action: 'sent' }), 0);
+    assert.is(sample(synced, 'imagesys_sync_behind_total', { target: 'n2' }), 1);
+    assert.is(sample(synced, 'imagesys_sync_behind_total', { target: 'n1' }), 0);
 
     // status has the same facts as the page: throughput, latest thumbnails, where the page is
     assert.is(status.throughput.lastHour.thumbed, thumbed);

@@ -3,24 +3,15 @@
  * exactly what the spool holds, draws the run in its charts, shows the failures the spool has and the
  * thumbnails the tree has, and the target's lag after a sweep. Screenshot: test-output/status-page-daemon.png.
  */
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { STATES } from '../spool/layout.js';
 import { browserMissing, launchBrowser, saveScreenshot } from './support/browser.js';
-import { kill, runCli, startDaemon, waitUntil, writeTestConfig, type Daemon } from './support/cli.js';
+import { kill, runCli, startDaemon, statusPageOf as pageOf, waitUntil, writeTestConfig, type Daemon } from './support/cli.js';
 import { dropBatches, listJobs, startScenario } from './support/scenario.js';
 import { tempDir } from './support/temp.js';
-
-async function pageOf(spool: string): Promise<string | undefined> {
-  for (const name of await readdir(join(spool, '.state')).catch(() => [] as string[])) {
-    if (!name.endsWith('.json')) continue;
-    const state = JSON.parse(await readFile(join(spool, '.state', name), 'utf8').catch(() => '{}')) as { http?: string };
-    if (state.http) return state.http;
-  }
-  return undefined;
-}
 
 /** What the spool holds, counted the way an operator would with ls. */
 async function spoolCounts(spool: string, countries: string[]): Promise<Record<string, number>> {

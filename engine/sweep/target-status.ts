@@ -78,7 +78,7 @@ export async function readTargetRecords(spool: string, targets: readonly string[
 
 /** What status shows of a target. Pure. */
 export function targetStatus(record: TargetRecord | { target: string }, now: number): TargetStatus {
-  if (!('lastAttemptAt' in record)) return { target: record.target, lagSeconds: null, backlog: 0, lastLevelAt: null, lastAttemptAt: null, lastError: 'never swept' };
+  if (!('lastAttemptAt' in record)) return { target: record.target, lagSeconds: null, backlog: 0, lastLevelAt: null, lastAttemptAt: null, lastError: 'never swept', sentTotal: 0, deletedTotal: 0, behindTotal: 0 };
   return {
     target: record.target,
     lagSeconds: record.lastLevelAt ? Math.max(0, Math.round((now - Date.parse(record.lastLevelAt)) / 1000)) : null,
@@ -86,5 +86,8 @@ export function targetStatus(record: TargetRecord | { target: string }, now: num
     lastLevelAt: record.lastLevelAt,
     lastAttemptAt: record.lastAttemptAt,
     ...(record.lastError ? { lastError: record.lastError } : {}),
+    sentTotal: record.sentTotal,
+    deletedTotal: record.deletedTotal,
+    behindTotal: record.behindTotal,
   };
 }

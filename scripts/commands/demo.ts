@@ -74,6 +74,7 @@ export async function demoCommand(dir: string): Promise<number> {
   for (const size of example?.sizes ?? []) console.log(`  ${size.name.padEnd(7)} ${size.width}x${size.height} ${size.bytes} bytes  ${join(config.tree, size.path)}`);
   console.log(`failed jobs say why: cat ${join(config.spool, 'failed', 'uk')}/*.job`);
   console.log(`the frontends' copies: ${config.sweep.targets.map((t) => t.dest).join(', ')}`);
+  console.log(`the status page and /metrics: bin/imagesys run --spool ${config.spool} --tree ${config.tree} --country uk, then open http://127.0.0.1:9464/`);
   console.log(`demo: ${engine.stats.thumbed} thumbed, ${engine.stats.failed} failed (as intended: an HTML page and a 404), ${engine.stats.retries} retries in ${seconds.toFixed(1)}s`);
   return engine.stats.thumbed === routes.size - 2 ? 0 : 1;
 }

@@ -2,7 +2,7 @@ import type { Config } from '../../engine/config.js';
 import { hashForUrl, isHash, pathForHash } from '../../engine/hash.js';
 import { thumbnailsForHash } from '../../engine/interface.js';
 import { readDaemonStates } from '../../engine/daemon-state.js';
-import { readHistory } from '../../engine/history.js';
+import { minutesInProgress, readHistory } from '../../engine/history.js';
 import { buildReport, formatReport } from '../../engine/report.js';
 import { formatStatus, gatherStatus, statusSource } from '../../engine/status.js';
 import { Spool } from '../../spool/spool.js';
@@ -20,8 +20,7 @@ export async function statusCommand(config: Config, countries: string[], json: b
 export async function reportCommand(config: Config, hours: number, json: boolean): Promise<number> {
   const now = Date.now();
   const engines = await readDaemonStates(config.spool, now);
-  const current = engines.flatMap((e) => (e.historyKey && e.currentMinute ? [{ key: e.historyKey, minute: e.currentMinute }] : []));
-  const report = buildReport(await readHistory(config.spool, now - hours * 3_600_000, current, now), now, hours);
+  const report = buildReport(await readHistory(config.spool, now - hours * 3_600_000, minutesInProgress(engines), now), now, hours);
   console.log(json ? JSON.stringify(report, null, 2) : formatReport(report));
   return 0;
 }

@@ -39,7 +39,7 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
       log.warn({ nice: config.pool.nice }, 'could not lower the process priority');
     }
   }
-  const observability: Observability = new Observability(config, args.countries, () => engine.liveFigures());
+  const observability: Observability = new Observability(config, args.countries, () => engine.liveFigures(), log);
   const engine: Engine = new Engine({ config, countries: args.countries, log, observer: observability.metrics });
   const announce = async (): Promise<void> => {
     const url = await observability.serve(log);

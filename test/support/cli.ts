@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,6 +57,16 @@ export async function kill(daemon: Daemon, signal: NodeJS.Signals = 'SIGKILL'): 
   if (daemon.exitCode !== null || daemon.signalCode !== null) return;
   daemon.kill(signal);
   await new Promise((resolve) => daemon.once('exit', resolve));
+}
+
+/** The status page address a live engine announced in its state file (spool/.state/). */
+export async function statusPageOf(spool: string): Promise<string | undefined> {
+  for (const name of await readdir(join(spool, '.state')).catch(() => [] as string[])) {
+    if (!name.endsWith('.json')) continue;
+    const state = JSON.parse(await readFile(join(spool, '.state', name), 'utf8').catch(() => '{}')) as { http?: string };
+    if (state.http) return state.http;
+  }
+  return undefined;
 }
 
 /** A config file for tests: fast retries, quick settling, short stale time, loopback source. */
