@@ -58,7 +58,6 @@ export interface EngineOptions {
   observer?: StageObserver;
 }
 
-
 const keyOf = (c: Candidate): string => `${c.stage}/${c.country}/${c.name}`;
 
 /** One job being worked on, as the stuck-job watchdog sees it. */

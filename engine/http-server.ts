@@ -46,16 +46,21 @@ const IMAGE_TYPES: Record<string, string> = { webp: 'image/webp', jpg: 'image/jp
 export function cachedReport(make: () => Promise<StatusReport>, maxAgeMs: number, onError: (error: unknown) => void = () => {}): () => Promise<StatusReport> {
   let last: { at: number; report: StatusReport } | undefined;
   let making: Promise<StatusReport> | undefined;
-  const refresh = (): Promise<StatusReport> =>
-    (making ??= make()
+  // a spool so big that reading it takes a while is read less often: at most a fifth of the time
+  let tookMs = 0;
+  const refresh = (): Promise<StatusReport> => {
+    const started = performance.now();
+    return (making ??= make()
       .then((report) => {
         last = { at: performance.now(), report };
+        tookMs = last.at - started;
         return report;
       })
       .finally(() => (making = undefined)));
+  };
   return () => {
     if (!last) return refresh();
-    if (performance.now() - last.at >= maxAgeMs) refresh().catch(onError);
+    if (performance.now() - last.at >= Math.max(maxAgeMs, 4 * tookMs)) refresh().catch(onError);
     return Promise.resolve(last.report);
   };
 }

@@ -232,6 +232,8 @@ export class Processor {
     const { config, spool, pool } = this.deps;
     const processing = processingFor(config, job.country, job.datasource);
     const sourceBytes = bytes.length;
+    // the bytes are handed to a thread (transferred): what an operator needs to know of them is kept
+    const head = bytes.subarray(0, 12).toString('hex');
     let digest: string;
     let result;
     const began = performance.now();
@@ -247,6 +249,7 @@ export class Processor {
     const taskSeconds = (performance.now() - began) / 1000;
     if (!result.ok) {
       this.observer.failed('thumbnail', result.code, { seconds: taskSeconds });
+      log.info({ code: result.code, from, bytes: sourceBytes, head }, 'the image could not be thumbnailed');
       throw new ImageSysError(result.code, result.message);
     }
     this.observer.done('thumbnail', { seconds: taskSeconds, bytesIn: sourceBytes, bytesOut: result.outputs.reduce((sum, o) => sum + o.data.byteLength, 0) });

@@ -1,5 +1,6 @@
 import { Piscina } from 'piscina';
 import type { ThumbnailResult, ThumbnailTask } from '../workers/thumbnail-task.js';
+import { restrictLoaders } from '../workers/pipeline.js';
 
 const WORKER = new URL('../workers/thumbnail-worker.js', import.meta.url);
 
@@ -32,13 +33,15 @@ export class ThumbnailPool implements ThumbnailRunner {
   private active = 0;
 
   constructor(options: ThumbnailPoolOptions) {
+    // process-wide in libvips: done here, before any worker opens an image (workers/pipeline.ts)
+    restrictLoaders();
     this.piscina = new Piscina({
       filename: WORKER.href,
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: 60_000,
       concurrentTasksPerWorker: options.tasksPerThread,
-      workerData: { nice: options.nice },
+      workerData: { nice: options.nice, loadersRestricted: true },
     });
     this.capacity = options.threads * options.tasksPerThread;
   }

@@ -15,14 +15,33 @@ const ALLOWED_LOADERS = [
 const ALLOWED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'heif', 'tiff']);
 
 let configured = false;
+let loadersRestricted = false;
 
-/** Once per thread: one libvips thread per worker (the pool is the parallelism), no cache, loaders locked down. */
+/**
+ * Blocks every libvips loader but the listing formats'. libvips keeps this for the whole process, and
+ * blocking all before unblocking some refuses, for that instant, any image another thread is opening:
+ * so it is done once per process, by the thread that starts the pool, before any task runs (workers
+ * are told so: `loadersRestrictedByParent`). A worker doing it on its first task failed the images
+ * of another worker ("operation is blocked"): the crash torture found it, at engine starts.
+ */
+export function restrictLoaders(): void {
+  if (loadersRestricted) return;
+  sharp.block({ operation: ['VipsForeignLoad'] });
+  sharp.unblock({ operation: ALLOWED_LOADERS });
+  loadersRestricted = true;
+}
+
+/** In a worker whose pool's thread has restricted the loaders already. */
+export function loadersRestrictedByParent(): void {
+  loadersRestricted = true;
+}
+
+/** One libvips thread per worker (the pool is the parallelism), no cache, loaders locked down. */
 export function configureSharp(): void {
   if (configured) return;
   sharp.concurrency(1);
   sharp.cache(false);
-  sharp.block({ operation: ['VipsForeignLoad'] });
-  sharp.unblock({ operation: ALLOWED_LOADERS });
+  restrictLoaders();
   configured = true;
 }
 

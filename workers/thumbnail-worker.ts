@@ -1,11 +1,14 @@
 /** The piscina worker: bytes in, thumbnails out. It knows nothing of the spool or the tree. */
 import { setPriority } from 'node:os';
 import { workerData } from 'node:worker_threads';
-import { makeThumbnails } from './pipeline.js';
+import { loadersRestrictedByParent, makeThumbnails } from './pipeline.js';
 import type { ThumbnailResult, ThumbnailTask } from './thumbnail-task.js';
 
+const data = workerData as { nice?: number; loadersRestricted?: boolean } | undefined;
+if (data?.loadersRestricted) loadersRestrictedByParent();
+
 // On Linux a thread has its own nice value: lower only the sharp threads' priority.
-const nice = (workerData as { nice?: number } | undefined)?.nice ?? 0;
+const nice = data?.nice ?? 0;
 if (nice > 0) {
   try {
     setPriority(0, nice);

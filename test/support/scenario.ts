@@ -105,7 +105,10 @@ export async function assertOutcomes(spool: string, country: string, expectation
   }
   for (const e of expectations) {
     const states = where.get(`${e.hash}.job`) ?? [];
-    assert.equal(states, [e.end], `${e.kind} ${e.path} is in ${states.join('+') || 'no state'}`);
+    if (states.length !== 1 || states[0] !== e.end) {
+      const said = states.includes('failed') ? `: ${await readFile(join(spool, 'failed', country, `${e.hash}.job`), 'utf8')}` : '';
+      assert.equal(states, [e.end], `${e.kind} ${e.path} is in ${states.join('+') || 'no state'}${said}`);
+    }
     if (e.end === 'failed') {
       const job = JSON.parse(await readFile(join(spool, 'failed', country, `${e.hash}.job`), 'utf8')) as { errorCode: string; error: string };
       assert.is(job.errorCode, e.code, `${e.path}: ${job.error}`);
