@@ -361,6 +361,8 @@ function statusPageClient(): void {
 
   function renderFailures(r: Report): void {
     const sum = r.failures.reduce((total, f) => total + f.count, 0);
+    const read = r.failuresRead ?? r.totals.failed;
+    byId('failures-hint').textContent = read < r.totals.failed ? `from ${integer(read)} of the ${integer(r.totals.failed)} failed jobs, with examples` : 'failed jobs in the spool, with examples';
     fillRows(
       byId('failures-body'),
       r.failures.map((f) => {
@@ -726,7 +728,7 @@ const BODY = `
   </section>
 
   <section class="card">
-    <div class="head"><h2>Top failure reasons</h2><span class="hint">failed jobs in the spool, with examples</span></div>
+    <div class="head"><h2>Top failure reasons</h2><span class="hint" id="failures-hint">failed jobs in the spool, with examples</span></div>
     <table>
       <thead><tr><th>reason</th><th class="num">jobs</th><th>share</th><th>examples</th></tr></thead>
       <tbody id="failures-body"></tbody>

@@ -24,6 +24,10 @@ export interface StatusReport {
   oldest: { country: string; state: State; job: string; ageSeconds: number } | null;
   /** Most frequent failure codes among failed jobs, each with up to three example URLs and reasons. */
   failures: Array<{ code: string; count: number; examples: Array<{ url: string; error: string }> }>;
+  /** Failed jobs read to rank them (at most FAILURE_SAMPLE per country): counts are of these. */
+  failuresRead: number;
+  /** Waiting jobs looked at to find the oldest (at most OLDEST_SCAN_LIMIT): it is the oldest of these. */
+  oldestOf: number;
   disk: DiskInfo[];
   /** The engines that use this spool, from their state files: alive ones and recently dead ones. */
   engines: SeenDaemon[];
@@ -81,8 +85,11 @@ export interface LatestThumbnail {
   sizes: Array<{ name: string; path: string; width: number; height: number }>;
 }
 
-/** Stat-ing every waiting job to find the oldest stops here, so status stays quick on huge spools. */
-const OLDEST_SCAN_LIMIT = 200_000;
+/**
+ * Waiting jobs stat-ed to find the oldest: beyond this the oldest of a sample (directory order is
+ * hash order, so a fair one), so that status and the page stay quick on a spool of millions.
+ */
+const OLDEST_SCAN_LIMIT = 20_000;
 /** Failed jobs read per country to rank failure reasons. */
 const FAILURE_SAMPLE = 5_000;
 
@@ -119,6 +126,7 @@ export async function gatherStatus(source: StatusSource, now = Date.now()): Prom
   let batches = 0;
   let oldest: StatusReport['oldest'] = null;
   let statted = 0;
+  let failuresRead = 0;
   const failures = new Map<string, { count: number; examples: Array<{ url: string; error: string }> }>();
   for (const country of countries) {
     const row = emptyStateCounts();
@@ -140,6 +148,7 @@ export async function gatherStatus(source: StatusSource, now = Date.now()): Prom
           }
         }
         if (state === 'failed' && row.failed <= FAILURE_SAMPLE) {
+          failuresRead++;
           const reason = await failureOf(join(dir, name));
           if (reason) {
             const entry = failures.get(reason.code) ?? { count: 0, examples: [] };
@@ -164,6 +173,8 @@ export async function gatherStatus(source: StatusSource, now = Date.now()): Prom
     totals,
     batches,
     oldest,
+    oldestOf: statted,
+    failuresRead,
     failures: [...failures.entries()].map(([code, v]) => ({ code, ...v })).sort((a, b) => b.count - a.count).slice(0, 10),
     disk: [await disk(spool), await disk(tree)].filter((d): d is DiskInfo => d !== undefined),
     engines,
@@ -245,9 +256,11 @@ export function formatStatus(report: StatusReport): string {
   for (const [country, row] of Object.entries(report.counts)) lines.push(`${country.padEnd(7)} ${STATES.map((s) => pad(row[s], 11)).join('')}`);
   lines.push(`${'total'.padEnd(7)} ${STATES.map((s) => pad(report.totals[s], 11)).join('')}`);
   if (report.batches > 0) lines.push('', `${report.batches} batch file(s) waiting to be read`);
-  lines.push('', report.oldest ? `oldest waiting job: ${report.oldest.country}/${report.oldest.job} in ${report.oldest.state}/, ${formatDuration(report.oldest.ageSeconds)} old` : 'no job waiting');
+  const waiting = Object.values(report.counts).reduce((sum, row) => sum + row.incoming + row.downloaded, 0);
+  const sampled = report.oldestOf < waiting ? ` (the oldest of ${report.oldestOf} looked at)` : '';
+  lines.push('', report.oldest ? `oldest waiting job: ${report.oldest.country}/${report.oldest.job} in ${report.oldest.state}/, ${formatDuration(report.oldest.ageSeconds)} old${sampled}` : 'no job waiting');
   if (report.failures.length > 0) {
-    lines.push('', 'top failure reasons:');
+    lines.push('', report.failuresRead < report.totals.failed ? `top failure reasons (from ${report.failuresRead} of the ${report.totals.failed} failed jobs):` : 'top failure reasons:');
     for (const f of report.failures) {
       lines.push(`${pad(f.count, 8)}  ${f.code}`);
       for (const e of f.examples) lines.push(`${' '.repeat(10)}e.g. ${e.url.slice(0, 160)}: ${e.error.slice(0, 120)}`);

@@ -108,6 +108,8 @@ function makeReport(n: number, clock: number, thumbnails: Thumbnail[]): StatusRe
     totals,
     batches: n % 3,
     oldest: { country: 'uk', state: 'incoming', job: '9b1c77e0a4d2f6e1.job', ageSeconds: 1_800 + n },
+    oldestOf: totals.incoming + totals.downloaded,
+    failuresRead: totals.failed,
     failures: [
       {
         code: 'http_404',
