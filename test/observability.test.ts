@@ -109,7 +109,12 @@ test('metrics scraped during a daemon run add up to what the run did; status, sw
     // the frontends: n1 level, n2 down; the lag is in status and in /metrics
     const swept = await runCli(['sweep', '--sync', '--config', config]);
     assert.is(swept.code, 1, 'n2 is behind');
-    const status = JSON.parse((await runCli(['status', '--json', '--config', config])).stdout) as StatusReport;
+    // the minute in progress reaches status through the engine's state file, rewritten every 2 s
+    let status = {} as StatusReport;
+    await waitUntil('status shows the whole run', async () => {
+      status = JSON.parse((await runCli(['status', '--json', '--config', config])).stdout) as StatusReport;
+      return status.throughput.lastHour.thumbed + status.throughput.lastHour.failed === expectations.length;
+    }, 10_000);
     const [n1, n2] = status.targets;
     assert.ok(n1 && n1.target === 'n1' && n1.backlog === 0 && n1.lagSeconds !== null && n1.lagSeconds < 60, JSON.stringify(n1));
     assert.ok(n2 && n2.target === 'n2' && n2.backlog === thumbed && n2.lagSeconds === null && /rsync/.test(n2.lastError ?? ''), JSON.stringify(n2));
