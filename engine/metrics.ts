@@ -130,36 +130,21 @@ export class Metrics implements StageObserver {
       const colon = s.source.indexOf(':');
       return { kind: s.source.slice(0, colon), source: s.source.slice(colon + 1) };
     };
-    new Gauge({
-      name: 'imagesys_source_failure_ratio',
-      help: `Share of recent attempts that failed transiently, per host and datasource (the ${SOURCE_LIMIT} busiest, paused ones first)`,
-      labelNames: ['kind', 'source'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of live().sources) this.set(sourceLabels(s), s.attempts > 0 ? s.failures / s.attempts : 0);
-      },
-    });
-    new Gauge({
-      name: 'imagesys_source_attempts',
-      help: 'Attempts in the health window, per host and datasource',
-      labelNames: ['kind', 'source'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of live().sources) this.set(sourceLabels(s), s.attempts);
-      },
-    });
-    new Gauge({
-      name: 'imagesys_source_paused',
-      help: '1 while a host or datasource is paused for failing too often (or for its Retry-After)',
-      labelNames: ['kind', 'source'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of live().sources) this.set(sourceLabels(s), s.paused ? 1 : 0);
-      },
-    });
+    const perSource = (name: string, help: string, value: (s: SourceFigures) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['kind', 'source'],
+        registers,
+        collect() {
+          this.reset(); // a source that left the window leaves the metrics too
+          for (const s of live().sources) this.set(sourceLabels(s), value(s));
+        },
+      });
+    };
+    perSource('imagesys_source_failure_ratio', `Share of recent attempts that failed transiently, per host and datasource (the ${SOURCE_LIMIT} busiest, paused ones first)`, (s) => (s.attempts > 0 ? s.failures / s.attempts : 0));
+    perSource('imagesys_source_attempts', 'Attempts in the health window, per host and datasource', (s) => s.attempts);
+    perSource('imagesys_source_paused', '1 while a host or datasource is paused for failing too often (or for its Retry-After)', (s) => (s.paused ? 1 : 0));
     new Gauge({ name: 'imagesys_downloads_paused', help: '1 while downloads are paused for low disk space', registers, collect() { this.set(live().downloadsPaused ? 1 : 0); } });
     new Gauge({
       name: 'imagesys_disk_free_bytes',
@@ -179,26 +164,24 @@ export class Metrics implements StageObserver {
         for (const d of live().disks) this.set({ role: d.role }, d.totalMiB * 1024 * 1024);
       },
     });
-    new Gauge({
-      name: 'imagesys_sync_lag_seconds',
-      help: 'Seconds since the start of the last sweep that left the target level (absent until it once was: see the timestamp)',
-      labelNames: ['target'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const t of (await spool()).targets) if (t.lagSeconds !== null) this.set({ target: t.target }, t.lagSeconds);
-      },
-    });
-    new Gauge({
-      name: 'imagesys_sync_last_level_timestamp_seconds',
-      help: 'When the last sweep that left the target level started (0: never), for alerts on time() minus it',
-      labelNames: ['target'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const t of (await spool()).targets) this.set({ target: t.target }, t.lastLevelAt ? Date.parse(t.lastLevelAt) / 1000 : 0);
-      },
-    });
+    const perTarget = (name: string, help: string, value: (t: TargetStatus) => number | null): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['target'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const t of (await spool()).targets) {
+            const v = value(t);
+            if (v !== null) this.set({ target: t.target }, v);
+          }
+        },
+      });
+    };
+    perTarget('imagesys_sync_lag_seconds', 'Seconds since the start of the last sweep that left the target level (absent until it once was: see the timestamp)', (t) => t.lagSeconds);
+    perTarget('imagesys_sync_last_level_timestamp_seconds', 'When the last sweep that left the target level started (0: never), for alerts on time() minus it', (t) => (t.lastLevelAt ? Date.parse(t.lastLevelAt) / 1000 : 0));
+    perTarget('imagesys_sync_backlog', 'Images and deletions the last sweep left waiting for the target', (t) => t.backlog);
     // the sweeper is a cron job: its totals come from its records, kept across its runs
     new Counter({
       name: 'imagesys_sync_images_total',
@@ -221,16 +204,6 @@ export class Metrics implements StageObserver {
       async collect() {
         this.reset();
         for (const t of (await spool()).targets) this.inc({ target: t.target }, t.behindTotal);
-      },
-    });
-    new Gauge({
-      name: 'imagesys_sync_backlog',
-      help: 'Images and deletions the last sweep left waiting for the target',
-      labelNames: ['target'],
-      registers,
-      async collect() {
-        this.reset();
-        for (const t of (await spool()).targets) this.set({ target: t.target }, t.backlog);
       },
     });
   }

@@ -89,11 +89,14 @@ test('metrics scraped during a daemon run add up to what the run did; status, sw
     assert.is(sample(metrics, 'imagesys_stage_bytes_total', { stage: 'thumbnail', direction: 'out' }), await thumbnailBytes(join(dir, 'tree', 'uk')));
 
     // gauges: the spool's counts (cached for http.refreshSeconds), pool, sources, disk
+    // (a scrape is answered from the last count at once, and a new count is made behind it)
+    let settled = new Map<string, number>();
     await waitUntil('the queue gauges show the final spool', async () => {
-      const m = await scrape(page!);
-      return sample(m, 'imagesys_queue_jobs', { state: 'thumbed', country: 'uk' }) === thumbed && sample(m, 'imagesys_queue_jobs', { state: 'failed', country: 'uk' }) === count('failed');
+      settled = await scrape(page!);
+      return sample(settled, 'imagesys_queue_jobs', { state: 'thumbed', country: 'uk' }) === thumbed && sample(settled, 'imagesys_queue_jobs', { state: 'failed', country: 'uk' }) === count('failed');
     }, 10_000);
-    assert.is(sample(metrics, 'imagesys_queue_jobs', { state: 'incoming', country: 'uk' }), 0);
+    assert.is(sample(settled, 'imagesys_queue_jobs', { state: 'incoming', country: 'uk' }), 0);
+    assert.is(sample(settled, 'imagesys_batches_waiting'), 0);
     assert.is(sample(metrics, 'imagesys_pool_task_slots'), 4, '2 threads, 2 tasks each');
     assert.ok(sample(during, 'imagesys_pool_active_tasks') <= 4);
     assert.is(sample(metrics, 'imagesys_pool_active_tasks'), 0, 'nothing runs once the run is over');
