@@ -125,6 +125,8 @@ export class Engine {
   private readonly feedingSegment = new Set<string>();
   /** Countries whose arrival log may hold jobs not fed yet: new jobs of theirs queue behind them. */
   private readonly logPending: Set<string>;
+  /** Batches read in part (to be read again): their lines already in the tree were counted. */
+  private readonly batchesReadBefore = new Set<string>();
   /** Batches whose settling is being looked at (set before the first await, so an event burst schedules once). */
   private readonly batchLooks = new Set<string>();
   private stateWrite: Promise<void> | undefined;
@@ -391,11 +393,15 @@ export class Engine {
   }
 
   /** Appends the finished minutes (all of them at a stop); kept for the next try if that fails. */
-  private async writeHistory(now: number, all: boolean): Promise<void> {
-    const finished = this.minutes.takeFinished(now, all);
+  private async writeHistory(now: number, stopping: boolean): Promise<void> {
+    const finished = this.minutes.takeFinished(now, stopping);
     try {
       await appendHistory(this.config.spool, this.historyKey, finished);
     } catch (error) {
+      if (stopping) {
+        this.log.error({ err: error, minutes: finished.length }, 'history could not be written at the stop: these minutes are lost to `imagesys report`');
+        return;
+      }
       this.minutes.putBack(finished);
       this.log.warn({ err: error }, 'history could not be written; its minutes are kept for the next try');
     }
@@ -721,9 +727,14 @@ export class Engine {
           const result = await ingestBatch(this.spool, this.config.tree, country, name, (job) => this.takeFresh(country, job));
           if (result) {
             const { queued, in_tree: inTree, invalid } = result.counts;
-            // duplicates are left out: a batch read again (it grew, or a claim was busy) meets its own
-            // earlier lines as duplicates; an invalid line is a job that failed at once
-            this.observer.done('intake', { seconds: (performance.now() - began) / 1000, count: queued + inTree });
+            // a batch read again (it grew, or a claim was busy) meets its earlier lines as duplicates,
+            // or as already in the tree: those are counted at its first reading only; an invalid line
+            // is a job that failed at once
+            const key = `${country}/${name}`;
+            const counted = queued + (this.batchesReadBefore.has(key) ? 0 : inTree);
+            if (result.removed) this.batchesReadBefore.delete(key);
+            else this.batchesReadBefore.add(key);
+            this.observer.done('intake', { seconds: (performance.now() - began) / 1000, count: counted });
             for (let i = 0; i < invalid; i++) this.countFailed(country, 'invalid_url');
             if (invalid > 0) this.observer.failed('intake', 'invalid_url', { count: invalid });
             if (result.removed || queued + inTree + invalid > 0) this.progressed = true;

@@ -46,21 +46,31 @@ const IMAGE_TYPES: Record<string, string> = { webp: 'image/webp', jpg: 'image/jp
 export function cachedReport(make: () => Promise<StatusReport>, maxAgeMs: number, onError: (error: unknown) => void = () => {}): () => Promise<StatusReport> {
   let last: { at: number; report: StatusReport } | undefined;
   let making: Promise<StatusReport> | undefined;
-  // a spool so big that reading it takes a while is read less often: at most a fifth of the time
+  // a spool so big that reading it takes a while (or fails after a while) is read less often: at
+  // most a fifth of the time
   let tookMs = 0;
+  let triedAt = -Infinity;
   const refresh = (): Promise<StatusReport> => {
-    const started = performance.now();
-    return (making ??= make()
+    if (making) return making;
+    const started = (triedAt = performance.now());
+    const made = make()
       .then((report) => {
         last = { at: performance.now(), report };
-        tookMs = last.at - started;
         return report;
       })
-      .finally(() => (making = undefined)));
+      .finally(() => {
+        tookMs = performance.now() - started;
+        if (making === made) making = undefined;
+      });
+    making = made;
+    return made;
   };
   return () => {
+    const now = performance.now();
+    // a reading that hangs (a stalled file system) is given up after a minute: the next one may work
+    if (making && now - triedAt > Math.max(60_000, 4 * maxAgeMs)) making = undefined;
     if (!last) return refresh();
-    if (performance.now() - last.at >= Math.max(maxAgeMs, 4 * tookMs)) refresh().catch(onError);
+    if (now - triedAt >= Math.max(maxAgeMs, 4 * tookMs)) refresh().catch(onError);
     return Promise.resolve(last.report);
   };
 }

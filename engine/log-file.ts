@@ -7,7 +7,7 @@
  * written, NNN counts that day's archives from 001 (zero-padded so `ls` sorts them; a 1000th
  * archive in one day just grows a digit, and pruning compares numbers, not text).
  */
-import { closeSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** The file's real size is read every this many lines: others may append to it too. */
@@ -191,25 +191,14 @@ export class LogFile {
    * removed it: then this one only follows the path to the new file.
    */
   private rotate(): void {
-    if (!this.isAtPath()) {
-      this.reopen();
+    if (!this.isAtPath() || this.links() > 1) {
+      this.reopen(); // moved away, or already given an archive name by another writer
       return;
     }
     try {
-      // link then unlink, not rename: link refuses a name that exists, so no archive is overwritten
-      for (let tries = 0; ; tries++) {
-        const archive = nextArchive(this.base, utcDate(this.dayStart), readdirSync(this.dir));
-        try {
-          linkSync(this.path, join(this.dir, archive));
-          break;
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 5) throw error;
-        }
-      }
-      try {
-        unlinkSync(this.path);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error; // another writer was first
+      if (!this.archive()) {
+        this.reopen();
+        return;
       }
     } catch (error) {
       this.fail('rotate', error);
@@ -220,6 +209,50 @@ export class LogFile {
     this.closeQuietly();
     if (!this.open()) return;
     this.prune();
+  }
+
+  /**
+   * Names the open file as the next archive and takes it off the path. Link then unlink, not rename:
+   * link refuses a name that exists, so no archive is overwritten; and a writer that finds it linked
+   * someone else's file, or the same file as another writer, takes its link back. False when another
+   * writer won.
+   */
+  private archive(): boolean {
+    let archive = '';
+    for (let tries = 0; ; tries++) {
+      archive = join(this.dir, nextArchive(this.base, utcDate(this.dayStart), readdirSync(this.dir)));
+      try {
+        linkSync(this.path, archive);
+        break;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') {
+          renameSync(this.path, archive); // a file system without hard links: rename, as logrotate would
+          return true;
+        }
+        if (code !== 'EEXIST' || tries >= 5) throw error;
+      }
+    }
+    const mine = fstatSync(this.fd);
+    if (statSync(archive).ino !== mine.ino || mine.nlink > 2) {
+      unlinkSync(archive);
+      return false;
+    }
+    try {
+      unlinkSync(this.path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    return true;
+  }
+
+  /** Names the open file has (the path and any archive name). */
+  private links(): number {
+    try {
+      return fstatSync(this.fd).nlink;
+    } catch {
+      return 1;
+    }
   }
 
   /** True while the open file is still the one at the path. */

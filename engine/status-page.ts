@@ -211,7 +211,9 @@ function statusPageClient(): void {
     const batches = h('span', { 'data-batches': '' }, integer(r.batches));
     const notes: HTMLElement[] = [h('li', {}, batches, ` batch ${r.batches === 1 ? 'file' : 'files'} waiting to be read`)];
     if (r.oldest) {
-      notes.push(h('li', { 'data-oldest-age': r.oldest.ageSeconds }, 'oldest waiting job ', h('strong', {}, duration(r.oldest.ageSeconds)), ' old: ', h('code', {}, `${r.oldest.country}/${r.oldest.job}`), ` in ${r.oldest.state}/`));
+      const waiting = r.totals.incoming + r.totals.downloaded;
+      const sampled = r.oldestOf !== undefined && r.oldestOf < waiting ? ` (the oldest of ${integer(r.oldestOf)} looked at)` : '';
+      notes.push(h('li', { 'data-oldest-age': r.oldest.ageSeconds }, 'oldest waiting job ', h('strong', {}, duration(r.oldest.ageSeconds)), ' old: ', h('code', {}, `${r.oldest.country}/${r.oldest.job}`), ` in ${r.oldest.state}/${sampled}`));
     } else {
       notes.push(h('li', {}, 'no job waiting'));
     }

@@ -86,8 +86,9 @@ export interface LatestThumbnail {
 }
 
 /**
- * Waiting jobs stat-ed to find the oldest: beyond this the oldest of a sample (directory order is
- * hash order, so a fair one), so that status and the page stay quick on a spool of millions.
+ * Waiting jobs stat-ed to find the oldest, shared evenly among the waiting directories (incoming/ and
+ * downloaded/ of each country): beyond it the oldest of a sample of each (directory order is hash
+ * order, so a fair one), so that status and the page stay quick on a spool of millions.
  */
 const OLDEST_SCAN_LIMIT = 20_000;
 /** Failed jobs read per country to rank failure reasons. */
@@ -126,12 +127,14 @@ export async function gatherStatus(source: StatusSource, now = Date.now()): Prom
   let batches = 0;
   let oldest: StatusReport['oldest'] = null;
   let statted = 0;
+  const statPerDir = Math.max(100, Math.ceil(OLDEST_SCAN_LIMIT / (countries.length * 2)));
   let failuresRead = 0;
   const failures = new Map<string, { count: number; examples: Array<{ url: string; error: string }> }>();
   for (const country of countries) {
     const row = emptyStateCounts();
     for (const state of STATES) {
       const dir = stateDir(spool, state, country);
+      let stattedHere = 0;
       for await (const name of listNames(dir)) {
         if (isVisible(name, '.urls') && state === 'incoming') {
           batches++;
@@ -139,7 +142,8 @@ export async function gatherStatus(source: StatusSource, now = Date.now()): Prom
         }
         if (!isVisible(name, JOB_SUFFIX)) continue;
         row[state]++;
-        if ((state === 'incoming' || state === 'downloaded') && statted < OLDEST_SCAN_LIMIT) {
+        if ((state === 'incoming' || state === 'downloaded') && stattedHere < statPerDir) {
+          stattedHere++;
           statted++;
           const mtime = await mtimeOf(join(dir, name));
           if (mtime !== undefined) {

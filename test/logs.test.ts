@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -207,6 +208,33 @@ test('two processes writing one log (two engines on a host): every line kept onc
     assert.equal([...written].sort(), [...lines].sort());
     const lineBytes = Buffer.byteLength(`${lines[0]}\n`);
     for (const name of files) assert.ok(statSync(join(dir, name)).size <= maxBytes + 2 * 64 * lineBytes, `${name} is ${statSync(join(dir, name)).size} bytes`);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('two processes at once on one log file: every line kept exactly once across the rotations', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const path = join(dir, 'engine.log');
+    const module = new URL('../engine/log-file.js', import.meta.url).href;
+    const writer = (name: string) =>
+      new Promise<void>((resolve, reject) => {
+        const code = `const { LogFile } = await import(${JSON.stringify(module)});
+          const log = new LogFile(${JSON.stringify(path)}, { maxBytes: 8192, keep: 100000 });
+          for (let i = 0; i < 4000; i++) log.write(JSON.stringify({ writer: '${name}', n: i }) + '\\n');
+          log.end();`;
+        const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'inherit', 'inherit'] });
+        child.on('exit', (status) => (status === 0 ? resolve() : reject(new Error(`writer ${name} exited ${status}`))));
+      });
+    await Promise.all([writer('a'), writer('b')]);
+    const files = readdirSync(dir).filter((n) => n.startsWith('engine'));
+    const lines = files.flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean));
+    const seen = new Map<string, number>();
+    for (const line of lines) seen.set(line, (seen.get(line) ?? 0) + 1);
+    assert.is(seen.size, 8000, 'every line is somewhere');
+    assert.equal([...seen.values()].filter((n) => n !== 1), [], 'and only once');
+    assert.ok(files.length > 10, `rotated (${files.length} files)`);
   } finally {
     await cleanup();
   }

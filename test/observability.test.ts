@@ -6,7 +6,7 @@ import type { StatusReport } from '../engine/status.js';
 import type { WorkReport } from '../engine/report.js';
 import { kill, runCli, startDaemon, statusPageOf as pageOf, waitUntil, writeTestConfig, type Daemon } from './support/cli.js';
 import { freePort } from './support/ports.js';
-import { labelValues, parsePrometheus, sample } from './support/prometheus.js';
+import { labelValues, parsePrometheus, present, sample } from './support/prometheus.js';
 import { dropBatches, listJobs, startScenario } from './support/scenario.js';
 import { tempDir } from './support/temp.js';
 
@@ -44,7 +44,7 @@ test('metrics scraped during a daemon run add up to what the run did; status, sw
     await waitUntil('the daemon announces its status page', async () => (page = await pageOf(spool)) !== undefined, 15_000);
     const before = await scrape(page!);
     assert.is(sample(before, 'imagesys_jobs_total', { country: 'uk', outcome: 'thumbed' }), 0);
-    assert.is(sample(before, 'imagesys_pool_threads'), 2);
+    assert.is(present(before, 'imagesys_pool_threads'), 2);
 
     await dropBatches(spool, 'uk', expectations.map((e) => e.url));
     const finished = async (): Promise<number> => (await listJobs(spool, 'thumbed', 'uk')).length + (await listJobs(spool, 'failed', 'uk')).length;
@@ -93,19 +93,20 @@ test('metrics scraped during a daemon run add up to what the run did; status, sw
     let settled = new Map<string, number>();
     await waitUntil('the queue gauges show the final spool', async () => {
       settled = await scrape(page!);
-      return sample(settled, 'imagesys_queue_jobs', { state: 'thumbed', country: 'uk' }) === thumbed && sample(settled, 'imagesys_queue_jobs', { state: 'failed', country: 'uk' }) === count('failed');
+      return present(settled, 'imagesys_queue_jobs', { state: 'thumbed', country: 'uk' }) === thumbed && present(settled, 'imagesys_queue_jobs', { state: 'failed', country: 'uk' }) === count('failed');
     }, 10_000);
-    assert.is(sample(settled, 'imagesys_queue_jobs', { state: 'incoming', country: 'uk' }), 0);
-    assert.is(sample(settled, 'imagesys_batches_waiting'), 0);
-    assert.is(sample(metrics, 'imagesys_pool_task_slots'), 4, '2 threads, 2 tasks each');
-    assert.ok(sample(during, 'imagesys_pool_active_tasks') <= 4);
-    assert.is(sample(metrics, 'imagesys_pool_active_tasks'), 0, 'nothing runs once the run is over');
+    assert.is(present(settled, 'imagesys_queue_jobs', { state: 'incoming', country: 'uk' }), 0);
+    assert.is(present(settled, 'imagesys_batches_waiting'), 0);
+    assert.is(present(metrics, 'imagesys_pool_task_slots'), 4, '2 threads, 2 tasks each');
+    assert.ok(present(during, 'imagesys_pool_active_tasks') <= 4);
+    assert.is(present(metrics, 'imagesys_pool_active_tasks'), 0, 'nothing runs once the run is over');
+    assert.is(present(metrics, 'imagesys_pool_busy_ratio'), 0);
     assert.ok(sample(metrics, 'imagesys_stage_duration_seconds_sum', { stage: 'thumbnail' }) > 0, 'the threads did work');
     const host = new URL(server.url('/')).host;
     assert.ok(sample(metrics, 'imagesys_source_attempts', { kind: 'host', source: host }) > 0);
-    assert.is(sample(metrics, 'imagesys_source_paused', { kind: 'host', source: host }), 0);
-    assert.ok(sample(metrics, 'imagesys_disk_free_bytes', { role: 'spool' }) > 0);
-    assert.is(sample(metrics, 'imagesys_download_slots', { kind: 'limit' }), 16);
+    assert.is(present(metrics, 'imagesys_source_paused', { kind: 'host', source: host }), 0);
+    assert.ok(present(metrics, 'imagesys_disk_free_bytes', { role: 'spool' }) > 0);
+    assert.is(present(metrics, 'imagesys_download_slots', { kind: 'limit' }), 16);
     // bounded labels: never a URL or a hash
     for (const value of labelValues(metrics)) assert.not.match(value, /^https?:|[0-9a-f]{32}/, `label value ${value}`);
 
@@ -127,12 +128,12 @@ test('metrics scraped during a daemon run add up to what the run did; status, sw
     }, 10_000);
     const synced = await scrape(page!);
     assert.ok(!synced.has('imagesys_sync_lag_seconds{target="n2"}'), 'n2 was never level: no lag, and a last-level time of 0');
-    assert.is(sample(synced, 'imagesys_sync_last_level_timestamp_seconds', { target: 'n2' }), 0);
-    assert.ok(sample(synced, 'imagesys_sync_lag_seconds', { target: 'n1' }) < 60);
-    assert.ok(Math.abs(sample(synced, 'imagesys_sync_last_level_timestamp_seconds', { target: 'n1' }) - Date.now() / 1000) < 60);
-    assert.is(sample(synced, 'imagesys_sync_images_total', { target: 'n2', action: 'sent' }), 0);
-    assert.is(sample(synced, 'imagesys_sync_behind_total', { target: 'n2' }), 1);
-    assert.is(sample(synced, 'imagesys_sync_behind_total', { target: 'n1' }), 0);
+    assert.is(present(synced, 'imagesys_sync_last_level_timestamp_seconds', { target: 'n2' }), 0);
+    assert.ok(present(synced, 'imagesys_sync_lag_seconds', { target: 'n1' }) < 60);
+    assert.ok(Math.abs(present(synced, 'imagesys_sync_last_level_timestamp_seconds', { target: 'n1' }) - Date.now() / 1000) < 60);
+    assert.is(present(synced, 'imagesys_sync_images_total', { target: 'n2', action: 'sent' }), 0);
+    assert.is(present(synced, 'imagesys_sync_behind_total', { target: 'n2' }), 1);
+    assert.is(present(synced, 'imagesys_sync_behind_total', { target: 'n1' }), 0);
 
     // status has the same facts as the page: throughput, latest thumbnails, where the page is
     assert.is(status.throughput.lastHour.thumbed, thumbed);

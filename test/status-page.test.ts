@@ -108,8 +108,9 @@ function makeReport(n: number, clock: number, thumbnails: Thumbnail[]): StatusRe
     totals,
     batches: n % 3,
     oldest: { country: 'uk', state: 'incoming', job: '9b1c77e0a4d2f6e1.job', ageSeconds: 1_800 + n },
-    oldestOf: totals.incoming + totals.downloaded,
-    failuresRead: totals.failed,
+    // a big spool: the oldest job and the failure reasons come from samples (the page says so)
+    oldestOf: Math.floor((totals.incoming + totals.downloaded) / 2),
+    failuresRead: Math.floor(totals.failed / 2),
     failures: [
       {
         code: 'http_404',
@@ -302,6 +303,10 @@ test('the status page in chromium: the numbers, the charts, escaping, thumbnails
     const firstReport = daemon.reports.get(first.at);
     assert.ok(firstReport, `the page shows a report the daemon sent (${first.at})`);
     assertShows(first, firstReport);
+    const hints = await page.evaluate(() => ({ failures: document.getElementById('failures-hint')?.textContent ?? '', oldest: document.querySelector('[data-oldest-age]')?.textContent ?? '' }));
+    assert.ok(firstReport.failuresRead < firstReport.totals.failed && firstReport.oldestOf < firstReport.totals.incoming + firstReport.totals.downloaded, 'the fixture is a sampled report');
+    assert.is(hints.failures, `from ${firstReport.failuresRead} of the ${firstReport.totals.failed} failed jobs, with examples`);
+    assert.match(hints.oldest, new RegExp(`\\(the oldest of ${firstReport.oldestOf} looked at\\)$`));
     assert.ok(first.errorHidden, 'no error banner');
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'fits 1280 px without scrolling sideways');
 

@@ -17,6 +17,14 @@ export function sample(samples: Map<string, number>, name: string, labels: Recor
   return samples.get(keys.length > 0 ? `${name}{${keys.join(',')}}` : name) ?? 0;
 }
 
+/** Like sample, for a series that must be there (a gauge): throws when it is absent. */
+export function present(samples: Map<string, number>, name: string, labels: Record<string, string> = {}): number {
+  const keys = Object.keys(labels).sort().map((k) => `${k}="${labels[k]}"`);
+  const value = samples.get(keys.length > 0 ? `${name}{${keys.join(',')}}` : name);
+  if (value === undefined) throw new Error(`no sample ${name}${JSON.stringify(labels)} in the scrape`);
+  return value;
+}
+
 /** Every label value of every sample: to check that none is a URL or a hash. */
 export function labelValues(samples: Map<string, number>): string[] {
   return [...samples.keys()].flatMap((key) => [...key.matchAll(/="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!));
