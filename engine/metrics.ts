@@ -181,6 +181,7 @@ export class Metrics implements StageObserver {
     };
     perTarget('imagesys_sync_lag_seconds', 'Seconds since the start of the last sweep that left the target level (absent until it once was: see the timestamp)', (t) => t.lagSeconds);
     perTarget('imagesys_sync_last_level_timestamp_seconds', 'When the last sweep that left the target level started (0: never), for alerts on time() minus it', (t) => (t.lastLevelAt ? Date.parse(t.lastLevelAt) / 1000 : 0));
+    perTarget('imagesys_sync_last_duration_seconds', 'How long the last sweep spent on the target (its rsync runs included)', (t) => t.lastSeconds);
     perTarget('imagesys_sync_backlog', 'Images and deletions the last sweep left waiting for the target', (t) => t.backlog);
     // the sweeper is a cron job: its totals come from its records, kept across its runs
     new Counter({

@@ -58,6 +58,8 @@ export interface TargetStatus {
   backlog: number;
   lastLevelAt: string | null;
   lastAttemptAt: string | null;
+  /** How long the last sweep spent on it (rsync runs included). */
+  lastSeconds: number | null;
   /** Why the last sweep left it behind. */
   lastError?: string;
   /** Over all sweeps: images sent, images deleted, sweeps that left it behind. */
@@ -292,7 +294,8 @@ export function formatStatus(report: StatusReport): string {
     lines.push('', 'targets:');
     for (const t of report.targets) {
       const lag = t.lagSeconds === null ? 'never level' : `lag ${formatDuration(t.lagSeconds)}`;
-      lines.push(`  ${t.target.padEnd(12)} ${lag}, ${t.backlog} waiting${t.lastAttemptAt ? `, last sweep ${t.lastAttemptAt}` : ''}${t.lastError ? `; ${t.lastError}` : ''}`);
+      const last = t.lastAttemptAt ? `, last sweep ${t.lastAttemptAt}${t.lastSeconds !== null ? ` (${t.lastSeconds.toFixed(1)} s)` : ''}` : '';
+      lines.push(`  ${t.target.padEnd(12)} ${lag}, ${t.backlog} waiting${last}${t.lastError ? `; ${t.lastError}` : ''}`);
     }
   }
   if (report.latest.length > 0) lines.push('', `latest thumbnail: ${report.latest[0]!.url} at ${report.latest[0]!.at}`);

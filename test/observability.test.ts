@@ -134,6 +134,7 @@ test('metrics scraped during a daemon run add up to what the run did; status, sw
     assert.is(present(synced, 'imagesys_sync_images_total', { target: 'n2', action: 'sent' }), 0);
     assert.is(present(synced, 'imagesys_sync_behind_total', { target: 'n2' }), 1);
     assert.is(present(synced, 'imagesys_sync_behind_total', { target: 'n1' }), 0);
+    for (const target of ['n1', 'n2']) assert.ok(present(synced, 'imagesys_sync_last_duration_seconds', { target }) > 0, `${target}: how long its sweep took`);
 
     // status has the same facts as the page: throughput, latest thumbnails, where the page is
     assert.is(status.throughput.lastHour.thumbed, thumbed);

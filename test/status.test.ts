@@ -16,8 +16,8 @@ function report(overrides: Partial<StatusReport> = {}): StatusReport {
     failuresRead: 5_000,
     disk: [], engines: [], paused: [], downloadsPaused: [],
     targets: [
-      { target: 'n1', lagSeconds: 125, backlog: 0, lastLevelAt: '2026-11-28T11:57:55.000Z', lastAttemptAt: '2026-11-28T11:58:00.000Z', sentTotal: 9, deletedTotal: 0, behindTotal: 0 },
-      { target: 'n2', lagSeconds: null, backlog: 42, lastLevelAt: null, lastAttemptAt: '2026-11-28T11:58:00.000Z', lastError: 'rsync to n2 failed', sentTotal: 0, deletedTotal: 0, behindTotal: 3 },
+      { target: 'n1', lagSeconds: 125, backlog: 0, lastLevelAt: '2026-11-28T11:57:55.000Z', lastAttemptAt: '2026-11-28T11:58:00.000Z', lastSeconds: 4, sentTotal: 9, deletedTotal: 0, behindTotal: 0 },
+      { target: 'n2', lagSeconds: null, backlog: 42, lastLevelAt: null, lastAttemptAt: '2026-11-28T11:58:00.000Z', lastSeconds: 2, lastError: 'rsync to n2 failed', sentTotal: 0, deletedTotal: 0, behindTotal: 3 },
     ],
     throughput: { minutes: [], last5Minutes: { ...zero, thumbed: 7 }, lastHour: { ...zero, thumbed: 70, failed: 2, bytesIn: 3 * 1024 * 1024 } },
     latest: [], pages: ['http://127.0.0.1:9464'], refreshSeconds: 10,
@@ -31,7 +31,7 @@ test('status text: samples are said to be samples, targets show lag or why not, 
   assert.match(text, /top failure reasons \(from 5000 of the 9000 failed jobs\):/);
   assert.match(text, /e\.g\. http:\/\/x\/1\.jpg: HTTP 404/);
   assert.match(text, /throughput: last 5 min 7 thumbed, .*; last hour 70 thumbed, 0 already in tree, 2 failed, 3\.0 MiB downloaded/);
-  assert.match(text, /n1 +lag 2m 5s, 0 waiting/);
+  assert.match(text, /n1 +lag 2m 5s, 0 waiting, last sweep 2026-11-28T11:58:00\.000Z \(4\.0 s\)/);
   assert.match(text, /n2 +never level, 42 waiting, last sweep [^;]+; rsync to n2 failed/);
   assert.match(text, /status page and \/metrics: http:\/\/127\.0\.0\.1:9464/);
 });

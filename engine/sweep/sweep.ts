@@ -90,13 +90,14 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
     if (options.sync || options.purge) {
       result.targets = await Promise.all(
         config.sweep.targets.map(async (target) => {
+          const began = performance.now();
           const before = await countBacklog(config.spool, target.name, options.countries);
           say(`sync: ${target.name}: ${before} to deliver`);
           const report = await syncTarget(config.spool, config.tree, target, options.countries, { ...rsync, batchSize: config.sweep.batchSize });
           const backlog = report.level ? 0 : await countBacklog(config.spool, target.name, options.countries);
           say(`sync: ${target.name}: ${report.sent} sent, ${report.deleted} deleted, ${backlog} left${report.error ? ` (${report.error})` : ''}`);
           // for status, the page and /metrics: how far behind this target is
-          const sweepOfTarget = { target: target.name, at: new Date(), sent: report.sent, deleted: report.deleted, level: report.level, backlog, ...(handedOutAt ? { handedOutAt } : {}), ...(report.error ? { error: report.error } : {}) };
+          const sweepOfTarget = { target: target.name, at: new Date(), seconds: (performance.now() - began) / 1000, sent: report.sent, deleted: report.deleted, level: report.level, backlog, ...(handedOutAt ? { handedOutAt } : {}), ...(report.error ? { error: report.error } : {}) };
           await recordTargetSweep(spool.writer, config.spool, sweepOfTarget).catch((error) => say(`sync: ${target.name}: status not recorded: ${(error as Error).message}`));
           return { ...report, backlog };
         }),

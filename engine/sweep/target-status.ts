@@ -16,6 +16,8 @@ export interface TargetRecord {
   lastAttemptAt: string;
   /** Images and deletions left in its backlog by the last sweep. */
   backlog: number;
+  /** How long the last sweep spent on this target. */
+  lastSeconds: number;
   lastError?: string;
   sentTotal: number;
   deletedTotal: number;
@@ -40,6 +42,7 @@ export interface SweepOfTarget {
   /** When this sweep handed out new images (undefined: it did not sync, e.g. a purge alone). */
   handedOutAt?: Date;
   at: Date;
+  seconds: number;
   sent: number;
   deleted: number;
   level: boolean;
@@ -54,6 +57,7 @@ export function nextRecord(previous: TargetRecord | undefined, sweep: SweepOfTar
     lastLevelAt: sweep.level && sweep.handedOutAt ? sweep.handedOutAt.toISOString() : (previous?.lastLevelAt ?? null),
     lastAttemptAt: sweep.at.toISOString(),
     backlog: sweep.backlog,
+    lastSeconds: sweep.seconds,
     sentTotal: (previous?.sentTotal ?? 0) + sweep.sent,
     deletedTotal: (previous?.deletedTotal ?? 0) + sweep.deleted,
     behindTotal: (previous?.behindTotal ?? 0) + (sweep.level ? 0 : 1),
@@ -78,13 +82,14 @@ export async function readTargetRecords(spool: string, targets: readonly string[
 
 /** What status shows of a target. Pure. */
 export function targetStatus(record: TargetRecord | { target: string }, now: number): TargetStatus {
-  if (!('lastAttemptAt' in record)) return { target: record.target, lagSeconds: null, backlog: 0, lastLevelAt: null, lastAttemptAt: null, lastError: 'never swept', sentTotal: 0, deletedTotal: 0, behindTotal: 0 };
+  if (!('lastAttemptAt' in record)) return { target: record.target, lagSeconds: null, backlog: 0, lastLevelAt: null, lastAttemptAt: null, lastSeconds: null, lastError: 'never swept', sentTotal: 0, deletedTotal: 0, behindTotal: 0 };
   return {
     target: record.target,
     lagSeconds: record.lastLevelAt ? Math.max(0, Math.round((now - Date.parse(record.lastLevelAt)) / 1000)) : null,
     backlog: record.backlog,
     lastLevelAt: record.lastLevelAt,
     lastAttemptAt: record.lastAttemptAt,
+    lastSeconds: record.lastSeconds ?? null,
     ...(record.lastError ? { lastError: record.lastError } : {}),
     sentTotal: record.sentTotal,
     deletedTotal: record.deletedTotal,
