@@ -18,8 +18,9 @@ export type Stage = 'intake' | 'download' | 'thumbnail';
 /** What the stages tell the metrics. */
 export interface StageObserver {
   /** One item through a stage: a download, an image's thumbnails, a batch's URLs. */
-  done(stage: Stage, options?: { seconds?: number; bytesIn?: number; bytesOut?: number; count?: number }): void;
-  failed(stage: Stage, code: string, options?: { seconds?: number; count?: number }): void;
+  /** `seconds` is left undefined when the item never really started (a download refused before its request). */
+  done(stage: Stage, options?: { seconds?: number | undefined; bytesIn?: number; bytesOut?: number; count?: number }): void;
+  failed(stage: Stage, code: string, options?: { seconds?: number | undefined; count?: number }): void;
   /** A job came to rest, or was put back for a retry. */
   job(country: string, outcome: 'thumbed' | 'skipped' | 'failed' | 'retried'): void;
 }
@@ -209,14 +210,14 @@ export class Metrics implements StageObserver {
     });
   }
 
-  done(stage: Stage, options: { seconds?: number; bytesIn?: number; bytesOut?: number; count?: number } = {}): void {
+  done(stage: Stage, options: { seconds?: number | undefined; bytesIn?: number; bytesOut?: number; count?: number } = {}): void {
     this.stageDone.inc({ stage }, options.count ?? 1);
     if (options.seconds !== undefined) this.stageSeconds.observe({ stage }, options.seconds);
     if (options.bytesIn) this.stageBytes.inc({ stage, direction: 'in' }, options.bytesIn);
     if (options.bytesOut) this.stageBytes.inc({ stage, direction: 'out' }, options.bytesOut);
   }
 
-  failed(stage: Stage, code: string, options: { seconds?: number; count?: number } = {}): void {
+  failed(stage: Stage, code: string, options: { seconds?: number | undefined; count?: number } = {}): void {
     this.stageFailures.inc({ stage, code: boundedCode(code) }, options.count ?? 1);
     if (options.seconds !== undefined) this.stageSeconds.observe({ stage }, options.seconds);
   }

@@ -13,7 +13,7 @@ export class Observability {
   private readonly report: () => Promise<StatusReport>;
   private server: RunningHttpServer | undefined;
 
-  constructor(private readonly config: Config, countries: readonly string[], live: () => LiveFigures, log: Logger) {
+  constructor(private readonly config: Config, countries: readonly string[], live: () => LiveFigures, private readonly log: Logger) {
     const warn = (error: unknown): void => log.warn({ err: error }, 'status report could not be made; the last one is shown');
     this.report = cachedReport(() => gatherStatus(statusSource(config, countries)), config.http.refreshSeconds * 1000, warn);
     this.metrics = new Metrics({
@@ -28,7 +28,8 @@ export class Observability {
    * Starts the HTTP server on http.listen; returns its URL, or undefined when it is turned off or
    * cannot listen (the daemon runs on without it: its work matters more than its page).
    */
-  async serve(log: Logger): Promise<string | undefined> {
+  async serve(): Promise<string | undefined> {
+    const { log } = this;
     if (!this.config.http.listen) return undefined;
     try {
       this.server = await startHttpServer({ listen: this.config.http.listen, metrics: this.metrics, status: this.report, tree: this.config.tree, log });

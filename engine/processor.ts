@@ -161,12 +161,12 @@ export class Processor {
       };
       result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) }, { signal, onStart });
       health.record(sources, undefined, Date.now(), probes);
-      this.observer.done('download', { ...optional('seconds', seconds()), bytesIn: 'bytes' in result ? result.bytes.length : 0 });
+      this.observer.done('download', { seconds: seconds(), bytesIn: 'bytes' in result ? result.bytes.length : 0 });
     } catch (error) {
       // only what a retry may cure says the source is unwell; a 404 or an HTML page is an answer;
       // an attempt aborted by the watchdog says nothing about the source
       const failure = asImageSysError(error);
-      this.observer.failed('download', signal?.aborted ? 'stuck' : failure.code, optional('seconds', seconds()));
+      this.observer.failed('download', signal?.aborted ? 'stuck' : failure.code, { seconds: seconds() });
       if (signal?.aborted) health.abandonProbes(probes);
       else health.record(sources, failure.retryable ? failure.code : undefined, Date.now(), probes);
       // a Retry-After speaks for the whole host: none of its jobs asks before then
@@ -409,9 +409,4 @@ function sourceInfo(result: Extract<DownloadResult, { notModified: false }>): Jo
     ...(result.etag ? { etag: result.etag } : {}),
     ...(result.lastModified ? { lastModified: result.lastModified } : {}),
   };
-}
-
-/** `{ [key]: value }`, or nothing when value is undefined (exactOptionalPropertyTypes). */
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });
 }

@@ -42,7 +42,7 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
   const observability: Observability = new Observability(config, args.countries, () => engine.liveFigures(), log);
   const engine: Engine = new Engine({ config, countries: args.countries, log, observer: observability.metrics });
   const announce = async (): Promise<void> => {
-    const url = await observability.serve(log);
+    const url = await observability.serve();
     if (url) engine.announce(url);
   };
   const started = performance.now();
