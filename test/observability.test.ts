@@ -7,6 +7,7 @@ import type { WorkReport } from '../engine/report.js';
 import { kill, runCli, startDaemon, statusPageOf as pageOf, waitUntil, writeTestConfig, type Daemon } from './support/cli.js';
 import { freePort } from './support/ports.js';
 import { labelValues, parsePrometheus, present, sample } from './support/prometheus.js';
+import { programMissing, testsNeeding } from './support/needs.js';
 import { dropBatches, listJobs, startScenario } from './support/scenario.js';
 import { tempDir } from './support/temp.js';
 
@@ -26,7 +27,9 @@ async function thumbnailBytes(dir: string): Promise<number> {
   return total;
 }
 
-test('metrics scraped during a daemon run add up to what the run did; status, sweep lag and report agree', async () => {
+const withRsync = testsNeeding(test, programMissing('rsync'));
+
+withRsync('metrics scraped during a daemon run add up to what the run did; status, sweep lag and report agree', async () => {
   const { dir, cleanup } = await tempDir();
   const scenario = await startScenario({ maxAttempts: 3 });
   let daemon: Daemon | undefined;

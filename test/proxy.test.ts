@@ -9,7 +9,8 @@ import { ImageSysError } from '../engine/errors.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { startSourceServer, type Route } from '../scripts/source-server.js';
 import { runCli, writeTestConfig } from './support/cli.js';
-import { startTinyproxy, tinyproxyInstalled } from './support/tinyproxy.js';
+import { programMissing, testsNeeding } from './support/needs.js';
+import { startTinyproxy } from './support/tinyproxy.js';
 import { tempDir } from './support/temp.js';
 
 test('proxy settings: a URL, the environment (with NO_PROXY), or none', () => {
@@ -20,11 +21,9 @@ test('proxy settings: a URL, the environment (with NO_PROXY), or none', () => {
   assert.is(proxyFor('none', { HTTP_PROXY: 'http://p:1' }), undefined, '--noproxy wins over the environment');
 });
 
-test('a configured proxy carries the downloads; --noproxy bypasses it', async () => {
-  if (!tinyproxyInstalled()) {
-    console.log('SKIPPED: tinyproxy is not installed (apt-get install tinyproxy; .ci/run does)');
-    return;
-  }
+const withTinyproxy = testsNeeding(test, programMissing('tinyproxy', ['-v']));
+
+withTinyproxy('a configured proxy carries the downloads; --noproxy bypasses it', async () => {
   const { dir, cleanup } = await tempDir();
   const photo = await makeSample({ width: 200, height: 150, seed: 12 });
   const routes = new Map<string, Route>(['/via/1.jpg', '/via/2.jpg', '/direct/1.jpg', '/direct/2.jpg'].map((p) => [p, { kind: 'image', bytes: photo }]));

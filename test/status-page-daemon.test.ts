@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { STATES } from '../spool/layout.js';
 import { browserMissing, launchBrowser, saveScreenshot } from './support/browser.js';
 import { kill, runCli, startDaemon, statusPageOf as pageOf, waitUntil, writeTestConfig, type Daemon } from './support/cli.js';
+import { firstMissing, programMissing, testsNeeding } from './support/needs.js';
 import { dropBatches, listJobs, startScenario } from './support/scenario.js';
 import { tempDir } from './support/temp.js';
 
@@ -29,12 +30,10 @@ async function failureCodes(spool: string): Promise<Record<string, number>> {
   return codes;
 }
 
-test('the daemon\'s status page in chromium shows what the spool holds, draws the run, refreshes itself', async () => {
-  const missing = browserMissing();
-  if (missing) {
-    console.log(`SKIPPED: the status page test against a daemon: ${missing}`);
-    return;
-  }
+// the browser, and rsync for the sweep whose lag the page shows
+const withBrowser = testsNeeding(test, firstMissing(browserMissing(), programMissing('rsync')));
+
+withBrowser('the daemon\'s status page in chromium shows what the spool holds, draws the run, refreshes itself', async () => {
   const { dir, cleanup } = await tempDir();
   const scenario = await startScenario({ maxAttempts: 2, kinds: { good: 40, missing: 6, flaky: 4, slow: 20, truncated: 3, html: 4, rotated: 4, cmyk: 2 } });
   const browser = await launchBrowser();

@@ -16,6 +16,7 @@ import type { LatestThumbnail, StatusReport, ThroughputCounts } from '../engine/
 import { STATES } from '../spool/layout.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { browserMissing, launchBrowser, saveScreenshot } from './support/browser.js';
+import { testsNeeding } from './support/needs.js';
 
 const MINUTES = 90;
 const SCRIPT_URL = 'https://feeds.example.net/listing/77<script>window.__pwned=1</script>.jpg';
@@ -275,12 +276,9 @@ test('the page is self-contained: no URL to anywhere, no external style or scrip
   assert.match(STATUS_PAGE_HTML, /Content-Security-Policy/);
 });
 
-test('the status page in chromium: the numbers, the charts, escaping, thumbnails, refresh', async () => {
-  const missing = browserMissing();
-  if (missing) {
-    console.log(`SKIPPED: the status page's browser test: ${missing}`);
-    return;
-  }
+const withBrowser = testsNeeding(test, browserMissing());
+
+withBrowser('the status page in chromium: the numbers, the charts, escaping, thumbnails, refresh', async () => {
   const thumbnails = await makeThumbnails(Date.now());
   const daemon = await startFakeDaemon(thumbnails);
   const browser = await launchBrowser();

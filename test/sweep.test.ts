@@ -9,6 +9,7 @@ import { manifestPath } from '../engine/tree.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { CLI, runCli, writeTestConfig } from './support/cli.js';
 import { rsyncDaemon, snapshot, type RsyncDaemon } from './support/rsyncd.js';
+import { programMissing, testsNeeding } from './support/needs.js';
 import { listJobs, startScenario, type Scenario } from './support/scenario.js';
 import { tempDir } from './support/temp.js';
 
@@ -25,7 +26,8 @@ interface Context {
   added: number;
 }
 
-const test = suite<Context>('sweep');
+// every test here sweeps to rsync daemons, which the suite's `before` starts
+const test = testsNeeding(suite<Context>('sweep'), programMissing('rsync'));
 
 /** The four targets; `slowN1` throttles n1 alone (KiB/s) so that a test can catch it at work. */
 async function configure(context: Context, slowN1 = 0): Promise<void> {

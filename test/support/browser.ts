@@ -56,7 +56,7 @@ export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string | und
  */
 export function browserMissing(): string | undefined {
   if (chromiumPath()) return undefined;
-  return 'no chromium is installed (apt-get install chromium; .ci/run does) and CHROMIUM_PATH is not set';
+  return 'no chromium is installed (scripts/setup.sh installs it) and CHROMIUM_PATH is not set';
 }
 
 /**

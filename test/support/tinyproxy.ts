@@ -1,5 +1,5 @@
 /** A real HTTP proxy for the tests: Debian's tinyproxy in the foreground, logging every request. */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { freePort, waitForPort } from './ports.js';
 import { join } from 'node:path';
@@ -9,10 +9,6 @@ export interface Tinyproxy {
   /** What tinyproxy has logged so far. */
   log(): Promise<string>;
   stop(): Promise<void>;
-}
-
-export function tinyproxyInstalled(): boolean {
-  return spawnSync('tinyproxy', ['-v']).status === 0;
 }
 
 export async function startTinyproxy(dir: string): Promise<Tinyproxy> {
