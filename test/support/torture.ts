@@ -131,11 +131,6 @@ export interface CrashTortureResult {
   finishedAtKills: number[];
 }
 
-/**
- * Runs the daemon over `urls` URLs and kills it with SIGKILL `kills` times, each at a random moment
- * 0.2-2 s after it started (during intake, downloads, thumbnails, tree writes: wherever it is),
- * checking what a reader sees after every kill; then lets it finish and checks the end state.
- */
 interface TortureRun {
   source: TortureSource;
   config: string;
@@ -159,15 +154,35 @@ async function withTorture<T>(dir: string, urls: number, body: (run: TortureRun)
   }
 }
 
+/** After the first download of a daemon's run, the kill comes this much later at most (at random). */
+const KILL_WINDOW_MS = 1_500;
+
+/**
+ * Waits until a freshly started daemon is at work, judged from what it does rather than from the
+ * clock (a loaded machine may take seconds to start it): the source server has seen a request since
+ * `hitsAtStart`, or there is nothing left to do. Then waits a random 0-KILL_WINDOW_MS more.
+ */
+async function awaitWorkInProgress(run: TortureRun, hitsAtStart: number, urls: number): Promise<void> {
+  await waitUntil('the daemon downloads', async () => run.source.server.totalHits() > hitsAtStart || (await allDone(run.spool, urls)), 120_000);
+  await sleep(Math.random() * KILL_WINDOW_MS);
+}
+
+/**
+ * Runs the daemon over `urls` URLs and kills it with SIGKILL `kills` times, each at a random moment
+ * while it works (during intake, downloads, thumbnails, tree writes: wherever it is), checking what a
+ * reader sees after every kill; then lets it finish and checks the end state.
+ */
 export async function crashTorture(dir: string, options: { urls: number; kills: number; progress?: (line: string) => void }): Promise<CrashTortureResult> {
   const started = performance.now();
-  return withTorture(dir, options.urls, async ({ source, config, spool, tree, daemons }) => {
+  return withTorture(dir, options.urls, async (run) => {
+    const { source, config, spool, tree, daemons } = run;
     await dropBatches(spool, source.expectations.map((e) => e.url), 250);
     const finishedAtKills: number[] = [];
     for (let k = 0; k < options.kills; k++) {
+      const hitsAtStart = source.server.totalHits();
       const daemon = startDaemon(['--config', config]);
       daemons.push(daemon);
-      await sleep(200 + Math.random() * 1_800);
+      await awaitWorkInProgress(run, hitsAtStart, options.urls);
       await kill(daemon);
       const finished = await finishedCount(spool);
       finishedAtKills.push(finished);
