@@ -247,8 +247,20 @@ function section(raw: unknown, key: string, allowed: readonly string[]): Raw {
   return raw;
 }
 
-function integer(raw: unknown, key: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (raw === undefined) return fallback;
+/**
+ * The value checkers below take the key's default as `fallback`; REQUIRED marks a key that has no
+ * sensible default (a size's width, a target's dest): leaving it out is an error naming the key.
+ */
+const REQUIRED = undefined;
+
+/** What a checker returns for a key left out: its fallback, or a ConfigError when it is required. */
+function absent<T>(key: string, fallback: T | undefined, expected: string): T {
+  if (fallback === REQUIRED) throw new ConfigError(key, expected, undefined);
+  return fallback;
+}
+
+function integer(raw: unknown, key: string, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (raw === undefined) return absent(key, fallback, `an integer from ${min} to ${max}`);
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < min || raw > max) {
     throw new ConfigError(key, `an integer from ${min} to ${max}`, raw);
   }
@@ -263,8 +275,8 @@ function number(raw: unknown, key: string, fallback: number, min: number, max: n
   return raw;
 }
 
-function string(raw: unknown, key: string, fallback: string): string {
-  if (raw === undefined) return fallback;
+function string(raw: unknown, key: string, fallback: string | undefined): string {
+  if (raw === undefined) return absent(key, fallback, 'a non-empty string');
   if (typeof raw !== 'string' || raw.length === 0) throw new ConfigError(key, 'a non-empty string', raw);
   return raw;
 }
@@ -350,8 +362,8 @@ function sizes(raw: unknown, key: string, fallback: SizeSpec[]): SizeSpec[] {
     seen.add(s.name);
     return {
       name: s.name,
-      width: integer(s.width, `${at}.width`, NaN, 1, 8192),
-      height: integer(s.height, `${at}.height`, NaN, 1, 8192),
+      width: integer(s.width, `${at}.width`, REQUIRED, 1, 8192),
+      height: integer(s.height, `${at}.height`, REQUIRED, 1, 8192),
     };
   });
 }
@@ -423,7 +435,7 @@ function targets(raw: unknown, key: string): SweepTarget[] {
     if (typeof t.name !== 'string' || !TARGET_NAME_PATTERN.test(t.name)) throw new ConfigError(`${at}.name`, 'a name of 1-32 letters, digits, _ or -', t.name);
     if (seen.has(t.name)) throw new ConfigError(`${at}.name`, 'a name not used by another target', t.name);
     seen.add(t.name);
-    const dest = string(t.dest, `${at}.dest`, '');
+    const dest = string(t.dest, `${at}.dest`, REQUIRED);
     return t.bwlimitKiB === undefined ? { name: t.name, dest } : { name: t.name, dest, bwlimitKiB: integer(t.bwlimitKiB, `${at}.bwlimitKiB`, 0, 0) };
   });
 }
@@ -444,6 +456,8 @@ export function parseConfig(raw: unknown): Config {
       throw new ConfigError('countries', 'a non-empty array of country codes', countriesRaw);
     }
     countries = countriesRaw.map((c, i) => country(c, `countries[${i}]`));
+    const repeated = countries.findIndex((c, i) => countries.indexOf(c) !== i);
+    if (repeated >= 0) throw new ConfigError(`countries[${repeated}]`, 'a country not listed before', countries[repeated]);
   }
 
   const t = section(top.thumbnails, 'thumbnails', ['sizes', 'formats', 'process', 'maxPixels', 'countries']);
@@ -469,6 +483,17 @@ export function parseConfig(raw: unknown): Config {
     jitter: number(r.jitter, 'retry.jitter', d.retry.jitter, 0, 1),
   };
   if (retry.maxMs < retry.baseMs) throw new ConfigError('retry.maxMs', `a number at least retry.baseMs (${retry.baseMs})`, retry.maxMs);
+  const health = {
+    windowMs: integer(h.windowMs, 'health.windowMs', d.health.windowMs, 1_000),
+    minSamples: integer(h.minSamples, 'health.minSamples', d.health.minSamples, 1),
+    failureRate: number(h.failureRate, 'health.failureRate', d.health.failureRate, 0.01, 1),
+    coolOffMs: integer(h.coolOffMs, 'health.coolOffMs', d.health.coolOffMs, 100),
+    maxCoolOffMs: integer(h.maxCoolOffMs, 'health.maxCoolOffMs', d.health.maxCoolOffMs, 100),
+    stuckMs: integer(h.stuckMs, 'health.stuckMs', d.health.stuckMs, 1_000),
+  };
+  if (health.maxCoolOffMs < health.coolOffMs) {
+    throw new ConfigError('health.maxCoolOffMs', `a number at least health.coolOffMs (${health.coolOffMs})`, health.maxCoolOffMs);
+  }
 
   return {
     spool: string(top.spool, 'spool', d.spool),
@@ -509,14 +534,7 @@ export function parseConfig(raw: unknown): Config {
       rescanMs: integer(i.rescanMs, 'intake.rescanMs', d.intake.rescanMs, 100),
       queueLimit: integer(i.queueLimit, 'intake.queueLimit', d.intake.queueLimit, 1),
     },
-    health: {
-      windowMs: integer(h.windowMs, 'health.windowMs', d.health.windowMs, 1_000),
-      minSamples: integer(h.minSamples, 'health.minSamples', d.health.minSamples, 1),
-      failureRate: number(h.failureRate, 'health.failureRate', d.health.failureRate, 0.01, 1),
-      coolOffMs: integer(h.coolOffMs, 'health.coolOffMs', d.health.coolOffMs, 100),
-      maxCoolOffMs: integer(h.maxCoolOffMs, 'health.maxCoolOffMs', d.health.maxCoolOffMs, 100),
-      stuckMs: integer(h.stuckMs, 'health.stuckMs', d.health.stuckMs, 1_000),
-    },
+    health,
     disk: {
       minFreeMiB: integer(dk.minFreeMiB, 'disk.minFreeMiB', d.disk.minFreeMiB, 0),
       checkMs: integer(dk.checkMs, 'disk.checkMs', d.disk.checkMs, 100),

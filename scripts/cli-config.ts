@@ -55,9 +55,17 @@ export function loadConfig(args: CommonArgs): Config {
   };
 }
 
-/** The countries a command works on: --country (repeatable or comma-separated), else the config's. */
+/**
+ * The countries a command works on: --country (repeatable or comma-separated), else the config's.
+ * A country the config does not list is refused: no engine would take its jobs.
+ */
 export function selectedCountries(args: CommonArgs, config: Config): string[] {
   const chosen = (args.country ?? []).flatMap((c) => String(c).split(',')).map((c) => c.trim()).filter(Boolean);
-  for (const c of chosen) if (!isCountry(c)) throw new UsageError(`--country expects codes of 2-3 lowercase letters, got ${JSON.stringify(c)}`);
+  for (const c of chosen) {
+    if (!isCountry(c)) throw new UsageError(`--country expects codes of 2-3 lowercase letters, got ${JSON.stringify(c)}`);
+    if (!config.countries.includes(c)) {
+      throw new UsageError(`--country ${c} is not configured (countries: ${config.countries.join(', ')}); add it to "countries" in the config first`);
+    }
+  }
   return chosen.length > 0 ? [...new Set(chosen)] : config.countries;
 }

@@ -1,5 +1,8 @@
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { cp, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hashForUrl, pathForHash } from '../engine/hash.js';
@@ -39,6 +42,43 @@ test('a bad config names the key and what was expected', async () => {
     assert.match((await runCli(['status', '--config', path])).stderr, /not valid JSON/);
     assert.match((await runCli(['status', '--config', join(dir, 'missing.json')])).stderr, /cannot read config file/);
     assert.match((await runCli(['status', '--country', 'United Kingdom'])).stderr, /--country expects codes/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a country the config does not list is refused by run, enqueue and retry, naming the configured ones', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const config = await writeTestConfig(dir, { countries: ['uk', 'de'] });
+    for (const args of [['run', '--once'], ['enqueue', 'http://127.0.0.1/a.jpg'], ['retry'], ['status']]) {
+      const result = await runCli([...args, '--config', config, '--country', 'zz']);
+      assert.is(result.code, 2, `${args[0]}: ${result.stderr}`);
+      assert.match(result.stderr, /--country zz is not configured \(countries: uk, de\)/);
+    }
+    assert.equal(await readdir(join(dir, 'spool', 'incoming')).catch(() => []), [], 'nothing was queued');
+  } finally {
+    await cleanup();
+  }
+});
+
+/** The repository this test runs from (dist/test/cli.test.js is two levels down). */
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+test('bin/imagesys before a build: without npm packages it says what to run; with them it builds, then runs', async () => {
+  const { dir, cleanup } = await tempDir();
+  const exec = promisify(execFile);
+  try {
+    for (const part of ['bin', 'engine', 'spool', 'workers', 'scripts', 'bench', 'test', 'package.json', 'tsconfig.json']) await cp(join(REPO, part), join(dir, part), { recursive: true });
+    const url = 'http://example.com/a.jpg';
+    const bare = await exec(join(dir, 'bin', 'imagesys'), ['hash', url]).then(() => undefined, (error: { code: number; stderr: string }) => error);
+    assert.ok(bare, 'refused without a build');
+    assert.is(bare.code, 2);
+    assert.match(bare.stderr, /not set up yet: run scripts\/setup\.sh/);
+    await symlink(join(REPO, 'node_modules'), join(dir, 'node_modules'));
+    const built = await exec(join(dir, 'bin', 'imagesys'), ['hash', url], { timeout: 120_000 });
+    assert.match(built.stderr, /building first/);
+    assert.is(built.stdout.trim(), hashForUrl(url));
   } finally {
     await cleanup();
   }

@@ -79,4 +79,76 @@ test('process details: defaults, then country, then datasource', () => {
   assert.equal(processingFor(config, 'fr', '16').process.quality, 70);
 });
 
+/** Every leaf key of the defaults, as a path (`download.concurrency`), with its default value. */
+function leaves(value: unknown, path: string[] = []): Array<[string[], unknown]> {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length > 0) {
+    return Object.entries(value).flatMap(([key, child]) => leaves(child, [...path, key]));
+  }
+  return [[path, value]];
+}
+
+/** A value of the wrong type for a key whose default is `value`. */
+function wrongFor(value: unknown): unknown {
+  if (typeof value === 'number') return 'seven';
+  if (typeof value === 'boolean') return 'yes';
+  if (typeof value === 'string') return 42;
+  return 'not a list or table';
+}
+
+/** `raw` with `value` at `path` (undefined removes the key). */
+function withKey(raw: unknown, path: string[], value: unknown): Record<string, unknown> {
+  const copy = structuredClone(raw) as Record<string, unknown>;
+  let at = copy;
+  for (const key of path.slice(0, -1)) at = at[key] as Record<string, unknown>;
+  if (value === undefined) delete at[path.at(-1)!];
+  else at[path.at(-1)!] = value;
+  return copy;
+}
+
+const get = (config: unknown, path: string[]): unknown => path.reduce((at, key) => (at as Record<string, unknown>)[key], config);
+
+test('every key of the defaults: a wrong value is refused by its name; left out, it takes its default', () => {
+  const table = leaves(DEFAULT_CONFIG);
+  assert.ok(table.length >= 60, `${table.length} keys`);
+  const full = structuredClone(DEFAULT_CONFIG);
+  assert.equal(parseConfig(full), parseConfig({}), 'the defaults, written out, are a valid config');
+  for (const [path, value] of table) {
+    const key = path.join('.');
+    const error = errorOf(withKey(full, path, wrongFor(value)));
+    assert.is(error.key, key, `${key}: ${error.message}`);
+    assert.match(error.message, new RegExp(`for ${key.replace(/\./g, '\\.')} but received`));
+    assert.equal(get(parseConfig(withKey(full, path, undefined)), path), value, `${key} left out`);
+  }
+});
+
+test('keys without a default are required: left out or wrong, the error names them', () => {
+  const size = { name: 'x', width: 100, height: 80 };
+  const target = { name: 'n1', dest: '/srv/n1' };
+  const inSizes = (s: unknown) => ({ thumbnails: { sizes: [s] } });
+  const inCountry = (s: unknown) => ({ thumbnails: { countries: { uk: { sizes: [s] } } } });
+  const inTargets = (t: unknown) => ({ sweep: { targets: [t] } });
+  const cases: Array<[string, (item: unknown) => unknown, Record<string, unknown>, string, unknown]> = [
+    ['thumbnails.sizes[0].name', inSizes, size, 'name', 'Big Size'],
+    ['thumbnails.sizes[0].width', inSizes, size, 'width', 0],
+    ['thumbnails.sizes[0].height', inSizes, size, 'height', 1.5],
+    ['thumbnails.countries.uk.sizes[0].width', inCountry, size, 'width', '100'],
+    ['thumbnails.countries.uk.sizes[0].height', inCountry, size, 'height', 9000],
+    ['sweep.targets[0].name', inTargets, target, 'name', 'n 1'],
+    ['sweep.targets[0].dest', inTargets, target, 'dest', ''],
+  ];
+  for (const [key, place, item, field, wrong] of cases) {
+    parseConfig(place(item));
+    const missing = errorOf(place(withKey(item, [field], undefined)));
+    assert.is(missing.key, key, `${key} left out`);
+    assert.match(missing.message, /received nothing/);
+    assert.is(errorOf(place({ ...item, [field]: wrong })).key, key, `${key} wrong`);
+  }
+  assert.is(errorOf({ thumbnails: { sizes: [{ name: 'x', height: 100 }] } }).message, 'config: expected an integer from 1 to 8192 for thumbnails.sizes[0].width but received nothing');
+});
+
+test('values that contradict each other are refused', () => {
+  assert.is(errorOf({ countries: ['uk', 'de', 'uk'] }).key, 'countries[2]');
+  assert.is(errorOf({ health: { coolOffMs: 60_000, maxCoolOffMs: 1_000 } }).key, 'health.maxCoolOffMs');
+});
+
 test.run();
