@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseConfig, ConfigError } from '../engine/config.js';
 import { parseItemized } from '../engine/sweep/fscheck.js';
-import { commonArgs, targetKind } from '../engine/sweep/rsync.js';
+import { commonArgs, rsyncReason, runRsync, targetKind } from '../engine/sweep/rsync.js';
 import { phases } from '../engine/sweep/sync.js';
 import { exitCodeOf } from '../engine/sweep/sweep.js';
 import { dayOf } from '../spool/expiry.js';
@@ -14,6 +14,12 @@ test('targets: local directory, host:/path over ssh, rsync daemon', () => {
   const options = { rsync: 'rsync', timeoutSeconds: 30, connectTimeoutSeconds: 5, bwlimitKiB: 0 };
   assert.equal(commonArgs({ name: 'n3', dest: 'rsync://h:873/tree' }, options), ['--timeout=30', '--contimeout=5']);
   assert.equal(commonArgs({ name: 'n2', dest: 'h:/tree', bwlimitKiB: 100 }, options), ['--timeout=30', '-e', 'ssh -o BatchMode=yes -o ConnectTimeout=5 -o ServerAliveInterval=8 -o ServerAliveCountMax=4', '--bwlimit=100']);
+});
+
+test('an rsync that is not installed is named as such, not as a bare spawn error', async () => {
+  const result = await runRsync('imagesys-no-such-rsync', ['--version'], 5_000);
+  assert.is(result.code, 127);
+  assert.is(rsyncReason(result), 'exit 127: imagesys-no-such-rsync is not installed (sweep.rsync; scripts/setup.sh installs rsync)');
 });
 
 test('a manifest goes after its files when sent and before them when deleted', () => {

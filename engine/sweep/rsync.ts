@@ -108,7 +108,10 @@ export function runRsync(rsync: string, args: string[], watchdogMs: number): Pro
       child.stderr.destroy();
       resolve(result);
     };
-    child.on('error', (error) => done({ code: 127, signal: null, stdout, stderr: `${stderr}${error.message}` }));
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      const why = error.code === 'ENOENT' ? `${rsync} is not installed (sweep.rsync; scripts/setup.sh installs rsync)` : error.message;
+      done({ code: 127, signal: null, stdout, stderr: `${stderr}${why}` });
+    });
     child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
     child.on('exit', (code, signal) => {
       // normally 'close' follows at once; if a child of rsync (ssh) still holds the pipes, stop waiting
