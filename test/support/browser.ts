@@ -1,6 +1,6 @@
 /**
  * A real browser for the page tests: Debian's chromium driven by playwright-core (no browser download;
- * `.ci/run` installs chromium). This machine's network is closed, and chromium left to itself hangs on
+ * scripts/setup.sh installs chromium). This machine's network is closed, and chromium left to itself hangs on
  * background connections (component updates, sync, QUIC probes), hence the flags below.
  */
 import { accessSync, constants } from 'node:fs';
