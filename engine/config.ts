@@ -102,6 +102,11 @@ export interface Config {
     rescanMs: number;
     /** Job names held in memory waiting for a slot, per stage. */
     queueLimit: number;
+    /**
+     * Accept URLs that carry `user:password@`. Off: they fail at intake as invalid_url. On: the job in
+     * the spool keeps them (to download), the manifest, the status page and the logs never show them.
+     */
+    allowCredentials: boolean;
   };
   /** Self-healing: sources that keep failing are paused, jobs that stop moving are requeued. */
   health: {
@@ -196,7 +201,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   },
   retry: { maxAttempts: 5, baseMs: 30_000, maxMs: 3_600_000, factor: 4, jitter: 0.5 },
   claims: { staleMs: 15_000 },
-  intake: { settleMs: 2_000, rescanMs: 30_000, queueLimit: 2_000 },
+  intake: { settleMs: 2_000, rescanMs: 30_000, queueLimit: 2_000, allowCredentials: false },
   health: { windowMs: 300_000, minSamples: 20, failureRate: 0.5, coolOffMs: 60_000, maxCoolOffMs: 1_800_000, stuckMs: 900_000 },
   disk: { minFreeMiB: 1_024, checkMs: 10_000 },
   fsync: true,
@@ -468,7 +473,7 @@ export function parseConfig(raw: unknown): Config {
   ]);
   const r = section(top.retry, 'retry', ['maxAttempts', 'baseMs', 'maxMs', 'factor', 'jitter']);
   const c = section(top.claims, 'claims', ['staleMs']);
-  const i = section(top.intake, 'intake', ['settleMs', 'rescanMs', 'queueLimit']);
+  const i = section(top.intake, 'intake', ['settleMs', 'rescanMs', 'queueLimit', 'allowCredentials']);
   const h = section(top.health, 'health', ['windowMs', 'minSamples', 'failureRate', 'coolOffMs', 'maxCoolOffMs', 'stuckMs']);
   const dk = section(top.disk, 'disk', ['minFreeMiB', 'checkMs']);
   const l = section(top.log, 'log', ['level', 'dir', 'maxMiB', 'keep']);
@@ -533,6 +538,7 @@ export function parseConfig(raw: unknown): Config {
       settleMs: integer(i.settleMs, 'intake.settleMs', d.intake.settleMs, 0),
       rescanMs: integer(i.rescanMs, 'intake.rescanMs', d.intake.rescanMs, 100),
       queueLimit: integer(i.queueLimit, 'intake.queueLimit', d.intake.queueLimit, 1),
+      allowCredentials: boolean(i.allowCredentials, 'intake.allowCredentials', d.intake.allowCredentials),
     },
     health,
     disk: {

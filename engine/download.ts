@@ -83,13 +83,18 @@ export class Downloader {
    * `onStart` hears when a request begins, after the waits for a download slot.
    */
   async download(url: string, validators?: Validators, options: { signal?: AbortSignal; onStart?: () => void } = {}): Promise<DownloadResult> {
-    const abort = options.signal;
+    const total = new TotalLimit(this.options.totalTimeoutMs, options.signal);
+    try {
+      return await this.follow(url, validators, options, total);
+    } finally {
+      total.clear();
+    }
+  }
+
+  private async follow(url: string, validators: Validators | undefined, options: { onStart?: () => void }, total: TotalLimit): Promise<DownloadResult> {
     // the total time counts from the first request, not from the wait for a slot
     let signal: AbortSignal | undefined;
-    const limit = (): AbortSignal => {
-      const total = AbortSignal.timeout(this.options.totalTimeoutMs);
-      return abort ? AbortSignal.any([abort, total]) : total;
-    };
+    const limit = (): AbortSignal => total.start();
     let current = url;
     for (let hop = 0; ; hop++) {
       const host = new URL(current).host;
@@ -235,6 +240,34 @@ function optionalDelay(ms: number | undefined): { retryAfterMs?: number } {
 
 /** TLS failures a retry will not cure: the certificate is wrong, not the network. */
 const TLS_CODE = /^(CERT_|ERR_TLS_|ERR_SSL_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(VERIFY|GET)_|HOSTNAME_MISMATCH|ERR_INVALID_)/;
+
+/**
+ * The total time limit of one download, and the engine's abort, as one signal. A timer and a listener
+ * held here, not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: Node lets a garbage collection
+ * take the timeout signal that only `any()` refers to, and a collected timeout never fires.
+ */
+class TotalLimit {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly onAbort = (): void => this.controller.abort(this.engine?.reason);
+
+  constructor(private readonly ms: number, private readonly engine: AbortSignal | undefined) {}
+
+  /** The signal, with the clock started at the first call. */
+  start(): AbortSignal {
+    if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.controller.abort(new DOMException('download took longer than the total time limit', 'TimeoutError')), this.ms);
+      if (this.engine?.aborted) this.controller.abort(this.engine.reason);
+      else this.engine?.addEventListener('abort', this.onAbort, { once: true });
+    }
+    return this.controller.signal;
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+    this.engine?.removeEventListener('abort', this.onAbort);
+  }
+}
 
 function networkError(error: unknown, signal: AbortSignal): ImageSysError {
   if (signal.aborted) return new ImageSysError('total_timeout', 'download took longer than the total time limit', { cause: error });

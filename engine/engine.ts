@@ -1,9 +1,10 @@
-import { stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isMissing } from '../spool/atomic.js';
 import { closeAbandonedSegments, closedSegments, removeSegment, segmentLines } from '../spool/arrivals.js';
 import { ingestBatch } from '../spool/intake.js';
+import type { IntakePolicy } from '../spool/job.js';
 import { BATCH_SUFFIX, JOB_SUFFIX, locksDir, spoolTmpDir, stateDir } from '../spool/layout.js';
 import { removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';
 import { SELF } from '../spool/owner.js';
@@ -92,6 +93,7 @@ export class Engine {
   /** Disk watermark and stuck jobs. */
   private readonly healthLog: Logger;
   private readonly countries: string[];
+  private readonly intakePolicy: IntakePolicy;
   private readonly downloader: Downloader;
   private readonly pool: ThumbnailRunner;
   private readonly processor: Processor;
@@ -149,6 +151,7 @@ export class Engine {
     this.intakeLog = options.log.child({ component: 'intake' });
     this.healthLog = options.log.child({ component: 'health' });
     this.countries = options.countries;
+    this.intakePolicy = { allowCredentials: options.config.intake.allowCredentials };
     this.spool = new Spool({ root: options.config.spool, fsync: options.config.fsync, staleMs: options.config.claims.staleMs, ...(options.now ? { now: options.now } : {}) });
     this.downloader = new Downloader(options.config.download);
     const { threads, tasksPerThread, nice } = options.config.pool;
@@ -685,7 +688,8 @@ export class Engine {
     let mtimeMs: number;
     this.batchLooks.add(key);
     try {
-      mtimeMs = (await stat(join(stateDir(this.config.spool, 'incoming', country), name))).mtimeMs;
+      // lstat: a link is judged as itself (and refused when read), never by what it points to
+      mtimeMs = (await lstat(join(stateDir(this.config.spool, 'incoming', country), name))).mtimeMs;
     } catch (error) {
       if (isMissing(error)) return;
       throw error;
@@ -724,8 +728,11 @@ export class Engine {
         const { country, name } = this.batchQueue[0]!;
         try {
           const began = performance.now();
-          const result = await ingestBatch(this.spool, this.config.tree, country, name, (job) => this.takeFresh(country, job));
-          if (result) {
+          const result = await ingestBatch(this.spool, this.config.tree, country, name, (job) => this.takeFresh(country, job), this.intakePolicy);
+          if (result?.refused) {
+            this.progressed = true;
+            this.intakeLog.warn({ country, batch: name, reason: result.refused }, 'batch set aside in failed/');
+          } else if (result) {
             const { queued, in_tree: inTree, invalid } = result.counts;
             // a batch read again (it grew, or a claim was busy) meets its earlier lines as duplicates,
             // or as already in the tree: those are counted at its first reading only; an invalid line

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
-import { readFile, rename, stat } from 'node:fs/promises';
+import { lstat, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Claim } from '../spool/claims.js';
 import { isMissing } from '../spool/atomic.js';
-import { encodeJob, withFailure, type Job } from '../spool/job.js';
+import { encodeJob, withFailure, withoutCredentials, type Job } from '../spool/job.js';
 import { JOB_SUFFIX, stripSuffix, type State } from '../spool/layout.js';
+import { nameProblem } from '../spool/limits.js';
+import { readRegularBytes } from '../spool/safe-open.js';
+import { setAside } from '../spool/set-aside.js';
 import type { Spool } from '../spool/spool.js';
 import { backoffDelay } from './backoff.js';
 import { processingFor, type Config } from './config.js';
@@ -79,12 +82,15 @@ export class Processor {
    */
   async process(state: 'incoming' | 'downloaded', country: string, fileName: string, fresh?: Job, control: AttemptControl = {}): Promise<Outcome> {
     const { spool } = this.deps;
+    const badName = nameProblem(fileName); // its claim's name would not fit in the file system
+    if (badName) return this.refuse(state, country, fileName, `job file refused: ${badName}`);
     const fileHash = stripSuffix(fileName, JOB_SUFFIX);
     const claim = await spool.claimJob(country, fileHash);
     if (!claim) return { kind: 'busy' };
     try {
       const read = fresh && state === 'incoming' ? await this.stillThere(state, fileName, fresh) : await spool.readJobFile(state, country, fileName);
       if ('missing' in read) return { kind: 'gone' };
+      if ('refused' in read) return await this.refuse(state, country, fileName, read.refused);
       if ('corrupt' in read) {
         // a job written by hand without a rename may still be growing: give it settleMs
         const age = await ageOf(join(spool.root, state, country, fileName), spool.now());
@@ -92,16 +98,16 @@ export class Processor {
         return await this.setAsideCorrupt(state, country, fileName, read.corrupt, read.text);
       }
       let job = read.job;
+      if (job.hash !== fileHash) {
+        // a hand-written or misnamed job: file it under its real hash first (then it is read again)
+        const renamed = await this.rename(state, country, fileName, job);
+        if (!renamed) return { kind: 'gone' };
+        return { kind: 'deferred', until: 0 };
+      }
       if (state === 'incoming' && job.attempts >= this.deps.config.retry.maxAttempts) {
         // only an operator puts a job with spent attempts back in incoming/ (mv from failed/): a fresh start
         job = { ...job, attempts: 0 };
         await spool.updateJob(state, job);
-      }
-      if (job.hash !== fileHash) {
-        // a hand-written or misnamed job: file it under its real hash first
-        const renamed = await this.rename(state, country, fileName, job);
-        if (!renamed) return { kind: 'gone' };
-        return { kind: 'deferred', until: 0 };
       }
       const due = job.notBefore ? Date.parse(job.notBefore) : 0;
       if (due > spool.now().getTime()) return { kind: 'deferred', until: due };
@@ -202,11 +208,13 @@ export class Processor {
 
   private async fromDownloaded(job: Job, claim: Claim, log: Logger, control: AttemptControl): Promise<Outcome> {
     const { config, spool } = this.deps;
+    // not through a link, not from a FIFO, not past the download limit: the spool is writable by others
+    const original = await readRegularBytes(spool.originalPath(job.country, job.hash), config.download.maxBytes);
+    if ('refused' in original) throw new ImageSysError('original_missing', `original refused: ${original.refused}`);
     let bytes: Buffer;
-    try {
-      bytes = await readFile(spool.originalPath(job.country, job.hash));
-    } catch (error) {
-      if (!isMissing(error)) throw error;
+    if ('bytes' in original) {
+      bytes = original.bytes;
+    } else {
       // the engine died after the original was removed: finished if the tree has the image, else fetch again
       const touched = await touchImage(config.tree, job.country, job.hash, spool.now());
       if (touched) {
@@ -265,7 +273,7 @@ export class Processor {
     await this.treeWriter.writeAll(result.outputs.map((output, i) => ({ path: join(config.tree, sizes[i]!.path), data: output.data })));
     const manifest: Manifest = {
       version: 1,
-      url: job.url,
+      url: withoutCredentials(job.url), // the manifest goes to the frontends
       hash: job.hash,
       country: job.country,
       ...(job.datasource ? { datasource: job.datasource } : {}),
@@ -286,7 +294,7 @@ export class Processor {
     await this.treeWriter.write(manifestPath(config.tree, job.country, job.hash), `${JSON.stringify(manifest, null, 2)}\n`);
     await this.finish(from, job, claim);
     log.debug({ sizes: sizes.length }, 'thumbed');
-    const made = { country: job.country, hash: job.hash, url: job.url, at: manifest.createdAt, sizes: sizes.map(({ name, path, width, height }) => ({ name, path, width, height })) };
+    const made = { country: job.country, hash: job.hash, url: withoutCredentials(job.url), at: manifest.createdAt, sizes: sizes.map(({ name, path, width, height }) => ({ name, path, width, height })) };
     return { kind: 'thumbed', made };
   }
 
@@ -334,6 +342,14 @@ export class Processor {
     await spool.transition(state, 'failed', withFailure(job, error, now));
     log.warn({ code: error.code, attempts, reason: error.message }, 'job failed');
     return { kind: 'failed', code: error.code };
+  }
+
+  /** What is not a job file at all (a link, a FIFO, too big, a name too long) goes aside, unopened. */
+  private async refuse(state: State, country: string, fileName: string, reason: string): Promise<Outcome> {
+    const where = await setAside(this.deps.spool, state, country, fileName, reason);
+    if (!where) return { kind: 'gone' };
+    this.deps.log.warn({ country, file: fileName, reason }, 'job file set aside in failed/');
+    return { kind: 'failed', code: 'bad_job' };
   }
 
   private async setAsideCorrupt(state: State, country: string, fileName: string, reason: string, text: string): Promise<Outcome> {
@@ -396,7 +412,7 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promis
 
 async function ageOf(path: string, now: Date): Promise<number> {
   try {
-    return now.getTime() - (await stat(path)).mtimeMs;
+    return now.getTime() - (await lstat(path)).mtimeMs;
   } catch {
     return Number.POSITIVE_INFINITY;
   }

@@ -1,8 +1,11 @@
 import { entriesOf } from '../spool/dirs.js';
 import type { Config } from './config.js';
-import { readFile, stat, statfs } from 'node:fs/promises';
+import { lstat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { withoutCredentials } from '../spool/job.js';
 import { JOB_SUFFIX, isVisible, stateDir, STATES, type State } from '../spool/layout.js';
+import { LIMITS } from '../spool/limits.js';
+import { readRegular } from '../spool/safe-open.js';
 import { readDaemonStates, type SeenDaemon } from './daemon-state.js';
 import { minutesInProgress, readHistory, slotted, sumSince, type MinuteCounts } from './history.js';
 import { readTargetRecords, targetStatus } from './sweep/target-status.js';
@@ -212,16 +215,25 @@ async function* listNames(dir: string): AsyncGenerator<string> {
 
 async function mtimeOf(path: string): Promise<number | undefined> {
   try {
-    return (await stat(path)).mtimeMs;
+    return (await lstat(path)).mtimeMs;
   } catch {
     return undefined;
   }
 }
 
+/** Characters of a URL or a reason shown in a report: a hand-made job may hold anything up to LIMITS.jobFileBytes. */
+const SHOWN_CHARS = 300;
+
+const shorten = (text: string): string => (text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS - 3)}...` : text);
+
 async function failureOf(path: string): Promise<{ code: string; example: { url: string; error: string } } | undefined> {
   try {
-    const job = JSON.parse(await readFile(path, 'utf8')) as { errorCode?: string; error?: string; url?: string };
-    return { code: job.errorCode ?? 'unknown', example: { url: job.url ?? '?', error: job.error ?? '' } };
+    // anyone who can write the spool may have put a link or a FIFO here: read only a bounded regular file
+    const read = await readRegular(path, LIMITS.jobFileBytes);
+    if (!('text' in read)) return undefined;
+    const job = JSON.parse(read.text) as { errorCode?: unknown; error?: unknown; url?: unknown };
+    const text = (value: unknown, fallback: string): string => (typeof value === 'string' ? value : fallback);
+    return { code: shorten(text(job.errorCode, 'unknown')), example: { url: shorten(withoutCredentials(text(job.url, '?'))), error: shorten(text(job.error, '')) } };
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../engine/errors.js';
 import { ImageSysError } from '../engine/errors.js';
 import { hashForUrl } from '../engine/hash.js';
+import { DATASOURCE_PATTERN, LIMITS } from './limits.js';
 
 /** What the source said about the original, kept for conditional GETs and the manifest. */
 export interface SourceInfo {
@@ -37,6 +38,50 @@ export interface NewJobInput {
   country: string;
   datasource?: string;
   refresh?: boolean;
+}
+
+/** What intake accepts beyond a well-formed http(s) URL. */
+export interface IntakePolicy {
+  /** URLs with `user:password@` are refused unless this is set (config `intake.allowCredentials`). */
+  allowCredentials: boolean;
+}
+
+export const STRICT_INTAKE: IntakePolicy = Object.freeze({ allowCredentials: false });
+
+/**
+ * Refuses, as invalid_url with the reason, what must not become a job: a URL over LIMITS.urlLength,
+ * one that carries credentials (unless allowed), a datasource id that is not 1-64 of `A-Za-z0-9_.-`.
+ * Pure; the URL's syntax is checked by hashForUrl.
+ */
+export function checkJobInput(input: NewJobInput, policy: IntakePolicy): void {
+  const url = input.url.trim();
+  if (url.length > LIMITS.urlLength) throw new ImageSysError('invalid_url', `a URL of ${url.length} characters is longer than the ${LIMITS.urlLength} allowed`);
+  if (input.datasource !== undefined && !DATASOURCE_PATTERN.test(input.datasource)) {
+    throw new ImageSysError('invalid_url', `datasource id ${JSON.stringify(input.datasource.slice(0, 80))} is not 1-${LIMITS.datasourceLength} letters, digits, _ - or .`);
+  }
+  hashForUrl(url);
+  if (!policy.allowCredentials && hasCredentials(url)) {
+    throw new ImageSysError('invalid_url', 'the URL carries credentials (user:password@host): refused unless intake.allowCredentials is true');
+  }
+}
+
+/** True when a URL names a user or a password. */
+export function hasCredentials(url: string): boolean {
+  try {
+    const parsed = new URL(url.trim());
+    return parsed.username !== '' || parsed.password !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** The URL without its credentials, for everything a person or a frontend sees (manifest, page, logs). */
+export function withoutCredentials(url: string): string {
+  if (!hasCredentials(url)) return url;
+  const parsed = new URL(url.trim());
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.href;
 }
 
 export function newJob(input: NewJobInput, now: Date): Job {
@@ -82,8 +127,14 @@ export function decodeJob(text: string, country: string, now: Date): Job {
     createdAt: optionalString(r.createdAt, 'createdAt') ?? at,
     updatedAt: optionalString(r.updatedAt, 'updatedAt') ?? at,
   };
-  const datasource = r.datasource === undefined || r.datasource === null ? undefined : String(r.datasource);
-  if (datasource) job.datasource = datasource;
+  if (job.url.length > LIMITS.urlLength) throw new ImageSysError('bad_job', `its url of ${job.url.length} characters is longer than the ${LIMITS.urlLength} allowed`);
+  if (r.datasource !== undefined && r.datasource !== null && r.datasource !== '') {
+    const datasource = typeof r.datasource === 'number' && Number.isInteger(r.datasource) ? String(r.datasource) : r.datasource;
+    if (typeof datasource !== 'string' || !DATASOURCE_PATTERN.test(datasource)) {
+      throw new ImageSysError('bad_job', `job field datasource must be an id of 1-${LIMITS.datasourceLength} letters, digits, _ - or .`);
+    }
+    job.datasource = datasource;
+  }
   const notBefore = optionalString(r.notBefore, 'notBefore');
   if (notBefore) job.notBefore = notBefore;
   if (r.refresh === true) job.refresh = true;

@@ -1,5 +1,5 @@
 import { entriesOf } from './dirs.js';
-import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
+import { mkdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArrivalWriter } from './arrivals.js';
 import { AtomicWriter, isMissing } from './atomic.js';
@@ -7,6 +7,8 @@ import { ClaimRegistry, type Claim } from './claims.js';
 import { ExpiryIndex } from './expiry.js';
 import { decodeJob, encodeJob, type Job } from './job.js';
 import { BATCH_SUFFIX, JOB_SUFFIX, isVisible, jobPath, locksDir, originalPath, spoolTmpDir, STATES, stateDir, type State } from './layout.js';
+import { LIMITS } from './limits.js';
+import { readRegular } from './safe-open.js';
 
 export interface SpoolOptions {
   root: string;
@@ -67,15 +69,15 @@ export class Spool {
     return this.claims.tryClaim(`batch.${country}.${name}`);
   }
 
-  /** Reads a job file by its file name (a hand-written job may be misnamed). */
-  async readJobFile(state: State, country: string, fileName: string): Promise<{ job: Job } | { missing: true } | { corrupt: string; text: string }> {
-    let text: string;
-    try {
-      text = await readFile(join(this.root, state, country, fileName), 'utf8');
-    } catch (error) {
-      if (isMissing(error)) return { missing: true };
-      throw error;
-    }
+  /**
+   * Reads a job file by its file name (a hand-written job may be misnamed). `refused`: not a regular
+   * file (a link, a FIFO, ...) or larger than LIMITS.jobFileBytes, so not read at all; `corrupt`: read,
+   * but not a job.
+   */
+  async readJobFile(state: State, country: string, fileName: string): Promise<{ job: Job } | { missing: true } | { refused: string } | { corrupt: string; text: string }> {
+    const read = await readRegular(join(this.root, state, country, fileName), LIMITS.jobFileBytes);
+    if (!('text' in read)) return 'refused' in read ? { refused: `job file refused: ${read.refused}` } : read;
+    const { text } = read;
     try {
       return { job: decodeJob(text, country, this.now()) };
     } catch (error) {
@@ -129,11 +131,11 @@ export class Spool {
 
   /**
    * Streams the visible entries (jobs and, in incoming/, batches) of one state directory without
-   * reading the whole directory into memory.
+   * reading the whole directory into memory. Links, FIFOs and the like are among them: whoever reads
+   * one finds out what it is without following or opening it (safe-open.ts) and sets it aside.
    */
   async *entries(state: State, country: string): AsyncGenerator<SpoolEntry> {
     for await (const entry of entriesOf(stateDir(this.root, state, country))) {
-      if (!entry.isFile()) continue;
       if (isVisible(entry.name, JOB_SUFFIX) || (state === 'incoming' && isVisible(entry.name, BATCH_SUFFIX))) {
         yield { state, country, name: entry.name };
       }

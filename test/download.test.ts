@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Downloader, parseRetryAfter, type DownloadOptions } from '../engine/download.js';
@@ -56,9 +58,9 @@ test.after(async ({ server, downloader }) => {
   await server.close();
 });
 
-async function failure(downloader: Downloader, url: string): Promise<ImageSysError> {
+async function failure(downloader: Downloader, url: string, signal?: AbortSignal): Promise<ImageSysError> {
   try {
-    await downloader.download(url);
+    await downloader.download(url, undefined, signal ? { signal } : {});
   } catch (error) {
     assert.instance(error, ImageSysError);
     return error as ImageSysError;
@@ -110,6 +112,30 @@ test('a body cut short is incomplete and worth a retry', async ({ server, downlo
   const error = await failure(downloader, server.url('/truncated.jpg'));
   assert.is(error.code, 'body_incomplete');
   assert.ok(error.retryable);
+});
+
+test('#3 (issue 12) the total time limit holds while the garbage collector runs', async ({ server }) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const downloader = new Downloader({ ...options, totalTimeoutMs: 1_000 });
+  const collecting = setInterval(gc, 50);
+  let guard: NodeJS.Timeout | undefined;
+  try {
+    const started = performance.now();
+    const ended = await Promise.race([
+      // with the engine's signal beside the limit, as the processor passes it (the stuck-job watchdog)
+      failure(downloader, server.url('/trickle.jpg'), new AbortController().signal),
+      new Promise<'still open'>((resolve) => (guard = setTimeout(() => resolve('still open'), 8_000))),
+    ]);
+    assert.ok(ended instanceof ImageSysError, `the download was ${String(ended)} after 8 s (limit 1 s)`);
+    assert.is(ended.code, 'total_timeout');
+    const seconds = (performance.now() - started) / 1000;
+    assert.ok(seconds < 3, `ended after ${seconds.toFixed(1)} s (limit 1 s)`);
+  } finally {
+    clearInterval(collecting);
+    clearTimeout(guard);
+    await downloader.close();
+  }
 });
 
 test('a server that drips a byte a second hits the body timeout; one that trickles forever, the total limit', async ({ server, downloader }) => {

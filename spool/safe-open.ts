@@ -1,0 +1,67 @@
+/**
+ * Opens a file that anyone who can write the spool may have put there: never follows a symbolic link,
+ * never blocks on a FIFO or a device (O_NONBLOCK), and accepts only a regular file of bounded size.
+ * What it refuses comes back with a one-line reason.
+ */
+import { constants, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { isMissing } from './atomic.js';
+
+export type SafeOpen = { handle: FileHandle; size: number } | { missing: true } | { refused: string };
+
+const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** Opens `path` for reading if it is a regular file of at most `maxBytes` (the caller closes it). */
+export async function openRegular(path: string, maxBytes = Number.POSITIVE_INFINITY): Promise<SafeOpen> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, FLAGS);
+  } catch (error) {
+    if (isMissing(error)) return { missing: true };
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') return { refused: 'a symbolic link: only regular files are read' };
+    throw error;
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) {
+      await handle.close();
+      return { refused: `${kindOf(stats)}: only regular files are read` };
+    }
+    if (stats.size > maxBytes) {
+      await handle.close();
+      return { refused: `${stats.size} bytes, more than the ${maxBytes} allowed` };
+    }
+    return { handle, size: stats.size };
+  } catch (error) {
+    await handle.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** Reads a whole regular file of at most `maxBytes`. */
+export async function readRegularBytes(path: string, maxBytes: number): Promise<{ bytes: Buffer } | { missing: true } | { refused: string }> {
+  const opened = await openRegular(path, maxBytes);
+  if (!('handle' in opened)) return opened;
+  try {
+    return { bytes: await opened.handle.readFile() };
+  } finally {
+    await opened.handle.close();
+  }
+}
+
+/** Reads a whole regular file of at most `maxBytes` as UTF-8 (a byte-order mark dropped). */
+export async function readRegular(path: string, maxBytes: number): Promise<{ text: string } | { missing: true } | { refused: string }> {
+  const read = await readRegularBytes(path, maxBytes);
+  if (!('bytes' in read)) return read;
+  const text = read.bytes.toString('utf8');
+  return { text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text };
+}
+
+export function kindOf(stats: Stats): string {
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
+  if (stats.isSymbolicLink()) return 'a symbolic link';
+  return 'not a regular file';
+}

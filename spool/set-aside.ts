@@ -1,0 +1,36 @@
+/**
+ * Sets aside what the spool will not read (a FIFO, a symbolic link, a directory, a file whose name is
+ * too long): renamed as it is (rename never follows a link nor opens a FIFO) into failed/<cc>/ as
+ * `<name>.refused`, with a one-line reason in `<name>.error` beside it. Nothing opens a `.refused`
+ * entry; `mv failed/uk/<name>.refused incoming/uk/<name>` tries it again. A name that is itself too
+ * long is replaced by `long-name-<hash of the name>`.
+ */
+import { join } from 'node:path';
+import { hashOfText } from '../engine/hash.js';
+import { isMissing } from './atomic.js';
+import { stateDir, type State } from './layout.js';
+import { nameProblem } from './limits.js';
+import type { Spool } from './spool.js';
+
+export const REFUSED_SUFFIX = '.refused';
+export const REASON_SUFFIX = '.error';
+
+/** The name under which an entry called `name` is set aside (without suffix). Pure. */
+export function setAsideBase(name: string): string {
+  return nameProblem(name) ? `long-name-${hashOfText(name)}` : name;
+}
+
+/** Moves `<state>/<country>/<name>` aside; the path it now has, or undefined when it was gone. */
+export async function setAside(spool: Spool, state: State, country: string, name: string, reason: string): Promise<string | undefined> {
+  const base = setAsideBase(name);
+  const target = join(stateDir(spool.root, 'failed', country), `${base}${REFUSED_SUFFIX}`);
+  try {
+    await spool.writer.move(join(stateDir(spool.root, state, country), name), target);
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+  const note = `${reason} (was ${state}/${country}/${name}, set aside ${spool.now().toISOString()})\n`;
+  await spool.writer.write(join(stateDir(spool.root, 'failed', country), `${base}${REASON_SUFFIX}`), note);
+  return target;
+}
