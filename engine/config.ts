@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { isAllowEntry } from './address-guard.js';
+import { destProblem } from './sweep/rsync.js';
 import type { BackoffPolicy } from './backoff.js';
 
 export interface SweepTarget {
@@ -280,6 +281,13 @@ function number(raw: unknown, key: string, fallback: number, min: number, max: n
   return raw;
 }
 
+/** A string sent as an HTTP header: printable, no CR or LF (undici would refuse every request). */
+function headerValue(raw: unknown, key: string, fallback: string): string {
+  const value = string(raw, key, fallback);
+  if (!/^[\x20-\x7e]+$/.test(value)) throw new ConfigError(key, 'printable ASCII without line breaks (it is sent as an HTTP header)', raw);
+  return value;
+}
+
 function string(raw: unknown, key: string, fallback: string | undefined): string {
   if (raw === undefined) return absent(key, fallback, 'a non-empty string');
   if (typeof raw !== 'string' || raw.length === 0) throw new ConfigError(key, 'a non-empty string', raw);
@@ -441,6 +449,8 @@ function targets(raw: unknown, key: string): SweepTarget[] {
     if (seen.has(t.name)) throw new ConfigError(`${at}.name`, 'a name not used by another target', t.name);
     seen.add(t.name);
     const dest = string(t.dest, `${at}.dest`, REQUIRED);
+    const problem = destProblem(dest);
+    if (problem) throw new ConfigError(`${at}.dest`, problem, dest);
     return t.bwlimitKiB === undefined ? { name: t.name, dest } : { name: t.name, dest, bwlimitKiB: integer(t.bwlimitKiB, `${at}.bwlimitKiB`, 0, 0) };
   });
 }
@@ -488,6 +498,10 @@ export function parseConfig(raw: unknown): Config {
     jitter: number(r.jitter, 'retry.jitter', d.retry.jitter, 0, 1),
   };
   if (retry.maxMs < retry.baseMs) throw new ConfigError('retry.maxMs', `a number at least retry.baseMs (${retry.baseMs})`, retry.maxMs);
+  const overrides = countryThumbnails(t.countries, 'thumbnails.countries');
+  for (const code of Object.keys(overrides)) {
+    if (!countries.includes(code)) throw new ConfigError(`thumbnails.countries.${code}`, `a country listed in countries (${countries.join(', ')})`, code);
+  }
   const health = {
     windowMs: integer(h.windowMs, 'health.windowMs', d.health.windowMs, 1_000),
     minSamples: integer(h.minSamples, 'health.minSamples', d.health.minSamples, 1),
@@ -510,7 +524,7 @@ export function parseConfig(raw: unknown): Config {
       formats: formats(t.formats, 'thumbnails.formats', d.thumbnails.formats),
       process: { ...d.thumbnails.process, ...processPartial(t.process, 'thumbnails.process') },
       maxPixels: integer(t.maxPixels, 'thumbnails.maxPixels', d.thumbnails.maxPixels, 1),
-      countries: countryThumbnails(t.countries, 'thumbnails.countries'),
+      countries: overrides,
     },
     pool: {
       threads: integer(p.threads, 'pool.threads', d.pool.threads, 1, 256),
@@ -528,7 +542,7 @@ export function parseConfig(raw: unknown): Config {
       totalTimeoutMs: integer(dl.totalTimeoutMs, 'download.totalTimeoutMs', d.download.totalTimeoutMs, 1),
       maxBytes: integer(dl.maxBytes, 'download.maxBytes', d.download.maxBytes, 1),
       maxRedirects: integer(dl.maxRedirects, 'download.maxRedirects', d.download.maxRedirects, 0, 20),
-      userAgent: string(dl.userAgent, 'download.userAgent', d.download.userAgent),
+      userAgent: headerValue(dl.userAgent, 'download.userAgent', d.download.userAgent),
       allow: allowList(dl.allow, 'download.allow', d.download.allow),
       proxy: proxySetting(dl.proxy, 'download.proxy', d.download.proxy),
     },

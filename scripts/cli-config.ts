@@ -56,16 +56,26 @@ export function loadConfig(args: CommonArgs): Config {
 }
 
 /**
- * The countries a command works on: --country (repeatable or comma-separated), else the config's.
- * A country the config does not list is refused: no engine would take its jobs.
+ * The countries a command looks at: --country (repeatable or comma-separated), else the config's.
+ * Any country code will do, so that `status`, `show` and `sweep` still reach a country dropped from
+ * the config; commands that make work use workCountries.
  */
 export function selectedCountries(args: CommonArgs, config: Config): string[] {
   const chosen = (args.country ?? []).flatMap((c) => String(c).split(',')).map((c) => c.trim()).filter(Boolean);
-  for (const c of chosen) {
-    if (!isCountry(c)) throw new UsageError(`--country expects codes of 2-3 lowercase letters, got ${JSON.stringify(c)}`);
+  for (const c of chosen) if (!isCountry(c)) throw new UsageError(`--country expects codes of 2-3 lowercase letters, got ${JSON.stringify(c)}`);
+  return chosen.length > 0 ? [...new Set(chosen)] : config.countries;
+}
+
+/**
+ * The countries a command makes work for (run, enqueue, retry): as selectedCountries, but a country
+ * the config does not list is refused, since no engine would take its jobs.
+ */
+export function workCountries(args: CommonArgs, config: Config): string[] {
+  const countries = selectedCountries(args, config);
+  for (const c of countries) {
     if (!config.countries.includes(c)) {
       throw new UsageError(`--country ${c} is not configured (countries: ${config.countries.join(', ')}); add it to "countries" in the config first`);
     }
   }
-  return chosen.length > 0 ? [...new Set(chosen)] : config.countries;
+  return countries;
 }

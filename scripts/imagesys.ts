@@ -5,7 +5,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError } from '../engine/config.js';
 import { ImageSysError } from '../engine/errors.js';
-import { loadConfig, selectedCountries, UsageError, type CommonArgs } from './cli-config.js';
+import { loadConfig, selectedCountries, UsageError, workCountries, type CommonArgs } from './cli-config.js';
 import { demoCommand } from './commands/demo.js';
 import { enqueueCommand } from './commands/enqueue.js';
 import { hashCommand, pathCommand, reportCommand, showCommand, statusCommand } from './commands/inspect.js';
@@ -40,7 +40,7 @@ const cli = yargs(hideBin(process.argv))
       .option('noproxy', { type: 'boolean', default: false, describe: 'download directly, bypassing any proxy (config or environment)' }),
   run((a) => {
     const config = loadConfig(a);
-    return runCommand(config, { once: Boolean(a.once), daemon: Boolean(a.daemon), countries: selectedCountries(a, config), verbose: Boolean(a.verbose) });
+    return runCommand(config, { once: Boolean(a.once), daemon: Boolean(a.daemon), countries: workCountries(a, config), verbose: Boolean(a.verbose) });
   }))
   .command('enqueue [urls..]', 'queue image URLs for a country', (y) =>
     common(y)
@@ -50,7 +50,7 @@ const cli = yargs(hideBin(process.argv))
       .option('refresh', { type: 'boolean', default: false, describe: 'download again even if the tree has it (conditional GET)' }),
   run((a) => {
     const config = loadConfig(a);
-    const countries = selectedCountries(a, config);
+    const countries = workCountries(a, config);
     if (!a.country || countries.length !== 1) throw new UsageError('enqueue needs exactly one --country');
     return enqueueCommand(config, { urls: (a.urls as string[] | undefined) ?? [], country: countries[0]!, refresh: Boolean(a.refresh), ...(a.file !== undefined ? { file: String(a.file) } : {}), ...(a.datasource ? { datasource: String(a.datasource) } : {}) });
   }))
@@ -76,7 +76,7 @@ const cli = yargs(hideBin(process.argv))
       .option('code', { type: 'string', describe: 'only jobs that failed with this error code' }),
   run((a) => {
     const config = loadConfig(a);
-    return retryCommand(config, { countries: selectedCountries(a, config), targets: (a.targets as string[] | undefined) ?? [], ...(a.code ? { code: String(a.code) } : {}) });
+    return retryCommand(config, { countries: workCountries(a, config), targets: (a.targets as string[] | undefined) ?? [], ...(a.code ? { code: String(a.code) } : {}) });
   }))
   .command('hash <urls..>', 'print the hash of each URL', (y) => common(y).positional('urls', { type: 'string', array: true, demandOption: true }),
   run((a) => hashCommand(a.urls as string[])))

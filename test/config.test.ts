@@ -87,12 +87,15 @@ function leaves(value: unknown, path: string[] = []): Array<[string[], unknown]>
   return [[path, value]];
 }
 
-/** A value of the wrong type for a key whose default is `value`. */
-function wrongFor(value: unknown): unknown {
-  if (typeof value === 'number') return 'seven';
-  if (typeof value === 'boolean') return 'yes';
-  if (typeof value === 'string') return 42;
-  return 'not a list or table';
+/**
+ * Wrong values for a key whose default is `value`: one of the wrong type, and for numbers one out of
+ * range (no count, time, size or share here may be negative) and one too large for any of them.
+ */
+function wrongFor(value: unknown): unknown[] {
+  if (typeof value === 'number') return ['seven', -1, 1e300];
+  if (typeof value === 'boolean') return ['yes'];
+  if (typeof value === 'string') return [42, ''];
+  return ['not a list or table'];
 }
 
 /** `raw` with `value` at `path` (undefined removes the key). */
@@ -114,9 +117,12 @@ test('every key of the defaults: a wrong value is refused by its name; left out,
   assert.equal(parseConfig(full), parseConfig({}), 'the defaults, written out, are a valid config');
   for (const [path, value] of table) {
     const key = path.join('.');
-    const error = errorOf(withKey(full, path, wrongFor(value)));
-    assert.is(error.key, key, `${key}: ${error.message}`);
-    assert.match(error.message, new RegExp(`for ${key.replace(/\./g, '\\.')} but received`));
+    for (const wrong of wrongFor(value)) {
+      if (key === 'http.listen' && wrong === '') continue; // '' turns the HTTP server off
+      const error = errorOf(withKey(full, path, wrong));
+      assert.is(error.key, key, `${key} = ${JSON.stringify(wrong)}: ${error.message}`);
+      assert.match(error.message, new RegExp(`for ${key.replace(/\./g, '\\.')} but received`));
+    }
     assert.equal(get(parseConfig(withKey(full, path, undefined)), path), value, `${key} left out`);
   }
 });
@@ -144,6 +150,36 @@ test('keys without a default are required: left out or wrong, the error names th
     assert.is(errorOf(place({ ...item, [field]: wrong })).key, key, `${key} wrong`);
   }
   assert.is(errorOf({ thumbnails: { sizes: [{ name: 'x', height: 100 }] } }).message, 'config: expected an integer from 1 to 8192 for thumbnails.sizes[0].width but received nothing');
+});
+
+test('keys outside the defaults (a target, a country override): wrong values are refused by name', () => {
+  const cases: Array<[unknown, string]> = [
+    [{ sweep: { targets: [{ name: 'n1', dest: '/srv/n1', bwlimitKiB: -5 }] } }, 'sweep.targets[0].bwlimitKiB'],
+    [{ sweep: { targets: [{ name: 'n1', dest: '/srv/n1', extra: 1 }] } }, 'sweep.targets[0].extra'],
+    [{ sweep: { targets: [{ name: 'n1', dest: '/srv/n1' }, { name: 'n1', dest: '/srv/n2' }] } }, 'sweep.targets[1].name'],
+    [{ sweep: { targets: 'n1' } }, 'sweep.targets'],
+    [{ thumbnails: { countries: { uk: { formats: ['gif'] } } } }, 'thumbnails.countries.uk.formats[0]'],
+    [{ thumbnails: { countries: { uk: { formats: [] } } } }, 'thumbnails.countries.uk.formats'],
+    [{ thumbnails: { countries: { uk: { process: { effort: 12 } } } } }, 'thumbnails.countries.uk.process.effort'],
+    [{ thumbnails: { countries: { uk: { process: { gamma: 0.5 } } } } }, 'thumbnails.countries.uk.process.gamma'],
+    [{ thumbnails: { countries: { uk: { datasources: { '16': { process: { sharpen: 'yes' } } } } } } }, 'thumbnails.countries.uk.datasources.16.process.sharpen'],
+    [{ thumbnails: { countries: { uk: { datasources: { '16': { sizes: [] } } } } } }, 'thumbnails.countries.uk.datasources.16.sizes'],
+    [{ thumbnails: { countries: { uk: { colour: 'red' } } } }, 'thumbnails.countries.uk.colour'],
+    [{ thumbnails: { countries: { UK: {} } } }, 'thumbnails.countries.UK'],
+  ];
+  for (const [raw, key] of cases) assert.is(errorOf(raw).key, key, JSON.stringify(raw));
+});
+
+test('values it cannot use are refused: a dest rsync would misread, a header with a line break, an override for an unlisted country', () => {
+  const dest = (value: string) => errorOf({ sweep: { targets: [{ name: 'n1', dest: value }] } });
+  for (const bad of ['-e sh', 'n1:', 'rsync://n3', 'rsync://n3:873/', '/srv/n1\nx']) assert.is(dest(bad).key, 'sweep.targets[0].dest', bad);
+  for (const good of ['/srv/n1', 'n2:/srv/tree', 'n2:tree', 'rsync://n3:873/tree', 'rsync://n3/tree/sub', 'relative/dir']) {
+    assert.is(parseConfig({ sweep: { targets: [{ name: 'n1', dest: good }] } }).sweep.targets[0]!.dest, good);
+  }
+  assert.is(errorOf({ download: { userAgent: 'ImageSys\r\nX-Evil: 1' } }).key, 'download.userAgent');
+  const unlisted = errorOf({ countries: ['uk'], thumbnails: { countries: { de: { formats: ['jpeg'] } } } });
+  assert.is(unlisted.key, 'thumbnails.countries.de');
+  assert.match(unlisted.message, /a country listed in countries \(uk\)/);
 });
 
 test('values that contradict each other are refused', () => {

@@ -10,6 +10,7 @@ import { makeSample } from '../scripts/sample-images.js';
 import { CLI, runCli, writeTestConfig } from './support/cli.js';
 import { rsyncDaemon, snapshot, type RsyncDaemon } from './support/rsyncd.js';
 import { programMissing, testsNeeding } from './support/needs.js';
+import { signalMatching } from './support/processes.js';
 import { listJobs, startScenario, type Scenario } from './support/scenario.js';
 import { tempDir } from './support/temp.js';
 
@@ -157,17 +158,18 @@ test('an rsync killed in the middle of a transfer: the next run converges and le
   const port = new URL(context.daemons[0]!.url).port;
   const deadline = Date.now() + 10_000;
   let killed = false;
-  await new Promise((r) => setTimeout(r, 1500));
-  while (!killed && Date.now() < deadline) {
-    try {
-      execFileSync('pkill', ['-KILL', '-f', `rsync .*127.0.0.1:${port}/tree`]);
-      killed = true;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
+  const exited = new Promise((resolve) => sweep.once('exit', resolve));
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    while (!killed && Date.now() < deadline) {
+      killed = signalMatching(new RegExp(`rsync .*127\\.0\\.0\\.1:${port}/tree`)) > 0;
+      if (!killed) await new Promise((r) => setTimeout(r, 100));
     }
+  } finally {
+    if (!killed) sweep.kill('SIGKILL'); // no sweep left holding the lock for the next tests
   }
   assert.ok(killed, 'caught an rsync at work');
-  const code = await new Promise((resolve) => sweep.once('exit', resolve));
+  const code = await exited;
   assert.is(code, 1, 'n1 is behind after its rsync was killed');
   await configure(context);
   const again = await sweepCli(context, '--sync');

@@ -28,6 +28,8 @@ test('tally: passes, failures, skips with their reasons, and what fails a file w
     ['ran no test at all', summary(0, 0, 0), ok, [], false, [0, 1, 0]],
     ['died before the summary', 'Error: boom\n', { code: 1, signal: null }, [], false, [0, 1, 0]],
     ['killed after passing tests', summary(2, 2, 0), { code: null, signal: 'SIGKILL' }, [], false, [2, 1, 0]],
+    ['a quoted summary of another run does not count', `${summary(1, 1, 0)}FAIL quoting it\n${summary(5, 2, 0)}`, { code: 1, signal: null }, [], false, [2, 3, 0]],
+    ['a skip record whose suite never ran still fails CI', summary(1, 1, 0), ok, [record], true, [1, 1, 0]],
   ];
   for (const [name, output, exit, records, strict, [passed, failed, skipped]] of cases) {
     const tally = tallyFile(output, exit, records, strict);

@@ -17,13 +17,16 @@ export interface FileTally {
  * fails; one that ran no test and skipped none fails; with `strictSkips` (CI) every skip is a failure.
  */
 export function tallyFile(output: string, exit: { code: number | null; signal: NodeJS.Signals | null }, records: SkipRecord[], strictSkips: boolean): FileTally {
+  // the last summary is the file's own: a failure message may quote the output of another run
   const field = (name: string): number | undefined => {
-    const match = new RegExp(`^\\s*${name}:\\s+(\\d+)\\s*$`, 'm').exec(output);
-    return match ? Number(match[1]) : undefined;
+    const matches = [...output.matchAll(new RegExp(`^\\s*${name}:\\s+(\\d+)\\s*$`, 'gm'))];
+    const last = matches.at(-1);
+    return last ? Number(last[1]) : undefined;
   };
   const total = field('Total');
   const passed = field('Passed') ?? 0;
-  let skipped = field('Skipped') ?? 0;
+  // a skip record counts even when its suite never reached uvu's count (a suite not run)
+  let skipped = Math.max(field('Skipped') ?? 0, records.length);
   let failed = total === undefined ? 0 : total - passed;
   const notes: string[] = [];
   for (const record of records) notes.push(`skipped: ${record.test}: ${record.reason}`);

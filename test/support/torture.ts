@@ -160,17 +160,23 @@ const KILL_WINDOW_MS = 1_500;
 /**
  * Waits until a freshly started daemon is at work, judged from what it does rather than from the
  * clock (a loaded machine may take seconds to start it): the source server has seen a request since
- * `hitsAtStart`, or there is nothing left to do. Then waits a random 0-KILL_WINDOW_MS more.
+ * `hitsAtStart`, or there is nothing left to do. Then waits a random 0-KILL_WINDOW_MS more. Returns
+ * how long the start took, until that first request.
  */
-async function awaitWorkInProgress(run: TortureRun, hitsAtStart: number, urls: number): Promise<void> {
+async function awaitWorkInProgress(run: TortureRun, hitsAtStart: number, urls: number): Promise<number> {
+  const started = performance.now();
   await waitUntil('the daemon downloads', async () => run.source.server.totalHits() > hitsAtStart || (await allDone(run.spool, urls)), 120_000);
+  const startup = performance.now() - started;
   await sleep(Math.random() * KILL_WINDOW_MS);
+  return startup;
 }
 
 /**
- * Runs the daemon over `urls` URLs and kills it with SIGKILL `kills` times, each at a random moment
- * while it works (during intake, downloads, thumbnails, tree writes: wherever it is), checking what a
- * reader sees after every kill; then lets it finish and checks the end state.
+ * Runs the daemon over `urls` URLs and kills it with SIGKILL `kills` times, checking what a reader
+ * sees after every kill; then lets it finish and checks the end state. Kills alternate between a
+ * random moment of the work (intake, downloads, thumbnails, tree writes) and a random moment of the
+ * start-up (recovery, claims taken over, the arrival log replayed), whose length the previous run
+ * showed: both timed from what the daemon did, not from a window that a loaded machine overruns.
  */
 export async function crashTorture(dir: string, options: { urls: number; kills: number; progress?: (line: string) => void }): Promise<CrashTortureResult> {
   const started = performance.now();
@@ -178,11 +184,13 @@ export async function crashTorture(dir: string, options: { urls: number; kills: 
     const { source, config, spool, tree, daemons } = run;
     await dropBatches(spool, source.expectations.map((e) => e.url), 250);
     const finishedAtKills: number[] = [];
+    let startupMs: number | undefined;
     for (let k = 0; k < options.kills; k++) {
       const hitsAtStart = source.server.totalHits();
       const daemon = startDaemon(['--config', config]);
       daemons.push(daemon);
-      await awaitWorkInProgress(run, hitsAtStart, options.urls);
+      if (k % 2 === 1 && startupMs !== undefined) await sleep(Math.random() * startupMs);
+      else startupMs = await awaitWorkInProgress(run, hitsAtStart, options.urls);
       await kill(daemon);
       const finished = await finishedCount(spool);
       finishedAtKills.push(finished);
