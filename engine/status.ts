@@ -65,6 +65,8 @@ export interface TargetStatus {
   lastSeconds: number | null;
   /** Why the last sweep left it behind. */
   lastError?: string;
+  /** New to the sweeper and not yet sent the whole tree once: not level, whatever its backlog. */
+  seeding: boolean;
   /** Over all sweeps: images sent, images deleted, sweeps that left it behind. */
   sentTotal: number;
   deletedTotal: number;
@@ -305,7 +307,7 @@ export function formatStatus(report: StatusReport): string {
   if (report.targets.length > 0) {
     lines.push('', 'targets:');
     for (const t of report.targets) {
-      const lag = t.lagSeconds === null ? 'never level' : `lag ${formatDuration(t.lagSeconds)}`;
+      const lag = t.seeding ? 'seeding (receives the whole tree once)' : t.lagSeconds === null ? 'never level' : `lag ${formatDuration(t.lagSeconds)}`;
       const last = t.lastAttemptAt ? `, last sweep ${t.lastAttemptAt}${t.lastSeconds !== null ? ` (${t.lastSeconds.toFixed(1)} s)` : ''}` : '';
       lines.push(`  ${t.target.padEnd(12)} ${lag}, ${t.backlog} waiting${last}${t.lastError ? `; ${t.lastError}` : ''}`);
     }

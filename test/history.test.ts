@@ -80,11 +80,11 @@ test('report: per process, per host and per hour; the summary line adds up', () 
 
 test('target records: lag runs from the last level sweep; a sweep that fails keeps it and says why', () => {
   const at = (minutes: number) => new Date(T0 + minutes * MIN);
-  const level = nextRecord(undefined, { target: 'n1', handedOutAt: at(0), at: at(1), seconds: 2, sent: 10, deleted: 1, level: true, backlog: 0 });
+  const level = nextRecord(undefined, { target: 'n1', handedOutAt: at(0), at: at(1), seconds: 2, sent: 10, deleted: 1, level: true, backlog: 0, seeding: false });
   assert.equal([level.lastLevelAt, level.sentTotal, level.behindTotal, level.lastError], [at(0).toISOString(), 10, 0, undefined]);
-  const behind = nextRecord(level, { target: 'n1', handedOutAt: at(10), at: at(11), seconds: 30, sent: 3, deleted: 0, level: false, backlog: 40, error: 'rsync to n1 failed' });
+  const behind = nextRecord(level, { target: 'n1', handedOutAt: at(10), at: at(11), seconds: 30, sent: 3, deleted: 0, level: false, backlog: 40, error: 'rsync to n1 failed', seeding: false });
   assert.equal([behind.lastLevelAt, behind.sentTotal, behind.behindTotal, behind.backlog, behind.lastError], [at(0).toISOString(), 13, 1, 40, 'rsync to n1 failed']);
-  const purgeOnly = nextRecord(behind, { target: 'n1', at: at(20), seconds: 1, sent: 0, deleted: 2, level: true, backlog: 0 });
+  const purgeOnly = nextRecord(behind, { target: 'n1', at: at(20), seconds: 1, sent: 0, deleted: 2, level: true, backlog: 0, seeding: false });
   assert.is(purgeOnly.lastLevelAt, at(0).toISOString(), 'a purge alone hands out nothing new: it does not make the target current');
   assert.equal(targetStatus(behind, T0 + 15 * MIN), { target: 'n1', lagSeconds: 900, backlog: 40, lastLevelAt: at(0).toISOString(), lastAttemptAt: at(11).toISOString(), lastSeconds: 30, lastError: 'rsync to n1 failed', sentTotal: 13, deletedTotal: 1, behindTotal: 1 });
   assert.equal(targetStatus({ target: 'n3' }, T0).lagSeconds, null);

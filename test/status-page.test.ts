@@ -145,8 +145,8 @@ function makeReport(n: number, clock: number, thumbnails: Thumbnail[]): StatusRe
     ],
     downloadsPaused: [],
     targets: [
-      { target: 'web1', lagSeconds: 42, backlog: 0, lastLevelAt: iso(now - 42_000), lastAttemptAt: iso(now - 42_000), lastSeconds: 3.2, sentTotal: 91_000, deletedTotal: 1_200, behindTotal: 0 },
-      { target: 'web2', lagSeconds: 5_400, backlog: 1_834, lastLevelAt: iso(now - 5_400_000), lastAttemptAt: iso(now - 60_000), lastSeconds: 15.1, lastError: 'rsync exited 10: connection refused by web2:873', sentTotal: 88_000, deletedTotal: 1_100, behindTotal: 14 },
+      { target: 'web1', lagSeconds: 42, backlog: 0, lastLevelAt: iso(now - 42_000), lastAttemptAt: iso(now - 42_000), lastSeconds: 3.2, sentTotal: 91_000, deletedTotal: 1_200, behindTotal: 0, seeding: false },
+      { target: 'web2', lagSeconds: 5_400, backlog: 1_834, lastLevelAt: iso(now - 5_400_000), lastAttemptAt: iso(now - 60_000), lastSeconds: 15.1, lastError: 'rsync exited 10: connection refused by web2:873', sentTotal: 88_000, deletedTotal: 1_100, behindTotal: 14, seeding: false },
     ],
     throughput: { minutes, last5Minutes: sum(minutes.slice(-5)), lastHour: sum(minutes.slice(-60)) },
     latest: thumbnails.map((t) => t.entry),

@@ -16,8 +16,8 @@ function report(overrides: Partial<StatusReport> = {}): StatusReport {
     failuresRead: 5_000,
     disk: [], engines: [], paused: [], downloadsPaused: [],
     targets: [
-      { target: 'n1', lagSeconds: 125, backlog: 0, lastLevelAt: '2026-11-28T11:57:55.000Z', lastAttemptAt: '2026-11-28T11:58:00.000Z', lastSeconds: 4, sentTotal: 9, deletedTotal: 0, behindTotal: 0 },
-      { target: 'n2', lagSeconds: null, backlog: 42, lastLevelAt: null, lastAttemptAt: '2026-11-28T11:58:00.000Z', lastSeconds: 2, lastError: 'rsync to n2 failed', sentTotal: 0, deletedTotal: 0, behindTotal: 3 },
+      { target: 'n1', lagSeconds: 125, backlog: 0, lastLevelAt: '2026-11-28T11:57:55.000Z', lastAttemptAt: '2026-11-28T11:58:00.000Z', lastSeconds: 4, sentTotal: 9, deletedTotal: 0, behindTotal: 0, seeding: false },
+      { target: 'n2', lagSeconds: null, backlog: 42, lastLevelAt: null, lastAttemptAt: '2026-11-28T11:58:00.000Z', lastSeconds: 2, lastError: 'rsync to n2 failed', sentTotal: 0, deletedTotal: 0, behindTotal: 3, seeding: false },
     ],
     throughput: { minutes: [], last5Minutes: { ...zero, thumbed: 7 }, lastHour: { ...zero, thumbed: 70, failed: 2, bytesIn: 3 * 1024 * 1024 } },
     latest: [], pages: ['http://127.0.0.1:9464'], refreshSeconds: 10,

@@ -56,11 +56,11 @@ test('sweep config: targets validated with the key named', () => {
 });
 
 test('exit codes: behind, differences, ok', () => {
-  const level = { target: 'n1', sent: 1, deleted: 0, level: true, backlog: 0 };
-  assert.is(exitCodeOf({ handedOut: 0, released: 0, targets: [level], checks: [] }), 0);
-  assert.is(exitCodeOf({ handedOut: 0, released: 0, targets: [{ ...level, level: false, backlog: 3 }], checks: [] }), 1);
-  assert.is(exitCodeOf({ handedOut: 0, released: 0, targets: [level], checks: [{ where: 'n1', country: 'uk', differences: [{ kind: 'missing', path: 'x' }], repaired: false }] }), 4);
-  assert.is(exitCodeOf({ handedOut: 0, released: 0, targets: [level], checks: [{ where: 'n1', country: 'uk', differences: [{ kind: 'missing', path: 'x' }], repaired: true }] }), 0);
+  const level = { target: 'n1', sent: 1, deleted: 0, level: true, backlog: 0, seeding: false };
+  assert.is(exitCodeOf({ handedOut: 0, released: 0, setAside: [], targets: [level], checks: [] }), 0);
+  assert.is(exitCodeOf({ handedOut: 0, released: 0, setAside: [], targets: [{ ...level, level: false, backlog: 3 }], checks: [] }), 1);
+  assert.is(exitCodeOf({ handedOut: 0, released: 0, setAside: [], targets: [level], checks: [{ where: 'n1', country: 'uk', differences: [{ kind: 'missing', path: 'x' }], repaired: false }] }), 4);
+  assert.is(exitCodeOf({ handedOut: 0, released: 0, setAside: [], targets: [level], checks: [{ where: 'n1', country: 'uk', differences: [{ kind: 'missing', path: 'x' }], repaired: true }] }), 0);
 });
 
 test.run();

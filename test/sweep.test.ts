@@ -1,5 +1,5 @@
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,6 +10,7 @@ import { makeSample } from '../scripts/sample-images.js';
 import { CLI, runCli, writeTestConfig } from './support/cli.js';
 import { rsyncDaemon, snapshot, type RsyncDaemon } from './support/rsyncd.js';
 import { programMissing, testsNeeding } from './support/needs.js';
+import { freePort } from './support/ports.js';
 import { signalMatching } from './support/processes.js';
 import { listJobs, startScenario, type Scenario } from './support/scenario.js';
 import { tempDir } from './support/temp.js';
@@ -30,14 +31,18 @@ interface Context {
 // every test here sweeps to rsync daemons, which the suite's `before` starts
 const test = testsNeeding(suite<Context>('sweep'), programMissing('rsync'));
 
-/** The four targets; `slowN1` throttles n1 alone (KiB/s) so that a test can catch it at work. */
-async function configure(context: Context, slowN1 = 0): Promise<void> {
+/**
+ * The four targets (and `extra` ones); `slowN1` throttles n1 alone (KiB/s) so that a test can catch
+ * it at work.
+ */
+async function configure(context: Context, slowN1 = 0, extra: Array<{ name: string; dest: string }> = []): Promise<void> {
   context.config = await writeTestConfig(context.dir, {
     countries: ['uk'],
     sweep: {
       targets: [
         ...context.daemons.map((d) => ({ name: d.name, dest: d.url, ...(d.name === 'n1' && slowN1 > 0 ? { bwlimitKiB: slowN1 } : {}) })),
         { name: 'local', dest: context.local },
+        ...extra,
       ],
       timeoutSeconds: 10,
       connectTimeoutSeconds: 2,
@@ -250,6 +255,51 @@ test('two sweeps at once: one runs, the other exits at once with the lock messag
   assert.is(await new Promise((resolve) => first.once('exit', resolve)), 0);
   await configure(context);
   await assertLevel(context, [...context.daemons, 'local']);
+});
+
+test('#6 (issue 12) a poison pill in thumbed/, even one handed out already, is set aside with its reason; the sweep goes on', async (context) => {
+  const thumbed = join(context.spool, 'thumbed', 'uk');
+  await writeFile(join(thumbed, 'evil.job'), '{}\n');
+  // as the sweeper before this fix left it: already linked into a target's backlog
+  await mkdir(join(context.spool, '.sweep', 'n1', 'uk'), { recursive: true });
+  await link(join(thumbed, 'evil.job'), join(context.spool, '.sweep', 'n1', 'uk', 'evil.job'));
+  await addImages(context, 5);
+  await writeFile(join(thumbed, 'evil2.job'), '{}\n');
+  const result = await sweepCli(context, '--sync');
+  assert.is(result.code, 0, result.stderr);
+  assert.match(result.stderr, /set aside thumbed\/uk\/evil2\.job: not a job of the tree: its name is not <32 hex digits>\.job/);
+  await assertLevel(context, [...context.daemons, 'local']);
+  assert.ok(await stat(join(context.spool, 'failed', 'uk', 'evil2.job.refused')));
+  assert.match(await readFile(join(context.spool, 'failed', 'uk', 'evil2.job.error'), 'utf8'), /its name is not/);
+  assert.equal((await readdir(join(context.spool, '.sweep', 'n1', 'uk'))).filter((n) => n.startsWith('evil')), [], 'no poison left in a backlog');
+  await rm(join(thumbed, 'evil.job'), { force: true });
+});
+
+test('#8 (issue 12) a target new to the sweeper receives the whole tree once, reported as seeding until it is level', async (context) => {
+  const n4 = join(context.dir, 'n4');
+  const closed = await freePort();
+  await configure(context, 0, [{ name: 'n4', dest: n4 }, { name: 'n5', dest: `rsync://127.0.0.1:${closed}/tree` }]);
+  const status = async (): Promise<Record<string, { seeding: boolean; lagSeconds: number | null }>> => {
+    const run = await runCli(['status', '--json', '--config', context.config]);
+    assert.is(run.code, 0, run.stderr);
+    return Object.fromEntries((JSON.parse(run.stdout) as { targets: Array<{ target: string; seeding: boolean; lagSeconds: number | null }> }).targets.map((t) => [t.target, t]));
+  };
+  assert.is((await status()).n4!.seeding, true, 'never swept: seeding');
+  await addImages(context, 3);
+  const result = await sweepCli(context, '--sync');
+  assert.is(result.code, 1, 'n5 is down: behind');
+  assert.match(result.stderr, /n5 is behind: .*seeding n5 failed/);
+  const copy = await snapshot(join(n4, 'uk'));
+  const tree = await snapshot(join(context.tree, 'uk'));
+  assert.ok(tree.size > 2000, `${tree.size} files in the tree`);
+  assert.equal([...tree.keys()].filter((p) => copy.get(p) !== tree.get(p)), [], 'n4 has everything handed out before it existed');
+  const after = await status();
+  assert.is(after.n4!.seeding, false);
+  assert.is(after.n4!.lagSeconds !== null, true, 'n4 is level');
+  assert.is(after.n5!.seeding, true, 'n5 could not be seeded: still seeding, not level');
+  assert.is(after.n5!.lagSeconds, null);
+  assert.match((await runCli(['status', '--config', context.config])).stdout, /n5 +seeding \(receives the whole tree once\)/);
+  await configure(context);
 });
 
 test('sweep needs something to do and targets to do it with', async (context) => {

@@ -7,12 +7,16 @@
  * every target has it. Work is proportional to what changed, never to the size of the tree.
  */
 import { entriesOf } from '../../spool/dirs.js';
-import { link, mkdir, readFile, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
 import type { Spool } from '../../spool/spool.js';
 import { isMissing } from '../../spool/atomic.js';
 import { JOB_SUFFIX, isVisible, stateDir, stripSuffix } from '../../spool/layout.js';
+import { LIMITS } from '../../spool/limits.js';
+import { kindOf, readRegular } from '../../spool/safe-open.js';
+import { setAside } from '../../spool/set-aside.js';
+import { isHash } from '../hash.js';
 
 export function sweepDir(spool: string): string {
   return join(spool, '.sweep');
@@ -30,10 +34,37 @@ export const PURGE_SUFFIX = '.purge';
 
 async function isUnchanged(job: string): Promise<boolean> {
   try {
-    return (JSON.parse(await readFile(job, 'utf8')) as { unchanged?: unknown }).unchanged === true;
+    const read = await readRegular(job, LIMITS.jobFileBytes);
+    return 'text' in read && (JSON.parse(read.text) as { unchanged?: unknown }).unchanged === true;
   } catch {
     return false;
   }
+}
+
+/** Why an entry of thumbed/ cannot be a job of the tree (a poison pill), or undefined. */
+async function notAJob(path: string, hash: string): Promise<string | undefined> {
+  if (!isHash(hash)) return 'not a job of the tree: its name is not <32 hex digits>.job';
+  try {
+    const stats = await lstat(path);
+    return stats.isFile() ? undefined : `not a job of the tree: ${kindOf(stats)}`;
+  } catch (error) {
+    if (isMissing(error)) return undefined; // gone meanwhile: the caller finds out
+    throw error;
+  }
+}
+
+/** Whether a target of this name was ever seeded with the whole tree of this country. */
+function seededMark(spool: string, target: string, country: string): string {
+  return join(outboxDir(spool, target, country), '.seeded');
+}
+
+export async function isSeeded(spool: string, target: string, country: string): Promise<boolean> {
+  return stat(seededMark(spool, target, country)).then(() => true, () => false);
+}
+
+export async function markSeeded(spool: string, target: string, country: string, at: Date): Promise<void> {
+  await mkdir(outboxDir(spool, target, country), { recursive: true });
+  await writeFile(seededMark(spool, target, country), `${at.toISOString()}\n`);
 }
 
 /** False when the source is gone (the job left thumbed/ meanwhile). */
@@ -63,10 +94,20 @@ async function waitingFor(spool: string, targets: readonly string[], country: st
   return false;
 }
 
-/** Hands every thumbed job not yet handed out to every target. Returns how many it handed out. */
-export async function fanOut(owner: Spool, country: string, targets: readonly string[]): Promise<number> {
+export interface FanOutResult {
+  handed: number;
+  /** Entries of thumbed/ that are not jobs, set aside in failed/ (`thumbed/<cc>/<name>: reason`). */
+  setAside: string[];
+}
+
+/**
+ * Hands every thumbed job not yet handed out to every target. An entry that is not a job (a name that
+ * is not a hash, a link, a FIFO) is set aside in failed/ with its reason and the rest goes on.
+ */
+export async function fanOut(owner: Spool, country: string, targets: readonly string[]): Promise<FanOutResult> {
   const spool = owner.root;
   let handed = 0;
+  const setAsideHere: string[] = [];
   const thumbed = stateDir(spool, 'thumbed', country);
   for (const target of targets) await mkdir(outboxDir(spool, target, country), { recursive: true });
   await mkdir(join(sweepDir(spool), '.fanned', country), { recursive: true });
@@ -74,6 +115,11 @@ export async function fanOut(owner: Spool, country: string, targets: readonly st
     if (!isVisible(entry.name, JOB_SUFFIX)) continue;
     const hash = stripSuffix(entry.name, JOB_SUFFIX);
     const job = join(thumbed, entry.name);
+    const poison = await notAJob(job, hash);
+    if (poison) {
+      if (await setAside(owner, 'thumbed', country, entry.name, poison)) setAsideHere.push(`thumbed/${country}/${entry.name}: ${poison}`);
+      continue;
+    }
     const mark = fannedPath(spool, country, hash);
     const [jobNode, markNode] = await Promise.all([inode(job), inode(mark)]);
     if (!jobNode) continue;
@@ -92,7 +138,7 @@ export async function fanOut(owner: Spool, country: string, targets: readonly st
     for (const target of targets) present &&= await linkIfAbsent(job, join(outboxDir(spool, target, country), entry.name));
     if (present && (await linkIfAbsent(job, mark))) handed++;
   }
-  return handed;
+  return { handed, setAside: setAsideHere };
 }
 
 /**
@@ -154,8 +200,15 @@ export async function backlog(spool: string, target: string, countries: readonly
   for (const country of countries) {
     for await (const entry of entriesOf(outboxDir(spool, target, country))) {
       const path = join(outboxDir(spool, target, country), entry.name);
-      if (isVisible(entry.name, JOB_SUFFIX)) out.push({ country, hash: stripSuffix(entry.name, JOB_SUFFIX), kind: 'send', path });
-      else if (isVisible(entry.name, PURGE_SUFFIX)) out.push({ country, hash: stripSuffix(entry.name, PURGE_SUFFIX), kind: 'delete', path });
+      const kind = isVisible(entry.name, JOB_SUFFIX) ? 'send' : isVisible(entry.name, PURGE_SUFFIX) ? 'delete' : undefined;
+      if (!kind) continue;
+      const hash = stripSuffix(entry.name, kind === 'send' ? JOB_SUFFIX : PURGE_SUFFIX);
+      if (!isHash(hash)) {
+        // handed out before fanOut knew to refuse it: only a link or a note of the backlog, dropped
+        await unlink(path).catch(() => {});
+        continue;
+      }
+      out.push({ country, hash, kind, path });
       if (out.length >= limit) return out;
     }
   }

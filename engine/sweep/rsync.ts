@@ -50,6 +50,18 @@ export function commonArgs(target: SweepTarget, options: RsyncOptions): string[]
 }
 
 /**
+ * Seeding a target new to the sweeper with the whole tree of some countries, one walk per pass:
+ * `files` sends every file but the manifests, `manifests` then the rest (only manifests are left), so
+ * that no manifest arrives before its files. Each file lands whole (rsync's temporary name). Pure.
+ */
+export function seedArgs(tree: string, target: SweepTarget, countries: readonly string[], pass: 'files' | 'manifests', options: RsyncOptions): string[] {
+  const filters = [...(pass === 'files' ? ['--exclude=*.json'] : []), ...countries.map((c) => `--include=/${c}/***`), '--exclude=*'];
+  // --size-only: a target that has an image already is not sent it again for a refreshed mtime (files
+  // of an image are never rewritten in place: a remade image also comes through the backlog)
+  return ['--recursive', '--links', '--times', '--omit-dir-times', '--size-only', ...filters, ...commonArgs(target, options), `${tree.replace(/\/+$/, '')}/`, destRoot(target)];
+}
+
+/**
  * Sending a list of paths (relative to the tree root): present ones are sent, missing ones are deleted
  * on the target (--delete-missing-args); files land in place only when all of the run's files have
  * arrived (--delay-updates), each written under a temporary name first. Pure.

@@ -8,7 +8,7 @@ import { treeTmpDir } from '../tree.js';
 import { checkLocal, checkTarget, type CheckReport } from './fscheck.js';
 import { countBacklog, fanOut, releaseDelivered, sweepDir } from './outbox.js';
 import { purge, type PurgeReport } from './purge.js';
-import { syncTarget, type SyncReport } from './sync.js';
+import { seedTarget, syncTarget, type SyncReport } from './sync.js';
 import { recordTargetSweep } from './target-status.js';
 
 export interface SweepOptions {
@@ -30,6 +30,8 @@ export interface SweepResult {
   checks: CheckReport[];
   /** Backlogs in the spool of targets the config does not name. */
   unknownTargets?: string[];
+  /** Entries of thumbed/ that were not jobs, set aside in failed/ with their reasons. */
+  setAside: string[];
 }
 
 /**
@@ -72,7 +74,7 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
     const names = config.sweep.targets.map((t) => t.name);
     const writer = new AtomicWriter(treeTmpDir(config.tree), config.fsync);
     const spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs });
-    const result: SweepResult = { handedOut: 0, released: 0, targets: [], checks: [], unknownTargets: await unknownTargets(config.spool, names) };
+    const result: SweepResult = { handedOut: 0, released: 0, targets: [], checks: [], unknownTargets: await unknownTargets(config.spool, names), setAside: [] };
     const rsync = { rsync: config.sweep.rsync, timeoutSeconds: config.sweep.timeoutSeconds, connectTimeoutSeconds: config.sweep.connectTimeoutSeconds, bwlimitKiB: config.sweep.bwlimitKiB };
 
     if (options.purge) {
@@ -84,7 +86,11 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
     }
     const handedOutAt = options.sync ? new Date() : undefined;
     if (options.sync) {
-      for (const country of options.countries) result.handedOut += await fanOut(spool, country, names);
+      for (const country of options.countries) {
+        const fanned = await fanOut(spool, country, names);
+        result.handedOut += fanned.handed;
+        result.setAside.push(...fanned.setAside);
+      }
       say(`sync: ${result.handedOut} new image(s) handed to ${names.length} target(s)`);
     }
     if (options.sync || options.purge) {
@@ -93,11 +99,14 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
           const began = performance.now();
           const before = await countBacklog(config.spool, target.name, options.countries);
           say(`sync: ${target.name}: ${before} to deliver`);
-          const report = await syncTarget(config.spool, config.tree, target, options.countries, { ...rsync, batchSize: config.sweep.batchSize });
+          // a target new to the sweeper first gets the whole tree (a purge alone does not seed)
+          const seed = options.sync ? await seedTarget(config.spool, config.tree, target, options.countries, rsync, say) : { seeded: true };
+          const synced = seed.seeded ? await syncTarget(config.spool, config.tree, target, options.countries, { ...rsync, batchSize: config.sweep.batchSize }) : undefined;
+          const report: SyncReport = synced ?? { target: target.name, sent: 0, deleted: 0, level: false, seeding: true, ...(seed.error ? { error: seed.error } : {}) };
           const backlog = report.level ? 0 : await countBacklog(config.spool, target.name, options.countries);
           say(`sync: ${target.name}: ${report.sent} sent, ${report.deleted} deleted, ${backlog} left${report.error ? ` (${report.error})` : ''}`);
           // for status, the page and /metrics: how far behind this target is
-          const sweepOfTarget = { target: target.name, at: new Date(), seconds: (performance.now() - began) / 1000, sent: report.sent, deleted: report.deleted, level: report.level, backlog, ...(handedOutAt ? { handedOutAt } : {}), ...(report.error ? { error: report.error } : {}) };
+          const sweepOfTarget = { target: target.name, at: new Date(), seconds: (performance.now() - began) / 1000, sent: report.sent, deleted: report.deleted, level: report.level, backlog, seeding: report.seeding, ...(handedOutAt ? { handedOutAt } : {}), ...(report.error ? { error: report.error } : {}) };
           await recordTargetSweep(spool.writer, config.spool, sweepOfTarget).catch((error) => say(`sync: ${target.name}: status not recorded: ${(error as Error).message}`));
           return { ...report, backlog };
         }),
@@ -125,10 +134,16 @@ export function exitCodeOf(result: SweepResult): number {
   return SWEEP_EXIT.ok;
 }
 
-/** Lines for the operator: always on trouble, everything with --verbose. Pure. */
+/** Warnings that do not change the exit code but belong in cron's mail (stderr) whatever it is. Pure. */
+export function warnings(result: SweepResult): string[] {
+  const lines = result.setAside.map((line) => `sweep: set aside ${line} (see failed/)`);
+  for (const name of result.unknownTargets ?? []) lines.push(`sweep: warning: spool/.sweep/${name} is the backlog of a target not in the config; remove it if ${name} is gone for good`);
+  return lines;
+}
+
+/** Lines for the operator besides the warnings: always on trouble, everything with --verbose. Pure. */
 export function describe(result: SweepResult, verbose: boolean): string[] {
   const lines: string[] = [];
-  for (const name of result.unknownTargets ?? []) lines.push(`sweep: warning: spool/.sweep/${name} is the backlog of a target not in the config; remove it if ${name} is gone for good`);
   for (const t of result.targets) {
     if (!t.level) lines.push(`sweep: ${t.target} is behind: ${t.backlog} image(s) waiting; ${t.error ?? 'not finished'}`);
     else if (verbose) lines.push(`sweep: ${t.target} level (${t.sent} sent, ${t.deleted} deleted)`);

@@ -2,17 +2,39 @@ import { access, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SweepTarget } from '../config.js';
 import { manifestRelPath, type Manifest } from '../tree.js';
-import { backlog, sweepDir, type OutboxEntry } from './outbox.js';
-import { rsyncReason, rsyncSucceeded, runRsync, sendListArgs, type RsyncOptions } from './rsync.js';
+import { backlog, isSeeded, markSeeded, sweepDir, type OutboxEntry } from './outbox.js';
+import { rsyncReason, rsyncSucceeded, runRsync, seedArgs, sendListArgs, type RsyncOptions } from './rsync.js';
 
 export interface SyncReport {
   target: string;
   /** Images sent and deleted in this run. */
   sent: number;
   deleted: number;
-  /** True when the target's backlog is empty at the end. */
+  /** True when the target was seeded and its backlog is empty at the end. */
   level: boolean;
   error?: string;
+  /** Not yet sent the whole tree once (new to the sweeper, or its seeding failed). */
+  seeding: boolean;
+}
+
+/**
+ * A target new to the sweeper (no seeded mark for a country: added, or renamed) first receives the
+ * whole tree of those countries, in one rsync walk per pass; what was handed out before it existed
+ * is then there too. The marks are written once both passes succeeded.
+ */
+export async function seedTarget(spool: string, tree: string, target: SweepTarget, countries: readonly string[], options: RsyncOptions, say: (line: string) => void): Promise<{ seeded: boolean; error?: string }> {
+  const unseeded: string[] = [];
+  for (const country of countries) if (!(await isSeeded(spool, target.name, country))) unseeded.push(country);
+  if (unseeded.length === 0) return { seeded: true };
+  say(`sync: ${target.name}: new to the sweeper: seeding it with the whole tree of ${unseeded.join(', ')}`);
+  const began = new Date();
+  const watchdogMs = 24 * 3_600_000; // a walk of millions of files; rsync's own --timeout catches a stall
+  for (const pass of ['files', 'manifests'] as const) {
+    const result = await runRsync(options.rsync, seedArgs(tree, target, unseeded, pass, options), watchdogMs);
+    if (!rsyncSucceeded(result)) return { seeded: false, error: `seeding ${target.name} failed (${pass}): ${rsyncReason(result)}` };
+  }
+  for (const country of unseeded) await markSeeded(spool, target.name, country, began);
+  return { seeded: true };
 }
 
 const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
@@ -75,7 +97,7 @@ async function deletionPaths(tree: string, entry: OutboxEntry): Promise<Array<{ 
  * run) without touching the others.
  */
 export async function syncTarget(spool: string, tree: string, target: SweepTarget, countries: readonly string[], options: RsyncOptions & { batchSize: number }): Promise<SyncReport> {
-  const report: SyncReport = { target: target.name, sent: 0, deleted: 0, level: false };
+  const report: SyncReport = { target: target.name, sent: 0, deleted: 0, level: false, seeding: false };
   const lists = join(sweepDir(spool), '.lists');
   await mkdir(lists, { recursive: true });
   const watchdogMs = (options.timeoutSeconds * 4 + options.connectTimeoutSeconds) * 1000 + 60_000;

@@ -23,6 +23,8 @@ export interface TargetRecord {
   deletedTotal: number;
   /** Sweeps that left it behind. */
   behindTotal: number;
+  /** New to the sweeper, and the whole tree not yet sent to it once. */
+  seeding?: boolean;
 }
 
 function statusDir(spool: string): string {
@@ -48,6 +50,8 @@ export interface SweepOfTarget {
   level: boolean;
   backlog: number;
   error?: string;
+  /** Still not sent the whole tree once after this sweep. */
+  seeding: boolean;
 }
 
 /** The record after one more sweep. Pure. */
@@ -63,6 +67,7 @@ export function nextRecord(previous: TargetRecord | undefined, sweep: SweepOfTar
     behindTotal: (previous?.behindTotal ?? 0) + (sweep.level ? 0 : 1),
   };
   if (!sweep.level) record.lastError = sweep.error ?? 'not finished';
+  if (sweep.seeding) record.seeding = true;
   return record;
 }
 
@@ -82,7 +87,7 @@ export async function readTargetRecords(spool: string, targets: readonly string[
 
 /** What status shows of a target. Pure. */
 export function targetStatus(record: TargetRecord | { target: string }, now: number): TargetStatus {
-  if (!('lastAttemptAt' in record)) return { target: record.target, lagSeconds: null, backlog: 0, lastLevelAt: null, lastAttemptAt: null, lastSeconds: null, lastError: 'never swept', sentTotal: 0, deletedTotal: 0, behindTotal: 0 };
+  if (!('lastAttemptAt' in record)) return { target: record.target, lagSeconds: null, backlog: 0, lastLevelAt: null, lastAttemptAt: null, lastSeconds: null, lastError: 'never swept', sentTotal: 0, deletedTotal: 0, behindTotal: 0, seeding: true };
   return {
     target: record.target,
     lagSeconds: record.lastLevelAt ? Math.max(0, Math.round((now - Date.parse(record.lastLevelAt)) / 1000)) : null,
@@ -94,5 +99,6 @@ export function targetStatus(record: TargetRecord | { target: string }, now: num
     sentTotal: record.sentTotal,
     deletedTotal: record.deletedTotal,
     behindTotal: record.behindTotal,
+    seeding: record.seeding === true,
   };
 }

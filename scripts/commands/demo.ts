@@ -5,7 +5,7 @@ import { Engine } from '../../engine/engine.js';
 import { thumbnailsForUrl } from '../../engine/interface.js';
 import { createLogger } from '../../engine/logger.js';
 import { formatStatus, gatherStatus, statusSource } from '../../engine/status.js';
-import { describe, exitCodeOf, sweep } from '../../engine/sweep/sweep.js';
+import { describe, exitCodeOf, sweep, warnings } from '../../engine/sweep/sweep.js';
 import { makeSample, makeSampleSet } from '../sample-images.js';
 import { startSourceServer, type Route } from '../source-server.js';
 
@@ -64,7 +64,7 @@ export async function demoCommand(dir: string): Promise<number> {
   step('sweep --sync: copying the tree to n1, n2 and n3 with rsync');
   for (const target of config.sweep.targets) await mkdir(target.dest, { recursive: true });
   const swept = await sweep(config, { sync: true, purge: false, fsCheck: false, repair: false, countries: ['uk'] });
-  for (const line of describe(swept, true)) step(line);
+  for (const line of [...warnings(swept), ...describe(swept, true)]) step(line);
   if (exitCodeOf(swept) !== 0) return 1;
 
   const example = await thumbnailsForUrl({ tree: config.tree, baseUrl: config.baseUrl }, 'uk', server.url('/photos/rotated-exif-6.jpg'));

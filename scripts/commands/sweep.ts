@@ -1,6 +1,6 @@
 import type { Config } from '../../engine/config.js';
 import { killRunningRsync } from '../../engine/sweep/rsync.js';
-import { describe, exitCodeOf, sweep, SweepLocked, SWEEP_EXIT } from '../../engine/sweep/sweep.js';
+import { describe, exitCodeOf, sweep, SweepLocked, SWEEP_EXIT, warnings } from '../../engine/sweep/sweep.js';
 import { UsageError } from '../cli-config.js';
 
 export interface SweepArgs {
@@ -31,6 +31,7 @@ export async function sweepCommand(config: Config, args: SweepArgs): Promise<num
   try {
     const result = await sweep(config, { sync, purge, fsCheck: args.fsCheck, repair: args.repair, countries: args.countries, ...(say ? { say } : {}) });
     const code = exitCodeOf(result);
+    for (const line of warnings(result)) console.error(line);
     for (const line of describe(result, args.verbose)) (code === 0 ? console.log : console.error)(line);
     return code;
   } catch (error) {
