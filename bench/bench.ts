@@ -11,7 +11,6 @@
  *
  * Progress goes to stderr; a table and then, last, one JSON line go to stdout.
  */
-import '../scripts/threadpool.js';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';

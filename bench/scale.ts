@@ -11,7 +11,6 @@
  * the default sizes) and their ratio. Progress goes to stderr. The small spool goes first: on an ext4
  * without a journal (this project's VM) new inodes are slow for minutes after a million were freed.
  */
-import '../scripts/threadpool.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -10,7 +10,6 @@
  *                   downloads and HTTP answers would wait)
  * and, last, one JSON line with the medians and status_s / count_s. Progress goes to stderr.
  */
-import '../scripts/threadpool.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, opendir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

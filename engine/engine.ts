@@ -84,6 +84,8 @@ const STOP_GRACE_MS = 30_000;
  * downloads run in a bounded async pool and thumbnails in the worker-thread pool.
  */
 export class Engine {
+  /** Spool directories the last scan could not read (`incoming/uk` -> the error code): --once reports them. */
+  readonly unreadable = new Map<string, string>();
   readonly stats: EngineStats = { thumbed: 0, stuck: 0, skipped: 0, failed: 0, retries: 0, spilled: 0, batches: 0, failuresByCode: {} };
   readonly spool: Spool;
   private readonly config: Config;
@@ -223,11 +225,12 @@ export class Engine {
     await this.recover();
     await this.startHousekeeping('once');
     for (;;) {
+      if (this.stopping) return; // stop() was called (a signal): it finishes the work in hand
       this.progressed = false;
       const seen = (await this.feedArrivals()) + (await this.scanAll());
       await this.idle();
       onProgress?.();
-      if (seen === 0 && this.batchTimers.size === 0) return;
+      if (this.stopping || (seen === 0 && this.batchTimers.size === 0)) return;
       if (!this.progressed) await sleep(this.nextWakeMs());
       this.releaseDue();
     }
@@ -432,12 +435,20 @@ export class Engine {
           // walk of incoming/ then only looks for batches (and counts jobs, so that a drain goes on)
           const ordered = this.feedingSegment.has(country);
           for (const stage of ['downloaded', 'incoming'] as const) {
-            for await (const entry of this.spool.entries(stage, country)) {
-              if (this.stopping) return seen;
-              if (entry.name.endsWith(BATCH_SUFFIX)) await this.noteBatch(country, entry.name);
-              else if ((this.unexpected.get(keyOf({ stage, country, name: entry.name })) ?? 0) >= this.config.retry.maxAttempts) continue;
-              else if (!(stage === 'incoming' && ordered)) await this.offer({ stage, country, name: entry.name }, true);
-              seen++;
+            const where = `${stage}/${country}`;
+            try {
+              for await (const entry of this.spool.entries(stage, country)) {
+                if (this.stopping) return seen;
+                if (entry.name.endsWith(BATCH_SUFFIX)) await this.noteBatch(country, entry.name);
+                else if ((this.unexpected.get(keyOf({ stage, country, name: entry.name })) ?? 0) >= this.config.retry.maxAttempts) continue;
+                else if (!(stage === 'incoming' && ordered)) await this.offer({ stage, country, name: entry.name }, true);
+                seen++;
+              }
+              this.unreadable.delete(where);
+            } catch (error) {
+              // one directory that cannot be read (permissions, not a directory) holds up no other
+              if (!this.unreadable.has(where)) this.intakeLog.error({ err: error, dir: where }, 'spool directory cannot be read; the others go on, it is tried at every scan');
+              this.unreadable.set(where, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
             }
           }
           await closeAbandonedSegments(this.config.spool, country);

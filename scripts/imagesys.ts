@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** `imagesys`: one program for the daemon, the spool and the tree. */
-import './threadpool.js';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError } from '../engine/config.js';

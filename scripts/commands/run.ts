@@ -32,6 +32,10 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
       log.info({ signal: 'SIGHUP', dir: config.log.dir }, 'log files reopened');
     });
   }
+  if (process.env.UV_THREADPOOL_SIZE === undefined) {
+    // only the environment can size libuv's pool (bin/imagesys sets it): 4 threads for fs and sharp
+    log.warn('UV_THREADPOOL_SIZE is not set: libuv runs 4 threads for all file system work; start imagesys through bin/imagesys');
+  }
   if (config.pool.nice > 0) {
     try {
       setPriority(config.pool.nice);
@@ -51,16 +55,32 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
       const s = engine.stats;
       process.stderr.write(`progress: ${s.thumbed} thumbed, ${s.failed} failed, ${s.retries} retries, ${engine.queueDepth} in queue, ${engine.deferredCount} waiting to retry\n`);
     }, 2_000);
+    // a signal stops the drain as it stops the daemon: the work in hand is finished, the rest stays queued
+    let stoppedBy: string | undefined;
+    let stopping: Promise<void> | undefined;
+    const onSignal = (signal: string): void => {
+      stoppedBy ??= signal;
+      log.info({ signal }, 'stopping: finishing the work in hand');
+      stopping ??= engine.stop();
+    };
+    const onInt = (): void => onSignal('SIGINT');
+    const onTerm = (): void => onSignal('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
     try {
       await announce();
       await engine.drain();
     } finally {
       clearInterval(progress);
-      await engine.stop();
+      await (stopping ?? engine.stop());
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
       await observability.close();
     }
-    console.log(summary(engine, (performance.now() - started) / 1000));
-    return 0;
+    const unread = [...engine.unreadable].map(([dir, code]) => `${dir} (${code})`);
+    const notes = [stoppedBy ? `stopped by ${stoppedBy}: the rest stays queued` : '', unread.length > 0 ? `could not read ${unread.join(', ')}` : ''].filter(Boolean);
+    console.log(`${summary(engine, (performance.now() - started) / 1000)}${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`);
+    return unread.length > 0 ? 1 : 0;
   }
   await engine.start();
   await announce();

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../scripts/imagesys.js', import.meta.url));
+/** The command as users run it: bin/imagesys, which sets the environment (thread pool, malloc arenas) and execs node. */
+export const BIN = fileURLToPath(new URL('../../../bin/imagesys', import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -15,7 +17,7 @@ export interface CliResult {
 /** Runs `imagesys ...` as a real child process. */
 export function runCli(args: string[], options: { timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -34,7 +36,7 @@ export function runCli(args: string[], options: { timeoutMs?: number; input?: st
 
 /** Starts `imagesys run` (the daemon) and returns the child. */
 export function startDaemon(args: string[]): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BIN, ['run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
