@@ -160,6 +160,12 @@ export interface Config {
     listen: string;
     /** How often the status page refreshes itself, and how old the spool counts it shows may be. */
     refreshSeconds: number;
+    /**
+     * Host names (as in the Host header, without port) the server answers besides the listen address,
+     * localhost, 127.0.0.1, ::1 and this machine's name: a page on another site that a DNS rebinding
+     * points at 127.0.0.1 sends its own name, and is refused.
+     */
+    allowedHosts: string[];
   };
 }
 
@@ -208,7 +214,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   fsync: true,
   sweep: { targets: [], purgeAfterDays: 30, timeoutSeconds: 120, connectTimeoutSeconds: 15, bwlimitKiB: 0, batchSize: 20_000, rsync: 'rsync' },
   log: { level: 'info', dir: 'var/log', maxMiB: 64, keep: 10 },
-  http: { listen: '127.0.0.1:9464', refreshSeconds: 10 },
+  http: { listen: '127.0.0.1:9464', refreshSeconds: 10, allowedHosts: [] },
 } satisfies Config);
 
 export class ConfigError extends Error {
@@ -487,7 +493,7 @@ export function parseConfig(raw: unknown): Config {
   const h = section(top.health, 'health', ['windowMs', 'minSamples', 'failureRate', 'coolOffMs', 'maxCoolOffMs', 'stuckMs']);
   const dk = section(top.disk, 'disk', ['minFreeMiB', 'checkMs']);
   const l = section(top.log, 'log', ['level', 'dir', 'maxMiB', 'keep']);
-  const hs = section(top.http, 'http', ['listen', 'refreshSeconds']);
+  const hs = section(top.http, 'http', ['listen', 'refreshSeconds', 'allowedHosts']);
   const sw = section(top.sweep, 'sweep', ['targets', 'purgeAfterDays', 'timeoutSeconds', 'connectTimeoutSeconds', 'bwlimitKiB', 'batchSize', 'rsync']);
 
   const retry = {
@@ -578,6 +584,10 @@ export function parseConfig(raw: unknown): Config {
     http: {
       listen: listenAddress(hs.listen, 'http.listen', d.http.listen),
       refreshSeconds: number(hs.refreshSeconds, 'http.refreshSeconds', d.http.refreshSeconds, 0.2, 3_600),
+      allowedHosts: stringList(hs.allowedHosts, 'http.allowedHosts', d.http.allowedHosts).map((h, i) => {
+        if (!/^[A-Za-z0-9.:\[\]_-]+$/.test(h)) throw new ConfigError(`http.allowedHosts[${i}]`, 'a host name or address, without port', h);
+        return h.toLowerCase();
+      }),
     },
   };
 }

@@ -6,12 +6,13 @@
  *   GET /tree/<path>  a thumbnail of the tree, for the page's strip of latest thumbnails
  * It takes no input but the path, and serves only thumbnail paths of the tree's own shape.
  */
-import { createReadStream } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { dirname, join, sep } from 'node:path';
+import { openRegular } from '../spool/safe-open.js';
 import type { Logger } from 'pino';
 import { parseListen } from './config.js';
 import type { Metrics } from './metrics.js';
@@ -21,6 +22,8 @@ import type { StatusReport } from './status.js';
 export interface HttpServerOptions {
   /** host:port (port 0: any free port). */
   listen: string;
+  /** Host header names answered besides the listen address, localhost and this machine's name. */
+  allowedHosts?: readonly string[];
   metrics: Metrics;
   status: () => Promise<StatusReport>;
   tree: string;
@@ -31,6 +34,19 @@ export interface RunningHttpServer {
   /** http://host:port */
   url: string;
   close(): Promise<void>;
+}
+
+/** The Host header's name (no port, IPv6 brackets kept), lower-cased; undefined when absent. Pure. */
+export function hostOfHeader(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:]+)(?::\d+)?$/.exec(header.trim());
+  return match?.[1]?.toLowerCase();
+}
+
+/** The names a server listening on `listenHost` answers to. Pure. */
+export function answeredHosts(listenHost: string, extra: readonly string[], machine: string): Set<string> {
+  const bracket = (h: string): string => (h.includes(':') && !h.startsWith('[') ? `[${h}]` : h);
+  return new Set(['localhost', '127.0.0.1', '[::1]', bracket(listenHost.toLowerCase()), machine.toLowerCase(), ...extra.map(bracket)]);
 }
 
 /** `<cc>/<h0h1>/<h2h3>/<hash>.<size>.<ext>`: nothing else of the disk is served. */
@@ -79,7 +95,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const address = parseListen(options.listen);
   if (!address) throw new Error(`http.listen: not host:port: ${options.listen}`);
   const log = options.log.child({ component: 'http' });
+  const hosts = answeredHosts(address.host, options.allowedHosts ?? [], hostname());
   const server: Server = createServer((request, response) => {
+    const host = hostOfHeader(request.headers.host);
+    if (!host || !hosts.has(host)) {
+      // a browser page of another site, its name rebound to this address, must read nothing here
+      send(response, 421, 'text/plain; charset=utf-8', `not served for host ${JSON.stringify((request.headers.host ?? '').slice(0, 100))}: add it to http.allowedHosts\n`);
+      return;
+    }
     handle(options, request, response).catch((error) => {
       log.warn({ err: error, url: request.url }, 'request failed');
       if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
@@ -128,17 +151,28 @@ async function handle(options: HttpServerOptions, request: IncomingMessage, resp
   }
 }
 
+/** Whether `dir`, links resolved, lies inside `tree`: no link in the tree leads the server out of it. */
+async function insideTree(tree: string, dir: string): Promise<boolean> {
+  try {
+    const [root, real] = await Promise.all([realpath(tree), realpath(dir)]);
+    return real === root || real.startsWith(`${root}${sep}`);
+  } catch {
+    return false;
+  }
+}
+
 async function sendThumbnail(tree: string, relPath: string, response: ServerResponse): Promise<void> {
   const match = THUMBNAIL_PATH.exec(relPath);
   const file = join(tree, relPath);
-  const size = match ? await stat(file).then((s) => (s.isFile() ? s.size : undefined), () => undefined) : undefined;
-  if (!match || size === undefined) {
+  // the file itself is opened without following a link, and only if it is a regular file
+  const opened = match && (await insideTree(tree, dirname(file))) ? await openRegular(file).catch(() => undefined) : undefined;
+  if (!match || !opened || !('handle' in opened)) {
     send(response, 404, 'text/plain; charset=utf-8', 'no such thumbnail\n');
     return;
   }
-  response.writeHead(200, { 'Content-Type': IMAGE_TYPES[match[1]!]!, 'Content-Length': size, 'Cache-Control': 'max-age=3600' });
+  response.writeHead(200, { 'Content-Type': IMAGE_TYPES[match[1]!]!, 'Content-Length': opened.size, 'Cache-Control': 'max-age=3600' });
   // pipeline closes the file when the client goes away, and the response when the file does (a purge)
-  pipeline(createReadStream(file), response).catch(() => {});
+  pipeline(opened.handle.createReadStream(), response).catch(() => {});
 }
 
 function send(response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {

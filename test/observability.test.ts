@@ -157,7 +157,7 @@ withRsync('metrics scraped during a daemon run add up to what the run did; statu
     }
     const text = await runCli(['status', '--config', config]);
     assert.match(text.stdout, new RegExp(`last hour ${thumbed} thumbed`));
-    assert.match(text.stdout, /n2 +never level, 165 waiting/);
+    assert.match(text.stdout, /n2 +seeding \(receives the whole tree once\), 165 waiting/);
     assert.ok(text.stdout.includes(`status page and /metrics: ${page}`));
 
     await kill(daemon, 'SIGTERM');
