@@ -1,6 +1,6 @@
 import type { StatsFs } from 'node:fs';
-import { statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, statfs, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 const MIB = 1024 * 1024;
 
@@ -40,6 +40,32 @@ async function statfsOfNearest(path: string): Promise<StatsFs> {
     const parent = dirname(path);
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === path) throw error;
     return statfsOfNearest(parent);
+  }
+}
+
+/**
+ * Error codes that say the disk will not take a write (permissions, a read-only or full file system):
+ * no attempt at a job can cure them, so the job waits instead of spending its attempts.
+ */
+const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
+
+export function isUnwritable(error: unknown): boolean {
+  for (let e = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (UNWRITABLE.has((e as NodeJS.ErrnoException).code ?? '')) return true;
+  }
+  return false;
+}
+
+/** Why a directory (made if missing) takes no file, or undefined when a probe file could be written there. */
+export async function writeProblem(dir: string): Promise<string | undefined> {
+  const probe = join(dir, `.write-probe-${process.pid}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(probe, '');
+    await unlink(probe);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
   }
 }
 

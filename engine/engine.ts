@@ -12,7 +12,7 @@ import { Spool } from '../spool/spool.js';
 import type { Job } from '../spool/job.js';
 import type { Config } from './config.js';
 import { removeDaemonState, STATE_INTERVAL_MS, writeDaemonState, type DaemonState } from './daemon-state.js';
-import { describeLowDisks, measureDisks, type DiskFree } from './disk.js';
+import { describeLowDisks, measureDisks, writeProblem, type DiskFree } from './disk.js';
 import { watchBatches, type BatchWatcher } from './batch-watcher.js';
 import { Downloader } from './download.js';
 import { SourceHealth } from './health.js';
@@ -105,6 +105,7 @@ export class Engine {
   private disks: DiskFree[] = [];
   /** Why downloads are paused (low disk); undefined while they run. */
   private downloadsPaused: string | undefined;
+  private diskCheck: Promise<void> | undefined;
   private mode: DaemonState['mode'] = 'daemon';
   private readonly startedAt = new Date();
   private timers: NodeJS.Timeout[] = [];
@@ -183,6 +184,7 @@ export class Engine {
       pool: this.pool,
       thumbnailSlots: new Semaphore(thumbnailSlots),
       log: options.log.child({ component: 'jobs' }),
+      onUnwritable: () => void this.checkDisk(),
     });
   }
 
@@ -326,11 +328,25 @@ export class Engine {
     await this.writeState();
   }
 
-  /** Below the free-space watermark on the spool's or the tree's file system, downloads pause. */
-  private async checkDisk(): Promise<void> {
+  /**
+   * Below the free-space watermark on the spool's or the tree's file system, or while either takes no
+   * write, downloads pause. One check at a time (a refused write asks for one at once).
+   */
+  private checkDisk(): Promise<void> {
+    this.diskCheck ??= this.checkDiskNow().finally(() => (this.diskCheck = undefined));
+    return this.diskCheck;
+  }
+
+  private async checkDiskNow(): Promise<void> {
     const { minFreeMiB } = this.config.disk;
     this.disks = await measureDisks({ spool: this.config.spool, tree: this.config.tree }, minFreeMiB);
-    const reason = describeLowDisks(this.disks, minFreeMiB);
+    const unwritable: string[] = [];
+    for (const [role, dir] of [['spool', spoolTmpDir(this.config.spool)], ['tree', treeTmpDir(this.config.tree)]] as const) {
+      const problem = await writeProblem(dir);
+      if (problem) unwritable.push(`${role} ${dir} takes no write (${problem})`);
+    }
+    const low = describeLowDisks(this.disks, minFreeMiB);
+    const reason = unwritable.length > 0 ? `${[...unwritable, ...(low ? [low.replace(/: downloads paused$/, '')] : [])].join(', ')}: downloads paused` : low;
     const wasPaused = this.downloadsPaused !== undefined;
     this.downloadsPaused = reason; // the text (free MiB) is refreshed; the log speaks only of changes
     if (wasPaused === (reason !== undefined)) return;

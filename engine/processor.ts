@@ -11,6 +11,7 @@ import { readRegularBytes } from '../spool/safe-open.js';
 import { setAside } from '../spool/set-aside.js';
 import type { Spool } from '../spool/spool.js';
 import { backoffDelay } from './backoff.js';
+import { isUnwritable } from './disk.js';
 import { processingFor, type Config } from './config.js';
 import type { DownloadResult, Downloader } from './download.js';
 import { asImageSysError, ImageSysError } from './errors.js';
@@ -46,6 +47,8 @@ export interface ProcessorDeps {
   observer?: StageObserver;
   log: Logger;
   random?: () => number;
+  /** A write to the tree or the spool was refused (permissions, read-only, full): the engine looks at the disks now. */
+  onUnwritable?: () => void;
 }
 
 class ClaimLost extends Error {}
@@ -119,6 +122,13 @@ export class Processor {
         if (error instanceof ClaimLost || claim.lost) {
           log.warn('claim lost, leaving the job to its new holder');
           return { kind: 'busy' };
+        }
+        if (isUnwritable(error)) {
+          // no attempt can cure a disk that takes no write: the job waits, its attempts untouched,
+          // while the engine pauses downloads until a probe write succeeds
+          log.warn({ err: error }, 'the tree or the spool takes no write: the job waits');
+          this.deps.onUnwritable?.();
+          return { kind: 'paused', until: Date.now() + this.deps.config.disk.checkMs };
         }
         const current = (await spool.findJob(country, job.hash)) ?? state;
         if (current !== 'incoming' && current !== 'downloaded') return { kind: 'gone' };

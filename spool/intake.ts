@@ -12,8 +12,11 @@ import { openRegular } from './safe-open.js';
 import { setAside } from './set-aside.js';
 import type { Spool } from './spool.js';
 
-/** `busy`: someone holds the job's claim, so whether it exists cannot be known now: ask again later. */
-export type EnqueueOutcome = 'queued' | 'duplicate' | 'in_tree' | 'invalid' | 'busy';
+/**
+ * `busy`: someone holds the job's claim, so whether it exists cannot be known now: ask again later.
+ * `invalid`: not usable, recorded as a failed job now; `invalid_again`: not usable, recorded before.
+ */
+export type EnqueueOutcome = 'queued' | 'duplicate' | 'in_tree' | 'invalid' | 'invalid_again' | 'busy';
 
 export interface EnqueueResult {
   outcome: EnqueueOutcome;
@@ -33,7 +36,7 @@ export async function enqueueUrl(spool: Spool, tree: string, input: NewJobInput,
     job = newJob(input, now);
   } catch (error) {
     if (!(error instanceof ImageSysError)) throw error;
-    return (await recordInvalid(spool, input, error)) ? { outcome: 'invalid' } : { outcome: 'duplicate' };
+    return { outcome: (await recordInvalid(spool, input, error)) ? 'invalid' : 'invalid_again' };
   }
   // held by a processor (the job exists) or by an intake that died making it (it may not): unknown
   const claim = await spool.claimJob(job.country, job.hash);
@@ -112,7 +115,7 @@ export interface BatchResult {
   removed: boolean;
 }
 
-const noCounts = (): Record<EnqueueOutcome, number> => ({ queued: 0, duplicate: 0, in_tree: 0, invalid: 0, busy: 0 });
+export const noCounts = (): Record<EnqueueOutcome, number> => ({ queued: 0, duplicate: 0, in_tree: 0, invalid: 0, invalid_again: 0, busy: 0 });
 
 /**
  * Reads a batch `incoming/<country>/<name>.urls` line by line into jobs, then removes it. A crash in
@@ -144,7 +147,7 @@ export async function ingestBatch(spool: Spool, tree: string, country: string, n
     const busyLines: BatchLine[] = [];
     const take = async (item: BatchLine, lastTry = false): Promise<void> => {
       if ('tooLong' in item) {
-        result.counts[(await recordTooLong(spool, country, item)) ? 'invalid' : 'duplicate']++;
+        result.counts[(await recordTooLong(spool, country, item)) ? 'invalid' : 'invalid_again']++;
         return;
       }
       const parsed = parseBatchLine(item.line);

@@ -204,6 +204,12 @@ test('#7 #11 URLs with credentials, URLs over the length limit and odd datasourc
     assert.ok(jobs.every((j) => j.url.length <= 203));
     const status = await runCli(['status', '--config', s.config]);
     assert.not.match(status.stdout, /s3cret/);
+    // the same invalid URL enqueued twice: invalid both times, exit 1 both times
+    for (let i = 0; i < 2; i++) {
+      const again = await runCli(['enqueue', '--config', s.config, '--country', 'uk', 'ftp://example.com/a.jpg']);
+      assert.is(again.code, 1, `try ${i + 1}: ${again.stdout}`);
+      assert.match(again.stdout, /0 already queued, 0 already in tree \(touched\), 1 invalid/);
+    }
   } finally {
     await s.cleanup();
   }

@@ -3,7 +3,7 @@
  * gracefully on a signal, and a spool directory it cannot read holds up no other country.
  */
 import { spawn } from 'node:child_process';
-import { chmod, chown, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -114,6 +114,46 @@ test('#10 a spool directory that cannot be read (EACCES) holds up no other count
     assert.match(run.output(), /spool directory cannot be read; the others go on/);
     assert.is((await listJobs(spool, 'thumbed', 'uk')).length, 1);
   } finally {
+    await server.close();
+    await cleanup();
+  }
+});
+
+test('#11 a tree that takes no write pauses downloads, as low disk does: no attempt is spent, the jobs go on once it is writable', async () => {
+  const { dir, cleanup } = await tempDir();
+  const photo = await makeSample({ width: 200, height: 150, seed: 7 });
+  const paths = ['/a.jpg', '/b.jpg', '/c.jpg'];
+  const server = await startSourceServer(new Map(paths.map((p) => [p, { kind: 'image', bytes: photo } as Route])));
+  let daemon: Daemon | undefined;
+  try {
+    const config = await writeTestConfig(dir, { countries: ['uk'], disk: { minFreeMiB: 0, checkMs: 300 }, retry: { baseMs: 50, maxMs: 100, maxAttempts: 2, factor: 2, jitter: 0 } });
+    const spool = join(dir, 'spool');
+    const tree = join(dir, 'tree');
+    const enqueue = await runCli(['enqueue', '--config', config, '--country', 'uk', ...paths.map((p) => server.url(p))]);
+    assert.is(enqueue.code, 0, enqueue.stderr);
+    await mkdir(tree, { recursive: true });
+    // root writes anywhere: the daemon runs as nobody, which owns the spool but not the tree
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) {
+      await chmod(dir, 0o755);
+      await chownTree(spool, 65_534, 65_534);
+    }
+    await chmod(tree, 0o555);
+    daemon = startWith(['run', '--config', config], process.env, asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []);
+    const status = async (): Promise<{ downloadsPaused: string[] }> => JSON.parse((await runCli(['status', '--json', '--config', config])).stdout);
+    await waitUntil('status reports the pause', async () => (await status()).downloadsPaused.some((r) => /tree .* takes no write \(EACCES\)/.test(r)), 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.equal(await listJobs(spool, 'failed', 'uk'), [], 'nothing failed');
+    for (const name of await listJobs(spool, 'incoming', 'uk')) {
+      const job = JSON.parse(await readFile(join(spool, 'incoming', 'uk', name), 'utf8')) as { attempts: number };
+      assert.is(job.attempts, 0, 'no attempt spent');
+    }
+    if (asRoot) await chownTree(tree, 65_534, 65_534);
+    await chmod(tree, 0o755);
+    await waitUntil('every job is thumbed once the tree takes writes', async () => (await listJobs(spool, 'thumbed', 'uk')).length === 3, 30_000);
+    assert.ok(server.totalHits() <= 6, `${server.totalHits()} downloads for 3 images (one in flight each may be lost to the pause)`);
+  } finally {
+    if (daemon) await kill(daemon);
     await server.close();
     await cleanup();
   }

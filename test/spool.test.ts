@@ -82,7 +82,7 @@ test('a batch becomes one job per URL; duplicates, invalid lines and images in t
     const lines = ['http://example.com/a.jpg\t16', 'http://example.com/b.jpg', '', '# comment', 'http://example.com/a.jpg', 'ftp://example.com/c.jpg', present];
     await writeFile(join(dir, 'spool', 'incoming', 'uk', 'feed.urls'), lines.join('\n'));
     const result = await ingestBatch(spool, tree, 'uk', 'feed.urls');
-    assert.equal(result!.counts, { queued: 2, duplicate: 1, in_tree: 1, invalid: 1, busy: 0 });
+    assert.equal(result!.counts, { queued: 2, duplicate: 1, in_tree: 1, invalid: 1, invalid_again: 0, busy: 0 });
     const incoming = (await readdir(join(dir, 'spool', 'incoming', 'uk'))).sort();
     assert.equal(incoming, [`${hashForUrl('http://example.com/a.jpg')}.job`, `${hashForUrl('http://example.com/b.jpg')}.job`].sort(), 'the batch is gone, the jobs are there');
     const a = await spool.readJob('incoming', 'uk', hashForUrl('http://example.com/a.jpg'));
@@ -96,7 +96,7 @@ test('a batch becomes one job per URL; duplicates, invalid lines and images in t
     // the same batch again (a crash before it was removed): nothing new
     await writeFile(join(dir, 'spool', 'incoming', 'uk', 'feed.urls'), lines.join('\n'));
     const again = await ingestBatch(spool, tree, 'uk', 'feed.urls');
-    assert.equal(again!.counts, { queued: 0, duplicate: 4, in_tree: 1, invalid: 0, busy: 0 });
+    assert.equal(again!.counts, { queued: 0, duplicate: 3, in_tree: 1, invalid: 0, invalid_again: 1, busy: 0 });
   } finally {
     await cleanup();
   }
@@ -137,7 +137,7 @@ test('a batch that grows while it is read stays for the next read; a half-writte
     assert.is(first!.counts.queued, 2, 'the cut-off last line was not taken');
     const second = await ingestBatch(spool, join(dir, 'tree'), 'uk', 'feed.urls');
     assert.is(second!.removed, true);
-    assert.equal(second!.counts, { queued: 2, duplicate: 2, in_tree: 0, invalid: 0, busy: 0 }, 'a last line without a newline counts once the file is complete');
+    assert.equal(second!.counts, { queued: 2, duplicate: 2, in_tree: 0, invalid: 0, invalid_again: 0, busy: 0 }, 'a last line without a newline counts once the file is complete');
     const jobs = await readdir(join(dir, 'spool', 'incoming', 'uk'));
     assert.equal(jobs.sort(), ['1', '2', '3', '4'].map((n) => `${hashForUrl(`http://example.com/${n}.jpg`)}.job`).sort());
   } finally {
@@ -156,11 +156,11 @@ test('a URL whose claim is held (an intake killed mid-batch) keeps the batch unt
     const held = await spool.claimJob('uk', hashForUrl(urls[1]!));
     assert.ok(held);
     const first = await ingestBatch(spool, join(dir, 'tree'), 'uk', 'feed.urls');
-    assert.equal(first?.counts, { queued: 1, duplicate: 0, in_tree: 0, invalid: 0, busy: 1 });
+    assert.equal(first?.counts, { queued: 1, duplicate: 0, in_tree: 0, invalid: 0, invalid_again: 0, busy: 1 });
     assert.is(first?.removed, false, 'the batch stays: its second URL has no job yet');
     await held!.release();
     const second = await ingestBatch(spool, join(dir, 'tree'), 'uk', 'feed.urls');
-    assert.equal(second?.counts, { queued: 1, duplicate: 1, in_tree: 0, invalid: 0, busy: 0 });
+    assert.equal(second?.counts, { queued: 1, duplicate: 1, in_tree: 0, invalid: 0, invalid_again: 0, busy: 0 });
     assert.is(second?.removed, true);
     assert.equal((await readdir(join(dir, 'spool', 'incoming', 'uk'))).sort(), urls.map((u) => `${hashForUrl(u)}.job`).sort());
   } finally {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../../engine/config.js';
-import { enqueueUrl, type EnqueueOutcome } from '../../spool/intake.js';
+import { enqueueUrl, noCounts, type EnqueueOutcome } from '../../spool/intake.js';
 import { parseBatchLine } from '../../spool/job.js';
 import { Spool } from '../../spool/spool.js';
 import { UsageError } from '../cli-config.js';
@@ -22,7 +22,7 @@ export async function enqueueCommand(config: Config, args: EnqueueArgs): Promise
   if (entries.length === 0) throw new UsageError('enqueue: no URL given (arguments, or --file PATH, or --file - for stdin)');
   const spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs });
   await spool.ensureLayout([args.country]);
-  const counts: Record<EnqueueOutcome, number> = { queued: 0, duplicate: 0, in_tree: 0, invalid: 0, busy: 0 };
+  const counts: Record<EnqueueOutcome, number> = noCounts();
   let done = 0;
   let pending = entries;
   // a job whose claim is held is asked again until the claim would have gone stale
@@ -49,6 +49,7 @@ export async function enqueueCommand(config: Config, args: EnqueueArgs): Promise
     await spool.arrivals.close();
   }
   const busyNote = counts.busy > 0 ? `, ${counts.busy} busy (held by another process: enqueue them again)` : '';
-  console.log(`enqueue: ${counts.queued} queued, ${counts.duplicate} already queued, ${counts.in_tree} already in tree (touched), ${counts.invalid} invalid (see failed/${args.country})${busyNote}`);
-  return counts.invalid > 0 || counts.busy > 0 ? 1 : 0;
+  const invalid = counts.invalid + counts.invalid_again; // invalid the second time too: it says so and exits 1
+  console.log(`enqueue: ${counts.queued} queued, ${counts.duplicate} already queued, ${counts.in_tree} already in tree (touched), ${invalid} invalid (see failed/${args.country})${busyNote}`);
+  return invalid > 0 || counts.busy > 0 ? 1 : 0;
 }
