@@ -95,7 +95,9 @@ export class Downloader {
     // the total time counts from the first request, not from the wait for a slot
     let signal: AbortSignal | undefined;
     const limit = (): AbortSignal => total.start();
-    let current = url;
+    // credentials in the URL (allowed by intake.allowCredentials) go as Basic auth, to their own origin only
+    const { url: start, auth } = basicAuthOf(url);
+    let current = start;
     for (let hop = 0; ; hop++) {
       const host = new URL(current).host;
       // per host: a slot, then a global slot, then its turn under the request rate (taken last, so
@@ -104,7 +106,7 @@ export class Downloader {
         this.global.run(async () => {
           await this.pacer.wait(host);
           options.onStart?.();
-          return this.fetchOnce(current, validators, (signal ??= limit()));
+          return this.fetchOnce(current, validators, (signal ??= limit()), auth && new URL(current).origin === auth.origin ? auth.header : undefined);
         }),
       );
       if (outcome.kind === 'done') return outcome.result;
@@ -119,6 +121,7 @@ export class Downloader {
     url: string,
     validators: Validators | undefined,
     signal: AbortSignal,
+    authorization?: string,
   ): Promise<{ kind: 'done'; result: DownloadResult } | { kind: 'redirect'; location: string }> {
     // an address written in the URL is connected to without a lookup: check it here
     const hostname = new URL(url).hostname.replace(/^\[|\]$/g, '');
@@ -136,6 +139,7 @@ export class Downloader {
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent, accept: 'image/*,*/*;q=0.5' };
     if (validators?.etag) headers['if-none-match'] = validators.etag;
     if (validators?.lastModified) headers['if-modified-since'] = validators.lastModified;
+    if (authorization) headers.authorization = authorization;
     let response: Dispatcher.ResponseData;
     try {
       response = await request(url, { method: 'GET', headers, signal, dispatcher: this.dispatcher });
@@ -240,6 +244,19 @@ function optionalDelay(ms: number | undefined): { retryAfterMs?: number } {
 
 /** TLS failures a retry will not cure: the certificate is wrong, not the network. */
 const TLS_CODE = /^(CERT_|ERR_TLS_|ERR_SSL_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(VERIFY|GET)_|HOSTNAME_MISMATCH|ERR_INVALID_)/;
+
+/**
+ * A URL's `user:password@` as an Authorization header for its origin, and the URL without them
+ * (undici would drop them silently). A redirect to another origin is not sent them. Pure.
+ */
+export function basicAuthOf(url: string): { url: string; auth?: { origin: string; header: string } } {
+  const parsed = new URL(url);
+  if (parsed.username === '' && parsed.password === '') return { url };
+  const secret = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.href, auth: { origin: parsed.origin, header: `Basic ${Buffer.from(secret, 'utf8').toString('base64')}` } };
+}
 
 /**
  * The total time limit of one download, and the engine's abort, as one signal. A timer and a listener

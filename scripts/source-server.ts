@@ -18,7 +18,9 @@ export type Route =
   | { kind: 'html'; status?: number }
   /** Streams `chunk` every `intervalMs` without a Content-Length until the client gives up. */
   | { kind: 'endless'; chunk: Buffer; intervalMs: number }
-  | { kind: 'redirect'; location: string; status?: number };
+  | { kind: 'redirect'; location: string; status?: number }
+  /** The image for Basic auth with this user and password; 401 otherwise. */
+  | { kind: 'auth'; user: string; password: string; bytes: Buffer };
 
 export interface SourceServer {
   url(path: string): string;
@@ -67,6 +69,12 @@ export async function startSourceServer(routes: Map<string, Route> = new Map(), 
       res.writeHead(200, { 'content-type': contentType, 'content-length': bytes.length, ...(etag ? { etag } : {}) }).end(bytes);
     };
     switch (route.kind) {
+      case 'auth': {
+        const expected = `Basic ${Buffer.from(`${route.user}:${route.password}`).toString('base64')}`;
+        if (req.headers.authorization === expected) sendImage(route.bytes);
+        else res.writeHead(401, { 'www-authenticate': 'Basic realm="photos"' }).end();
+        return;
+      }
       case 'image':
         return sendImage(route.bytes, route.contentType, route.etag);
       case 'status':

@@ -215,4 +215,31 @@ test('#7 #11 URLs with credentials, URLs over the length limit and odd datasourc
   }
 });
 
+test('#7 with intake.allowCredentials, a URL with credentials downloads with Basic auth; the manifest, the tree, status and the logs never show them', async () => {
+  const { dir, cleanup } = await tempDir();
+  const photo = await makeSample({ width: 320, height: 240, seed: 8 });
+  const server = await startSourceServer(new Map<string, Route>([['/private.jpg', { kind: 'auth', user: 'feed', password: 's3cret', bytes: photo }]]));
+  try {
+    const config = await writeTestConfig(dir, { countries: ['uk'], intake: { allowCredentials: true, settleMs: 300, rescanMs: 500 } });
+    const url = server.url('/private.jpg').replace('http://', 'http://feed:s3cret@');
+    const enqueue = await runCli(['enqueue', '--config', config, '--country', 'uk', url]);
+    assert.is(enqueue.code, 0, enqueue.stdout + enqueue.stderr);
+    const run = await runCli(['run', '--once', '--verbose', '--config', config]);
+    assert.is(run.code, 0, run.stderr);
+    assert.match(run.stdout, /1 thumbed/);
+    assert.not.match(run.stdout + run.stderr, /s3cret/, 'not in the logs');
+    const manifest = JSON.parse(await readFile(join(dir, 'tree', 'uk', ...pathParts(hashForUrl(url)), `${hashForUrl(url)}.json`), 'utf8')) as { url: string };
+    assert.is(manifest.url, server.url('/private.jpg'), 'the manifest names the URL without its credentials');
+    const grep = await exec('grep', ['-r', '-l', 's3cret', join(dir, 'tree')]).then((r) => r.stdout, () => '');
+    assert.is(grep, '', 'nothing in the tree the frontends serve holds them');
+    const status = await runCli(['status', '--json', '--config', config]);
+    assert.not.match(status.stdout, /s3cret/);
+  } finally {
+    await server.close();
+    await cleanup();
+  }
+});
+
+const pathParts = (hash: string): string[] => [hash.slice(0, 2), hash.slice(2, 4)];
+
 test.run();
