@@ -5,6 +5,7 @@
  * entry; `mv failed/uk/<name>.refused incoming/uk/<name>` tries it again. A name that is itself too
  * long is replaced by `long-name-<hash of the name>`.
  */
+import { lstat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashOfText } from '../engine/hash.js';
 import { isMissing } from './atomic.js';
@@ -20,17 +21,23 @@ export function setAsideBase(name: string): string {
   return nameProblem(name) ? `long-name-${hashOfText(name)}` : name;
 }
 
-/** Moves `<state>/<country>/<name>` aside; the path it now has, or undefined when it was gone. */
+/**
+ * Moves `<state>/<country>/<name>` aside; the path it now has, or undefined when it was gone. The
+ * reason is written first: a crash in between leaves the entry where it was, to be refused again.
+ */
 export async function setAside(spool: Spool, state: State, country: string, name: string, reason: string): Promise<string | undefined> {
   const base = setAsideBase(name);
-  const target = join(stateDir(spool.root, 'failed', country), `${base}${REFUSED_SUFFIX}`);
+  const failed = stateDir(spool.root, 'failed', country);
+  const target = join(failed, `${base}${REFUSED_SUFFIX}`);
+  const reasonPath = join(failed, `${base}${REASON_SUFFIX}`);
+  await spool.writer.write(reasonPath, `${reason} (was ${state}/${country}/${name}, set aside ${spool.now().toISOString()})\n`);
   try {
     await spool.writer.move(join(stateDir(spool.root, state, country), name), target);
   } catch (error) {
-    if (isMissing(error)) return undefined;
-    throw error;
+    if (!isMissing(error)) throw error;
+    // gone: set aside by another engine (its reason is the same file), or never there
+    if (!(await lstat(target).then(() => true, () => false))) await unlink(reasonPath).catch(() => {});
+    return undefined;
   }
-  const note = `${reason} (was ${state}/${country}/${name}, set aside ${spool.now().toISOString()})\n`;
-  await spool.writer.write(join(stateDir(spool.root, 'failed', country), `${base}${REASON_SUFFIX}`), note);
   return target;
 }

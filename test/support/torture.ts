@@ -2,7 +2,9 @@
  * Crash and several-engine torture, shared by the suite (short forms, test/torture.test.ts) and by
  * `npm run torture` (long forms, test/torture.ts). Real daemons, real SIGKILLs, a real HTTP source.
  */
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { lstat, mkdir, readdir, readFile, rename, symlink, truncate, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import type { Manifest } from '../../engine/tree.js';
@@ -59,6 +61,33 @@ export async function dropBatches(spool: string, urls: string[], perBatch: numbe
   }
 }
 
+/**
+ * What an attacker with write access to incoming/ drops among the good batches (issue 12): a FIFO, a
+ * link to a file of URLs that must never be fetched, and a batch with one 20 MB line.
+ */
+export async function dropHostile(spool: string, dir: string, secretUrls: string[]): Promise<void> {
+  const incoming = join(spool, 'incoming', 'uk');
+  await promisify(execFile)('mkfifo', [join(incoming, 'hostile-fifo.urls')]);
+  await writeFile(join(dir, 'secret.urls'), `${secretUrls.join('\n')}\n`);
+  await symlink(join(dir, 'secret.urls'), join(incoming, 'hostile-link.urls'));
+  const huge = join(dir, '.hostile-huge.tmp');
+  await writeFile(huge, 'x');
+  await truncate(huge, 20 * 2 ** 20);
+  await rename(huge, join(incoming, 'hostile-huge.urls'));
+}
+
+/** The hostile drops ended where they belong: set aside or failed, and nothing behind the link fetched. */
+export async function assertHostileHandled(spool: string, server: SourceServer, expectations: Expectation[]): Promise<void> {
+  const failed = join(spool, 'failed', 'uk');
+  assert.ok((await lstat(join(failed, 'hostile-fifo.urls.refused'))).isFIFO(), 'the FIFO is set aside');
+  assert.ok((await lstat(join(failed, 'hostile-link.urls.refused'))).isSymbolicLink(), 'the link is set aside');
+  assert.is([...server.hits.keys()].filter((p) => p.startsWith('/secret/')).length, 0, 'nothing behind the link was fetched');
+  const expected = new Set(expectations.map((e) => `${e.hash}.job`));
+  const extra = (await readdir(failed)).filter((n) => n.endsWith('.job') && !expected.has(n));
+  assert.is(extra.length, 1, `one failed job for the 20 MB line: ${extra.join(' ')}`);
+  assert.match(await readFile(join(failed, extra[0]!), 'utf8'), /a line of 20971520 bytes is longer than/);
+}
+
 export async function writeTortureConfig(dir: string, maxAttempts: number): Promise<string> {
   return writeTestConfig(dir, {
     countries: ['uk'],
@@ -73,9 +102,10 @@ export async function finishedCount(spool: string): Promise<number> {
   return (await listJobs(spool, 'thumbed', 'uk')).length + (await listJobs(spool, 'failed', 'uk')).length;
 }
 
-/** Every job finished and every batch read and removed. */
+/** Every job finished (hostile input may add failed ones), none waiting, every batch read and removed. */
 async function allDone(spool: string, urls: number): Promise<boolean> {
-  if ((await finishedCount(spool)) !== urls) return false;
+  if ((await finishedCount(spool)) < urls) return false;
+  if ((await listJobs(spool, 'incoming', 'uk')).length + (await listJobs(spool, 'downloaded', 'uk')).length > 0) return false;
   return (await readdir(join(spool, 'incoming', 'uk'))).every((name) => !name.endsWith('.urls'));
 }
 
@@ -183,6 +213,7 @@ export async function crashTorture(dir: string, options: { urls: number; kills: 
   return withTorture(dir, options.urls, async (run) => {
     const { source, config, spool, tree, daemons } = run;
     await dropBatches(spool, source.expectations.map((e) => e.url), 250);
+    await dropHostile(spool, dir, [0, 1, 2].map((i) => source.server.url(`/secret/${i}.jpg`)));
     const finishedAtKills: number[] = [];
     let startupMs: number | undefined;
     for (let k = 0; k < options.kills; k++) {
@@ -202,6 +233,7 @@ export async function crashTorture(dir: string, options: { urls: number; kills: 
     await waitUntil('every job is finished and every batch removed', () => allDone(spool, options.urls), 60_000 + options.urls * 100);
     await kill(last, 'SIGTERM');
     await assertFinalState(spool, tree, source.expectations);
+    await assertHostileHandled(spool, source.server, source.expectations);
     // a job in flight at a kill may be fetched again; nothing else is
     for (const e of source.expectations) {
       const hits = source.server.hits.get(e.path) ?? 0;
