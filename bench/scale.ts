@@ -26,6 +26,7 @@ import type { ThumbnailRunner } from '../engine/thumbnail-pool.js';
 import { startSourceServer, type Route, type SourceServer } from '../scripts/source-server.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { ArrivalWriter } from '../spool/arrivals.js';
+import { arrivalOf } from '../spool/job.js';
 
 const execFileAsync = promisify(execFile);
 const progress = (text: string): void => void process.stderr.write(`bench:scale: ${text}\n`);
@@ -55,12 +56,12 @@ async function fillSpool(spool: string, count: number, urlOf: (i: number) => str
   const arrivals = new ArrivalWriter(spool);
   const at = new Date().toISOString();
   const started = performance.now();
-  let names: string[] = [];
+  let names: Array<{ name: string; host?: string }> = [];
   for (let i = 0; i < count; i++) {
     const url = urlOf(i);
     const hash = hashForUrl(url);
     writeFileSync(join(dir, `${hash}.job`), `{"url":"${url}","hash":"${hash}","country":"uk","attempts":0,"createdAt":"${at}","updatedAt":"${at}"}\n`);
-    names.push(`${hash}.job`);
+    names.push(arrivalOf({ hash, url })); // as enqueue writes them: with the host
     if (names.length === 1_000) {
       await arrivals.append('uk', names);
       names = [];

@@ -52,6 +52,8 @@ export class Downloader {
   private readonly pacer: HostPacer;
   /** Requests go through a proxy, which resolves the names: the guard checks them first. */
   private readonly proxied: boolean;
+  /** Hosts whose name the guard refused lately (host -> until when): checked before any slot or pacing. */
+  private readonly refusedHosts = new Map<string, number>();
 
   constructor(private readonly options: DownloadOptions) {
     this.guard = new AddressGuard(new AllowList(options.allow));
@@ -100,6 +102,8 @@ export class Downloader {
     let current = start;
     for (let hop = 0; ; hop++) {
       const host = new URL(current).host;
+      // a URL the guard refuses costs no slot and no turn under the host's request rate
+      await this.refuseEarly(current);
       // per host: a slot, then a global slot, then its turn under the request rate (taken last, so
       // that requests queued behind the global limit do not start in a burst)
       const outcome = await this.perHost.run(host, () =>
@@ -114,6 +118,33 @@ export class Downloader {
         throw new ImageSysError('too_many_redirects', `more than ${this.options.maxRedirects} redirects, last to ${outcome.location}`);
       }
       current = outcome.location;
+    }
+  }
+
+  /**
+   * Refuses before any wait what the guard would refuse at connect: an address written in the URL,
+   * or a name refused in the last REFUSED_HOST_MS (looked up again: DNS may have changed).
+   */
+  private async refuseEarly(url: string): Promise<void> {
+    const { host, hostname } = new URL(url);
+    const bare = hostname.replace(/^\[|\]$/g, '');
+    if (isIP(bare)) {
+      const refused = this.guard.refusal(bare, bare);
+      if (refused) throw new ImageSysError('blocked_address', refused.message);
+      return;
+    }
+    const until = this.refusedHosts.get(host);
+    if (until === undefined) return;
+    if (until < Date.now()) {
+      this.refusedHosts.delete(host);
+      return;
+    }
+    try {
+      await this.guard.check(bare);
+    } catch (error) {
+      const blocked = findBlocked(error);
+      if (blocked) throw new ImageSysError('blocked_address', blocked.message, { cause: error });
+      // a lookup that failed otherwise: the request itself says how
     }
   }
 
@@ -144,7 +175,9 @@ export class Downloader {
     try {
       response = await request(url, { method: 'GET', headers, signal, dispatcher: this.dispatcher });
     } catch (error) {
-      throw networkError(error, signal);
+      const failure = networkError(error, signal);
+      if (failure.code === 'blocked_address') this.refusedHosts.set(new URL(url).host, Date.now() + REFUSED_HOST_MS);
+      throw failure;
     }
     const { statusCode, body } = response;
     const header = (name: string): string | undefined => {
@@ -244,6 +277,9 @@ function optionalDelay(ms: number | undefined): { retryAfterMs?: number } {
 
 /** TLS failures a retry will not cure: the certificate is wrong, not the network. */
 const TLS_CODE = /^(CERT_|ERR_TLS_|ERR_SSL_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_(VERIFY|GET)_|HOSTNAME_MISMATCH|ERR_INVALID_)/;
+
+/** How long a host name the guard refused is looked up before any slot is taken (a name may be rebound). */
+const REFUSED_HOST_MS = 60_000;
 
 /**
  * A URL's `user:password@` as an Authorization header for its origin, and the URL without them

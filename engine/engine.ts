@@ -1,11 +1,12 @@
-import { lstat } from 'node:fs/promises';
+import { lstat, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isMissing } from '../spool/atomic.js';
-import { closeAbandonedSegments, closedSegments, removeSegment, segmentLines } from '../spool/arrivals.js';
+import { arrivalsDir, closeAbandonedSegments, closedSegments, overflowLogs, removeSegment, segmentLines, type ArrivalLine } from '../spool/arrivals.js';
+import { HostQueue } from './host-queue.js';
 import { ingestBatch } from '../spool/intake.js';
-import type { IntakePolicy } from '../spool/job.js';
-import { BATCH_SUFFIX, JOB_SUFFIX, locksDir, spoolTmpDir, stateDir } from '../spool/layout.js';
+import { arrivalOf, type IntakePolicy } from '../spool/job.js';
+import { BATCH_SUFFIX, locksDir, spoolTmpDir, stateDir } from '../spool/layout.js';
 import { removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';
 import { SELF } from '../spool/owner.js';
 import { Spool } from '../spool/spool.js';
@@ -32,6 +33,8 @@ interface Candidate {
   name: string;
   /** Content of a job this engine has just made (saves reading it back). */
   fresh?: Job;
+  /** The host its URL is fetched from, when known (fresh jobs, arrival log lines): downloads are served per host in turn. */
+  host?: string;
 }
 
 export interface EngineStats {
@@ -57,6 +60,11 @@ export interface EngineOptions {
   pool?: ThumbnailRunner;
   /** Hears what each stage does (the daemon's metrics). */
   observer?: StageObserver;
+}
+
+/** A candidate for the download stage from a line of the arrival log. */
+function candidateOf(country: string, line: ArrivalLine): Candidate {
+  return line.host ? { stage: 'incoming', country, name: line.name, host: line.host } : { stage: 'incoming', country, name: line.name };
 }
 
 const keyOf = (c: Candidate): string => `${c.stage}/${c.country}/${c.name}`;
@@ -109,7 +117,9 @@ export class Engine {
   private mode: DaemonState['mode'] = 'daemon';
   private readonly startedAt = new Date();
   private timers: NodeJS.Timeout[] = [];
-  private readonly queues: Record<Stage, Candidate[]> = { incoming: [], downloaded: [] };
+  private readonly queues: Record<Stage, HostQueue<Candidate>> = { incoming: new HostQueue(), downloaded: new HostQueue() };
+  /** Downloads in progress per source host: a host may start no more than download.perHost. */
+  private readonly activeByHost = new Map<string, number>();
   private readonly limits: Record<Stage, number>;
   private readonly active: Record<Stage, number> = { incoming: 0, downloaded: 0 };
   /** Candidates queued or being worked on, so a scan or an event never queues one twice. */
@@ -128,6 +138,8 @@ export class Engine {
   private feeding: Promise<number> | undefined;
   /** Countries whose arrival log this engine is feeding now: their jobs are queued in arrival order. */
   private readonly feedingSegment = new Set<string>();
+  /** Countries with lines waiting in a host's overflow log: the scan leaves their incoming/ to the log. */
+  private readonly overflowWaiting = new Set<string>();
   /** Countries whose arrival log may hold jobs not fed yet: new jobs of theirs queue behind them. */
   private readonly logPending: Set<string>;
   /** Batches read in part (to be read again): their lines already in the tree were counted. */
@@ -251,7 +263,7 @@ export class Engine {
     // log: its segment was removed once it was queued
     await this.journalWaiting();
     for (const stage of ['incoming', 'downloaded'] as const) {
-      for (const candidate of this.queues[stage].splice(0)) this.known.delete(keyOf(candidate));
+      for (const candidate of this.queues[stage].drain()) this.known.delete(keyOf(candidate));
     }
     this.batchQueue.splice(0);
     this.wakeScanners();
@@ -270,9 +282,13 @@ export class Engine {
 
   /** Incoming jobs queued or waiting for their backoff go back into the arrival log. */
   private async journalWaiting(): Promise<void> {
-    const byCountry = new Map<string, string[]>();
     const waiting = [...this.queues.incoming, ...[...this.deferred.values()].map((d) => d.candidate)].filter((c) => c.stage === 'incoming');
-    for (const { country, name } of waiting) byCountry.set(country, [...(byCountry.get(country) ?? []), name]);
+    const byCountry = new Map<string, ArrivalLine[]>();
+    for (const { country, name, host } of waiting) {
+      const lines = byCountry.get(country) ?? [];
+      lines.push(host ? { name, host } : { name });
+      byCountry.set(country, lines);
+    }
     for (const [country, names] of byCountry) {
       await this.spool.arrivals.append(country, names).catch((error) => this.intakeLog.warn({ err: error, country }, 'queued jobs could not be logged; the scan will find them'));
     }
@@ -449,7 +465,7 @@ export class Engine {
         for (const country of this.countries) {
           // while this engine feeds the country's arrival log, its jobs go first, oldest first: the
           // walk of incoming/ then only looks for batches (and counts jobs, so that a drain goes on)
-          const ordered = this.feedingSegment.has(country);
+          const ordered = this.feedingSegment.has(country) || this.overflowWaiting.has(country) || (await this.logHoldsWork(country));
           for (const stage of ['downloaded', 'incoming'] as const) {
             const where = `${stage}/${country}`;
             try {
@@ -500,11 +516,17 @@ export class Engine {
           if (!claim) continue; // another engine feeds this one
           this.feedingSegment.add(country);
           try {
-            for await (const name of segmentLines(this.config.spool, country, segment)) {
+            // a host whose line in the queue is full is not let in: its lines go to its overflow log, so
+            // that the lines of other hosts behind them are reached (no host's backlog blocks another)
+            const later = new Map<string, ArrivalLine[]>();
+            for await (const line of segmentLines(this.config.spool, country, segment)) {
               if (this.stopping || claim.lost) return fed; // the segment stays for whoever comes next
-              await this.offer({ stage: 'incoming', country, name }, true);
+              const candidate = candidateOf(country, line);
+              if (line.host && this.hostLineFull(candidate)) later.set(line.host, [...(later.get(line.host) ?? []), line]);
+              else await this.offer(candidate, true);
               fed++;
             }
+            for (const [host, lines] of later) await this.spool.arrivals.append(country, lines, host);
             await removeSegment(this.config.spool, country, segment);
           } finally {
             this.feedingSegment.delete(country);
@@ -515,6 +537,10 @@ export class Engine {
         for (const country of this.countries) {
           if (!found.some((f) => f.country === country) && !this.spool.arrivals.holdsOpenSegment(country)) this.logPending.delete(country);
         }
+        for (const country of this.countries) {
+          if (this.stopping) return fed;
+          fed += await this.feedOverflow(country);
+        }
         return fed;
       } finally {
         this.feeding = undefined;
@@ -524,14 +550,83 @@ export class Engine {
   }
 
   /**
+   * Whether the country's arrival log still orders work (closed segments, an open one of ours, an
+   * overflow log): then the scan counts incoming/ but leaves its jobs to the log, which knows their
+   * hosts; a job whose line was lost is offered by the scan once the log is empty.
+   */
+  private async logHoldsWork(country: string): Promise<boolean> {
+    if (this.spool.arrivals.holdsOpenSegment(country)) return true;
+    if ((await closedSegments(this.config.spool, country)).length > 0) return true;
+    return (await overflowLogs(this.config.spool, country)).length > 0;
+  }
+
+  /**
+   * The overflow logs of a country's hosts: read, oldest segment first, only for a host with room in
+   * the queue again, up to its share; what does not fit goes back to its overflow log. While any
+   * overflow waits, the scan does not offer the country's incoming/ (it would offer those very jobs,
+   * without their host): the log orders them.
+   */
+  private async feedOverflow(country: string): Promise<number> {
+    let fed = 0;
+    let waiting = false;
+    for (const overflow of await overflowLogs(this.config.spool, country)) {
+      const host = overflow.startsWith('@h-') ? undefined : overflow.slice(1);
+      const segments = await closedSegments(this.config.spool, country, overflow);
+      if (segments.length === 0) {
+        if (host !== undefined && this.spool.arrivals.holdsOpenSegment(country, host)) waiting = true;
+        else await rmdir(join(arrivalsDir(this.config.spool, country), overflow)).catch(() => {}); // empty: gone
+        continue;
+      }
+      waiting = true;
+      if (host !== undefined && this.hostLineFull({ stage: 'incoming', country, name: '', host })) continue; // no room yet: not even read
+      const claim = await this.spool.claims.tryClaim(`arrivals.${country}.${overflow}`);
+      if (!claim) continue;
+      try {
+        for (const segment of segments) {
+          const rest: ArrivalLine[] = [];
+          for await (const line of segmentLines(this.config.spool, country, segment, overflow)) {
+            if (this.stopping || claim.lost) return fed;
+            const candidate = candidateOf(country, line);
+            if (rest.length > 0 || this.hostLineFull(candidate)) rest.push(line);
+            else {
+              await this.offer(candidate, true);
+              fed++;
+            }
+          }
+          if (rest.length > 0) await this.spool.arrivals.append(country, rest, rest[0]!.host);
+          await removeSegment(this.config.spool, country, segment, overflow);
+          if (rest.length > 0) break; // the host's line is full again
+        }
+      } finally {
+        await claim.release();
+      }
+    }
+    if (waiting) this.overflowWaiting.add(country);
+    else this.overflowWaiting.delete(country);
+    return fed;
+  }
+
+  /**
    * A job intake has just made: straight into the queue while nothing older waits in the arrival log
    * and there is room; otherwise it is written to the log, behind what came before it.
    */
   private async takeFresh(country: string, job: Job): Promise<void> {
-    const candidate: Candidate = { stage: 'incoming', country, name: `${job.hash}${JOB_SUFFIX}`, fresh: job };
-    if (!this.logPending.has(country) && !this.feedingSegment.has(country) && this.offerNow(candidate)) return;
+    const line = arrivalOf(job);
+    const candidate: Candidate = { stage: 'incoming', country, name: line.name, fresh: job, ...(line.host ? { host: line.host } : {}) };
+    if (!this.logPending.has(country) && !this.feedingSegment.has(country) && !this.hostLineFull(candidate) && this.offerNow(candidate)) return;
     this.logPending.add(country);
-    await this.spool.arrivals.append(country, [candidate.name]);
+    await this.spool.arrivals.append(country, [line]);
+  }
+
+  /**
+   * Whether a host already has its share of the download queue waiting (a quarter of it, and at least
+   * four times its perHost): more of its jobs wait in the arrival log instead. Jobs of unknown host
+   * (found by a scan) have no line of their own.
+   */
+  private hostLineFull(candidate: Candidate): boolean {
+    if (!candidate.host || candidate.stage !== 'incoming') return false;
+    const share = Math.max(4 * this.config.download.perHost, Math.ceil(this.config.intake.queueLimit / 4));
+    return this.queues.incoming.lengthOf(candidate.host) >= share;
   }
 
   /** Queues a candidate unless it is known or waiting for its backoff; scans wait for space. */
@@ -580,9 +675,15 @@ export class Engine {
 
   private pump(stage: Stage): void {
     const queue = this.queues[stage];
+    // downloads: hosts in turn, and none beyond its perHost (it would only wait in the downloader,
+    // holding a slot another host could use); the thumbnail stage has one line
+    const { perHost } = this.config.download;
+    const hostMayStart = (host: string): boolean => stage !== 'incoming' || host === '' || (this.activeByHost.get(host) ?? 0) < perHost;
     while (!this.stopping && this.active[stage] < this.limits[stage] && queue.length > 0 && this.mayStart(stage)) {
-      const candidate = queue.shift()!;
+      const candidate = queue.take(hostMayStart);
+      if (!candidate) break;
       this.active[stage]++;
+      if (stage === 'incoming' && candidate.host) this.activeByHost.set(candidate.host, (this.activeByHost.get(candidate.host) ?? 0) + 1);
       void this.work(candidate);
     }
     if (queue.length < this.config.intake.queueLimit) this.wakeScanners();
@@ -622,6 +723,11 @@ export class Engine {
     this.record(candidate, outcome);
     this.known.delete(keyOf(candidate));
     this.active[candidate.stage]--;
+    if (candidate.stage === 'incoming' && candidate.host) {
+      const left = (this.activeByHost.get(candidate.host) ?? 1) - 1;
+      if (left > 0) this.activeByHost.set(candidate.host, left);
+      else this.activeByHost.delete(candidate.host);
+    }
     this.pump('downloaded');
     this.pump('incoming');
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Claim } from '../spool/claims.js';
 import { isMissing } from '../spool/atomic.js';
-import { encodeJob, withFailure, withoutCredentials, type Job } from '../spool/job.js';
+import { arrivalOf, encodeJob, withFailure, withoutCredentials, type Job } from '../spool/job.js';
 import { JOB_SUFFIX, stripSuffix, type State } from '../spool/layout.js';
 import { nameProblem } from '../spool/limits.js';
 import { readRegularBytes } from '../spool/safe-open.js';
@@ -232,7 +232,7 @@ export class Processor {
         return { kind: 'thumbed' };
       }
       await spool.transition('downloaded', 'incoming', { ...job, updatedAt: spool.now().toISOString() });
-      await spool.arrivals.append(job.country, [`${job.hash}${JOB_SUFFIX}`]);
+      await spool.arrivals.append(job.country, [arrivalOf(job)]);
       log.info('original missing: requeued for download');
       return { kind: 'retry', until: 0, code: 'original_missing' };
     }

@@ -2,7 +2,9 @@
  * The arrival log: the order in which jobs came into incoming/, so that a backlog of a million jobs is
  * worked through oldest first without reading the directory (or the jobs) into memory.
  *
- * `spool/.arrivals/<cc>/<time>~<host>~<pid>~<seq>.log` are segments, one job file name per line.
+ * `spool/.arrivals/<cc>/<time>~<host>~<pid>~<seq>.log` are segments, one job file name per line,
+ * optionally followed by a tab and the host (host:port) its URL is fetched from, so that the engine
+ * can serve hosts in turn without reading the job first.
  * A writer (intake, `imagesys enqueue`, `retry`) appends to its own hidden open segment
  * (`.<name>.open`) and closes it by renaming it to its final name after SEGMENT_LINES lines or
  * SEGMENT_MS, and when it stops. Readers take closed segments in name order (by time), each under a
@@ -11,6 +13,7 @@
  * recovered, a reader killed before its queue was worked off) is still in incoming/: the engine's
  * full scan finds it once the log is empty. The log orders work; it never decides whether work exists.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,11 +28,46 @@ const SEGMENT_LINES = 10_000;
 const SEGMENT_MS = 2_000;
 
 const CLOSED = /^(\d{15})~[^~]+~\d+~\d+\.log$/;
-const JOB_LINE = /^[^./][^/]*\.job$/;
+const JOB_LINE = /^([^./\t][^/\t]*\.job)(?:\t([^\s/]{1,300}))?$/;
+
+/** One line of a segment: a job file name and, when known, the host its URL is fetched from. */
+export interface ArrivalLine {
+  name: string;
+  host?: string;
+}
+
+function encodeLine(line: string | ArrivalLine): string {
+  if (typeof line === 'string') return line;
+  return line.host && /^[^\s/]{1,300}$/.test(line.host) ? `${line.name}\t${line.host}` : line.name;
+}
+
+/** A line as read back; undefined for half a line (a writer killed mid-line) or anything else. Pure. */
+export function decodeLine(text: string): ArrivalLine | undefined {
+  const match = JOB_LINE.exec(text);
+  if (!match) return undefined;
+  return match[2] ? { name: match[1]!, host: match[2] } : { name: match[1]! };
+}
 const OPEN = /^\.((\d{15})~([^~]+)~(\d+)~\d+\.log)\.open$/;
 
-export function arrivalsDir(spool: string, country: string): string {
-  return join(spool, '.arrivals', country);
+/**
+ * A country's log, or with `host` that host's overflow log (`.arrivals/<cc>/@<host>/`): lines of a
+ * host that already has its share of the engine's queue wait there, read only when it has room again.
+ */
+export function arrivalsDir(spool: string, country: string, host?: string): string {
+  const main = join(spool, '.arrivals', country);
+  return host === undefined ? main : join(main, overflowDirName(host));
+}
+
+/** `@<host>`, or `@h-<digest>` for a host too long (or odd) for a directory name. Pure. */
+export function overflowDirName(host: string): string {
+  return /^[A-Za-z0-9.:[\]_-]{1,200}$/.test(host) ? `@${host}` : `@h-${createHash('sha256').update(host).digest('hex').slice(0, 32)}`;
+}
+
+/** The overflow logs of a country, by directory name (each holds one host's lines). */
+export async function overflowLogs(spool: string, country: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of entriesOf(arrivalsDir(spool, country))) if (entry.isDirectory() && entry.name.startsWith('@')) out.push(entry.name);
+  return out.sort();
 }
 
 interface OpenSegment {
@@ -50,70 +88,86 @@ export class ArrivalWriter {
 
   constructor(private readonly spool: string) {}
 
-  /** Records that these job files arrived in incoming/<country>/ (in this order). */
-  append(country: string, names: readonly string[]): Promise<void> {
+  /**
+   * Records that these job files arrived in incoming/<country>/ (in this order); with `host`, in that
+   * host's overflow log.
+   */
+  append(country: string, names: ReadonlyArray<string | ArrivalLine>, host?: string): Promise<void> {
     if (names.length === 0) return Promise.resolve();
     // appends are serialised: lines of one segment stay whole and in order
-    const next = this.chain.then(() => this.appendNow(country, names));
+    const next = this.chain.then(() => this.appendNow(country, names, host));
     this.chain = next.catch(() => {});
     return next;
   }
 
-  /** True while a segment of the country is open: lines written that no reader can see yet. */
-  holdsOpenSegment(country: string): boolean {
-    return this.segments.has(country);
+  /** True while a segment of the country's log (or a host's overflow log) is open: lines no reader can see yet. */
+  holdsOpenSegment(country: string, host?: string): boolean {
+    return this.segments.has(segmentKey(country, host));
   }
 
   /** Closes every open segment: readers see them from now on. */
   async close(): Promise<void> {
     await this.chain;
-    for (const country of [...this.segments.keys()]) await this.closeSegment(country);
+    for (const key of [...this.segments.keys()]) await this.closeSegment(key);
   }
 
-  private async appendNow(country: string, names: readonly string[]): Promise<void> {
-    let segment = this.segments.get(country);
+  private async appendNow(country: string, names: ReadonlyArray<string | ArrivalLine>, host: string | undefined): Promise<void> {
+    const key = segmentKey(country, host);
+    let segment = this.segments.get(key);
     if (!segment) {
-      const dir = arrivalsDir(this.spool, country);
+      const dir = arrivalsDir(this.spool, country, host);
       await mkdir(dir, { recursive: true });
       const name = `${String(Date.now()).padStart(15, '0')}~${ownerTag(SELF)}~${nextSeq++}.log`;
       const openPath = join(dir, `.${name}.open`);
       // a segment that cannot be closed now is closed at stop, or by recovery after a crash
-      const timer = setTimeout(() => void this.chain.then(() => this.closeSegment(country)).catch(() => {}), SEGMENT_MS);
+      const timer = setTimeout(() => void this.chain.then(() => this.closeSegment(key)).catch(() => {}), SEGMENT_MS);
       timer.unref();
       segment = { handle: await open(openPath, 'a'), openPath, closedPath: join(dir, name), lines: 0, timer };
-      this.segments.set(country, segment);
+      this.segments.set(key, segment);
     }
-    await segment.handle.write(`${names.join('\n')}\n`);
+    await segment.handle.write(`${names.map(encodeLine).join('\n')}\n`);
     segment.lines += names.length;
-    if (segment.lines >= SEGMENT_LINES) await this.closeSegment(country);
+    if (segment.lines >= SEGMENT_LINES) await this.closeSegment(key);
   }
 
-  private async closeSegment(country: string): Promise<void> {
-    const segment = this.segments.get(country);
+  private async closeSegment(key: string): Promise<void> {
+    const segment = this.segments.get(key);
     if (!segment) return;
-    this.segments.delete(country);
+    this.segments.delete(key);
     clearTimeout(segment.timer);
     await segment.handle.close();
     await rename(segment.openPath, segment.closedPath);
   }
 }
 
-/** Closed segments of a country, oldest first (a few hundred for a million jobs). */
-export async function closedSegments(spool: string, country: string): Promise<string[]> {
+const segmentKey = (country: string, host: string | undefined): string => `${country}\0${host ?? ''}`;
+
+/**
+ * Closed segments of a country's log (or of an overflow log: `overflow` is its directory name),
+ * oldest first (a few hundred for a million jobs).
+ */
+export async function closedSegments(spool: string, country: string, overflow?: string): Promise<string[]> {
   const names: string[] = [];
-  for await (const entry of entriesOf(arrivalsDir(spool, country))) if (CLOSED.test(entry.name)) names.push(entry.name);
+  for await (const entry of entriesOf(logDir(spool, country, overflow))) if (CLOSED.test(entry.name)) names.push(entry.name);
   return names.sort();
 }
 
+function logDir(spool: string, country: string, overflow: string | undefined): string {
+  return overflow === undefined ? arrivalsDir(spool, country) : join(arrivalsDir(spool, country), overflow);
+}
+
 /**
- * The job file names of one segment, streamed. A writer killed mid-line leaves half a name: only
- * whole `<name>.job` lines count (the job of a half line is found by the full scan).
+ * The lines of one segment, streamed. A writer killed mid-line leaves half a line: only whole
+ * `<name>.job` lines count (the job of a half line is found by the full scan).
  */
-export async function* segmentLines(spool: string, country: string, segment: string): AsyncGenerator<string> {
-  const input = createReadStream(join(arrivalsDir(spool, country), segment), { encoding: 'utf8' });
+export async function* segmentLines(spool: string, country: string, segment: string, overflow?: string): AsyncGenerator<ArrivalLine> {
+  const input = createReadStream(join(logDir(spool, country, overflow), segment), { encoding: 'utf8' });
   const lines = createInterface({ input, crlfDelay: Infinity });
   try {
-    for await (const line of lines) if (JOB_LINE.test(line)) yield line;
+    for await (const text of lines) {
+      const line = decodeLine(text);
+      if (line) yield line;
+    }
   } catch (error) {
     if (isMissing(error)) return; // another engine finished it meanwhile
     throw error;
@@ -123,16 +177,24 @@ export async function* segmentLines(spool: string, country: string, segment: str
   }
 }
 
-export async function removeSegment(spool: string, country: string, segment: string): Promise<void> {
-  await unlink(join(arrivalsDir(spool, country), segment)).catch((error) => {
+export async function removeSegment(spool: string, country: string, segment: string, overflow?: string): Promise<void> {
+  await unlink(join(logDir(spool, country, overflow), segment)).catch((error) => {
     if (!isMissing(error)) throw error;
   });
 }
 
-/** Open segments of writers that died are closed (at once on this host, after an hour elsewhere). */
+/**
+ * Open segments of writers that died are closed (at once on this host, after an hour elsewhere), in
+ * the country's log and its overflow logs.
+ */
 export async function closeAbandonedSegments(spool: string, country: string, now = Date.now()): Promise<number> {
   let closed = 0;
-  const dir = arrivalsDir(spool, country);
+  for (const dir of [arrivalsDir(spool, country), ...(await overflowLogs(spool, country)).map((o) => join(arrivalsDir(spool, country), o))]) closed += await closeAbandonedIn(dir, now);
+  return closed;
+}
+
+async function closeAbandonedIn(dir: string, now: number): Promise<number> {
+  let closed = 0;
   for await (const entry of entriesOf(dir)) {
     const match = OPEN.exec(entry.name);
     if (!match) continue;

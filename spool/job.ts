@@ -84,6 +84,21 @@ export function withoutCredentials(url: string): string {
   return parsed.href;
 }
 
+/** The host (host:port, as the downloader counts its slots) a URL is fetched from; undefined if none. Pure. */
+export function sourceHostOf(url: string): string | undefined {
+  try {
+    return new URL(url.trim()).host || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A job's line in the arrival log: its file name and its source host. */
+export function arrivalOf(job: Pick<Job, 'hash' | 'url'>): { name: string; host?: string } {
+  const host = sourceHostOf(job.url);
+  return host ? { name: `${job.hash}.job`, host } : { name: `${job.hash}.job` };
+}
+
 export function newJob(input: NewJobInput, now: Date): Job {
   const at = now.toISOString();
   const job: Job = { url: input.url.trim(), hash: hashForUrl(input.url), country: input.country, attempts: 0, createdAt: at, updatedAt: at };

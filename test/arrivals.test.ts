@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hashForUrl } from '../engine/hash.js';
-import { ArrivalWriter, arrivalsDir, closeAbandonedSegments, closedSegments, segmentLines } from '../spool/arrivals.js';
+import { ArrivalWriter, arrivalsDir, closeAbandonedSegments, closedSegments, decodeLine, segmentLines } from '../spool/arrivals.js';
 import { SELF } from '../spool/owner.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { startSourceServer, type Route } from '../scripts/source-server.js';
@@ -17,9 +17,17 @@ import { tempDir } from './support/temp.js';
 
 async function linesOf(spool: string, segment: string): Promise<string[]> {
   const out: string[] = [];
-  for await (const line of segmentLines(spool, 'uk', segment)) out.push(line);
+  for await (const line of segmentLines(spool, 'uk', segment)) out.push(line.host ? `${line.name} ${line.host}` : line.name);
   return out;
 }
+
+test('a line carries the job and, when known, its host; half lines and odd hosts are not read as jobs', () => {
+  assert.equal(decodeLine('ab.job'), { name: 'ab.job' });
+  assert.equal(decodeLine('ab.job\timg.example.com:8080'), { name: 'ab.job', host: 'img.example.com:8080' });
+  assert.is(decodeLine('ab.jo'), undefined, 'half a name');
+  assert.is(decodeLine('ab.job\tbad host'), undefined);
+  assert.is(decodeLine('.hidden.job'), undefined);
+});
 
 test('segments are invisible while open, closed in order, and keep their lines in order', async () => {
   const { dir, cleanup } = await tempDir();

@@ -138,6 +138,20 @@ test('#3 (issue 12) the total time limit holds while the garbage collector runs'
   }
 });
 
+test('#5 (issue 12) URLs the guard refuses cost no pacing: neither an address in the URL nor a name refused before', async () => {
+  const strict = new Downloader({ ...options, allow: [], perHostRate: 1, perHost: 1 });
+  try {
+    const started = performance.now();
+    for (let i = 0; i < 10; i++) assert.is((await failure(strict, `http://127.0.0.1:9/${i}.jpg`)).code, 'blocked_address');
+    for (let i = 0; i < 10; i++) assert.is((await failure(strict, `http://localhost:9/${i}.jpg`)).code, 'blocked_address');
+    const seconds = (performance.now() - started) / 1000;
+    // at one request a second per host, 20 paced refusals would take about 18 s
+    assert.ok(seconds < 4, `20 refusals took ${seconds.toFixed(1)} s`);
+  } finally {
+    await strict.close();
+  }
+});
+
 test('a server that drips a byte a second hits the body timeout; one that trickles forever, the total limit', async ({ server, downloader }) => {
   assert.is((await failure(downloader, server.url('/drip.jpg'))).code, 'body_timeout');
   const started = performance.now();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../../engine/config.js';
 import { enqueueUrl, noCounts, type EnqueueOutcome } from '../../spool/intake.js';
-import { parseBatchLine } from '../../spool/job.js';
+import { arrivalOf, parseBatchLine } from '../../spool/job.js';
 import { Spool } from '../../spool/spool.js';
 import { UsageError } from '../cli-config.js';
 
@@ -39,7 +39,7 @@ export async function enqueueCommand(config: Config, args: EnqueueArgs): Promise
         }
         counts[result.outcome]++;
         // the engine works through a backlog in the order jobs arrived
-        if (result.job) await spool.arrivals.append(args.country, [`${result.job.hash}.job`]);
+        if (result.job) await spool.arrivals.append(args.country, [arrivalOf(result.job)]);
         if (++done % 1000 === 0) process.stderr.write(`progress: ${done}/${entries.length}\n`);
       }
       pending = busy;
