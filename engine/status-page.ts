@@ -191,7 +191,7 @@ function statusPageClient(): void {
       card('oldest', 'Oldest waiting job', r.oldest ? duration(r.oldest.ageSeconds) : '–', r.oldest ? `${r.oldest.country} · ${r.oldest.state}` : 'nothing waits', r.oldest && r.oldest.ageSeconds > 3600 ? 'warn' : ''),
       card('thumbed-hour', 'Thumbed, last hour', integer(hour.thumbed), `${five.thumbed} in the last 5 min · ${hour.skipped} already there`),
       card('failed-hour', 'Failed, last hour', integer(hour.failed), `${hour.retries} retries · ${r.totals.failed} failed jobs kept`, hour.failed > 0 ? 'bad' : ''),
-      card('lag', 'Largest target lag', worst ? (worst.lagSeconds === null ? 'never level' : duration(worst.lagSeconds)) : '–', worst ? `${worst.target}${failing > 0 ? ` · ${failing} failing` : ''}` : 'no targets', failing > 0 ? 'bad' : ''),
+      card('lag', 'Largest target lag', worst ? (worst.seeding ? 'seeding' : worst.lagSeconds === null ? 'never level' : duration(worst.lagSeconds)) : '–', worst ? `${worst.target}${failing > 0 ? ` · ${failing} failing` : ''}` : 'no targets', failing > 0 ? 'bad' : ''),
       card('paused', 'Paused sources', integer(r.paused.length), r.paused.length > 0 ? `${plural(hosts, 'host')} · ${plural(r.paused.length - hosts, 'datasource')}` : 'none', r.paused.length > 0 ? 'warn' : ''),
     );
   }
@@ -418,7 +418,7 @@ function statusPageClient(): void {
           'tr',
           { 'data-target': t.target, 'data-lag': t.lagSeconds === null ? '' : t.lagSeconds, class: t.lastError ? 'behind' : '' },
           h('td', { class: 'nowrap' }, h('i', { class: `dot ${tone}` }), h('strong', {}, t.target)),
-          h('td', { class: 'num' }, t.lagSeconds === null ? 'never level' : duration(t.lagSeconds)),
+          h('td', { class: 'num' }, t.seeding ? 'seeding' : t.lagSeconds === null ? 'never level' : duration(t.lagSeconds)),
           num(t.backlog, { 'data-backlog': '' }),
           h('td', { class: 'nowrap', title: t.lastLevelAt ?? '' }, stamp(t.lastLevelAt, r.at)),
           h('td', { class: 'nowrap', title: t.lastAttemptAt ?? '' }, stamp(t.lastAttemptAt, r.at)),

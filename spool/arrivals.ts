@@ -14,12 +14,12 @@
  * full scan finds it once the log is empty. The log orders work; it never decides whether work exists.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { entriesOf } from './dirs.js';
 import { isMissing } from './atomic.js';
+import { openRegular } from './safe-open.js';
 import { ABANDONED_TMP_MS } from './recovery.js';
 import { isOwnerDead, ownerTag, SELF } from './owner.js';
 
@@ -161,7 +161,10 @@ function logDir(spool: string, country: string, overflow: string | undefined): s
  * `<name>.job` lines count (the job of a half line is found by the full scan).
  */
 export async function* segmentLines(spool: string, country: string, segment: string, overflow?: string): AsyncGenerator<ArrivalLine> {
-  const input = createReadStream(join(logDir(spool, country, overflow), segment), { encoding: 'utf8' });
+  // the spool is writable by others: a segment is read only as a regular file, never through a link
+  const opened = await openRegular(join(logDir(spool, country, overflow), segment));
+  if (!('handle' in opened)) return;
+  const input = opened.handle.createReadStream({ encoding: 'utf8' });
   const lines = createInterface({ input, crlfDelay: Infinity });
   try {
     for await (const text of lines) {

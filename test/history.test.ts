@@ -86,7 +86,7 @@ test('target records: lag runs from the last level sweep; a sweep that fails kee
   assert.equal([behind.lastLevelAt, behind.sentTotal, behind.behindTotal, behind.backlog, behind.lastError], [at(0).toISOString(), 13, 1, 40, 'rsync to n1 failed']);
   const purgeOnly = nextRecord(behind, { target: 'n1', at: at(20), seconds: 1, sent: 0, deleted: 2, level: true, backlog: 0, seeding: false });
   assert.is(purgeOnly.lastLevelAt, at(0).toISOString(), 'a purge alone hands out nothing new: it does not make the target current');
-  assert.equal(targetStatus(behind, T0 + 15 * MIN), { target: 'n1', lagSeconds: 900, backlog: 40, lastLevelAt: at(0).toISOString(), lastAttemptAt: at(11).toISOString(), lastSeconds: 30, lastError: 'rsync to n1 failed', sentTotal: 13, deletedTotal: 1, behindTotal: 1 });
+  assert.equal(targetStatus(behind, T0 + 15 * MIN), { target: 'n1', lagSeconds: 900, backlog: 40, lastLevelAt: at(0).toISOString(), lastAttemptAt: at(11).toISOString(), lastSeconds: 30, lastError: 'rsync to n1 failed', sentTotal: 13, deletedTotal: 1, behindTotal: 1, seeding: false });
   assert.equal(targetStatus({ target: 'n3' }, T0).lagSeconds, null);
 });
 
