@@ -4,7 +4,8 @@
  * sources and disk pauses whether it runs beside the daemon or not; a file that stopped being
  * refreshed belongs to an engine that died.
  */
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { readOwnText } from '../spool/safe-open.js';
+import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AtomicWriter } from '../spool/atomic.js';
 import { isOwnerDead, ownerTag, SELF, type Owner } from '../spool/owner.js';
@@ -69,7 +70,7 @@ export async function readDaemonStates(spool: string, now = Date.now()): Promise
   for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()) {
     let state: DaemonState;
     try {
-      state = JSON.parse(await readFile(join(dir, name), 'utf8')) as DaemonState;
+      state = JSON.parse((await readOwnText(join(dir, name))) ?? '') as DaemonState;
     } catch {
       continue;
     }

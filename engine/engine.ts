@@ -522,8 +522,11 @@ export class Engine {
             for await (const line of segmentLines(this.config.spool, country, segment)) {
               if (this.stopping || claim.lost) return fed; // the segment stays for whoever comes next
               const candidate = candidateOf(country, line);
-              if (line.host && this.hostLineFull(candidate)) later.set(line.host, [...(later.get(line.host) ?? []), line]);
-              else await this.offer(candidate, true);
+              if (line.host && this.hostLineFull(candidate)) {
+                const lines = later.get(line.host);
+                if (lines) lines.push(line);
+                else later.set(line.host, [line]);
+              } else await this.offer(candidate, true);
               fed++;
             }
             for (const [host, lines] of later) await this.spool.arrivals.append(country, lines, host);
@@ -557,7 +560,11 @@ export class Engine {
   private async logHoldsWork(country: string): Promise<boolean> {
     if (this.spool.arrivals.holdsOpenSegment(country)) return true;
     if ((await closedSegments(this.config.spool, country)).length > 0) return true;
-    return (await overflowLogs(this.config.spool, country)).length > 0;
+    // only segments count: a stray file in an overflow directory orders nothing
+    for (const overflow of await overflowLogs(this.config.spool, country)) {
+      if ((await closedSegments(this.config.spool, country, overflow)).length > 0) return true;
+    }
+    return false;
   }
 
   /**

@@ -16,13 +16,42 @@ export function normaliseUrl(raw: string): string {
   try {
     url = new URL(trimmed);
   } catch {
-    throw new ImageSysError('invalid_url', `not a URL: ${JSON.stringify(trimmed.slice(0, 200))}`);
+    throw new ImageSysError('invalid_url', `not a URL: ${JSON.stringify(withoutCredentials(trimmed).slice(0, 200))}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ImageSysError('invalid_url', `only http and https URLs are accepted, not ${url.protocol}`);
   }
   url.hash = '';
   return url.href;
+}
+
+/** True when a URL names a user or a password (also one that does not parse: `scheme://user:pass@...`). */
+export function hasCredentials(url: string): boolean {
+  try {
+    const parsed = new URL(url.trim());
+    return parsed.username !== '' || parsed.password !== '';
+  } catch {
+    return USERINFO.test(url.trim());
+  }
+}
+
+/** `scheme://` then userinfo up to the first `@` before any `/`, `?` or `#`. */
+const USERINFO = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#@]*@/;
+
+/**
+ * The URL without its credentials, for everything a person or a frontend sees (manifest, page, logs,
+ * failed jobs); a text that does not parse loses whatever stands where credentials would.
+ */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url.trim());
+    if (parsed.username === '' && parsed.password === '') return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.href;
+  } catch {
+    return url.replace(/^\s+/, '').replace(USERINFO, '$1');
+  }
 }
 
 /** First 32 hex digits of SHA-256 of a text's UTF-8. */

@@ -5,7 +5,8 @@
  * shows the minute in progress in its state file, so readers see every engine of the spool, live or
  * gone, without asking any of them. Files older than two days are removed by readers.
  */
-import { appendFile, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { readOwnText } from '../spool/safe-open.js';
+import { appendFile, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface MinuteCounts {
@@ -150,7 +151,7 @@ export async function readHistory(spool: string, since: number, current: Readonl
       continue;
     }
     if (mtime < since) continue;
-    const text = await readFile(path, 'utf8').catch(() => '');
+    const text = (await readOwnText(path).catch(() => undefined)) ?? '';
     const minutes = text.split('\n').map(parseMinute).filter((m): m is MinuteRecord => m !== undefined && Date.parse(m.t) >= minuteOf(since));
     byKey.set(key, { key, ...who, minutes });
   }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { lstat, rename, stat } from 'node:fs/promises';
+import { lstat, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Claim } from '../spool/claims.js';
 import { isMissing } from '../spool/atomic.js';
-import { arrivalOf, encodeJob, withFailure, withoutCredentials, type Job } from '../spool/job.js';
+import { arrivalOf, encodeJob, hasCredentials, withFailure, withoutCredentials, type Job } from '../spool/job.js';
 import { JOB_SUFFIX, stripSuffix, type State } from '../spool/layout.js';
 import { nameProblem } from '../spool/limits.js';
 import { readRegularBytes } from '../spool/safe-open.js';
@@ -154,6 +154,12 @@ export class Processor {
   private async fromIncoming(job: Job, claim: Claim, log: Logger, treeChecked: boolean, control: AttemptControl): Promise<Outcome> {
     const { config, spool, downloader, health } = this.deps;
     const { signal } = control;
+    if (!config.intake.allowCredentials && hasCredentials(job.url)) {
+      // a job written by hand meets the same rule as a batch line; its failed copy keeps no secret
+      const refused = new ImageSysError('invalid_url', 'the URL carries credentials (user:password@host): refused unless intake.allowCredentials is true');
+      await spool.transition('incoming', 'failed', withFailure({ ...job, url: withoutCredentials(job.url) }, refused, spool.now()));
+      return { kind: 'failed', code: 'invalid_url' };
+    }
     const previous = !job.refresh && !treeChecked ? await touchImage(config.tree, job.country, job.hash, spool.now()) : undefined;
     if (previous) {
       await this.finish('incoming', job, claim, previous);
@@ -379,12 +385,18 @@ export class Processor {
     if (!claim) return false;
     try {
       const from = join(spool.root, state, country, fileName);
-      if (await spool.findJob(country, job.hash)) {
+      const existing = await spool.findJob(country, job.hash);
+      if (existing === 'failed' && state === 'incoming') {
+        // `cp failed/uk/<hash>.job incoming/uk/again.job`: a retry by hand; the copy takes its place
+        await unlink(spool.jobPath('failed', country, job.hash)).catch(() => {});
+      } else if (existing) {
         await rename(from, join(spool.root, 'failed', country, `${fileName}.duplicate`)).catch(() => {});
         return false;
       }
       await spool.writer.write(from, encodeJob(job));
       await spool.writer.move(from, spool.jobPath(state, country, job.hash));
+      // its new name has no line in the arrival log yet: without one it would wait for the log to empty
+      if (state === 'incoming') await spool.arrivals.append(country, [arrivalOf(job)]);
       return true;
     } finally {
       await claim.release();

@@ -1,4 +1,5 @@
-import { readFile, stat, utimes } from 'node:fs/promises';
+import { readOwnText } from '../spool/safe-open.js';
+import { stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutputFormat, ProcessDetails } from './config.js';
 import { pathForHash } from './hash.js';
@@ -52,13 +53,9 @@ export function treeTmpDir(tree: string): string {
 }
 
 export async function readManifest(tree: string, country: string, hash: string): Promise<Manifest | undefined> {
-  let text: string;
-  try {
-    text = await readFile(manifestPath(tree, country, hash), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  // not through a link, nor from a FIFO someone put in its place: such a manifest counts as absent
+  const text = await readOwnText(manifestPath(tree, country, hash));
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as Manifest;
   } catch {

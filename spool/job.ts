@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../engine/errors.js';
 import { ImageSysError } from '../engine/errors.js';
-import { hashForUrl } from '../engine/hash.js';
+import { hashForUrl, hasCredentials } from '../engine/hash.js';
+export { hasCredentials, withoutCredentials } from '../engine/hash.js';
 import { DATASOURCE_PATTERN, LIMITS } from './limits.js';
 
 /** What the source said about the original, kept for conditional GETs and the manifest. */
@@ -63,25 +64,6 @@ export function checkJobInput(input: NewJobInput, policy: IntakePolicy): void {
   if (!policy.allowCredentials && hasCredentials(url)) {
     throw new ImageSysError('invalid_url', 'the URL carries credentials (user:password@host): refused unless intake.allowCredentials is true');
   }
-}
-
-/** True when a URL names a user or a password. */
-export function hasCredentials(url: string): boolean {
-  try {
-    const parsed = new URL(url.trim());
-    return parsed.username !== '' || parsed.password !== '';
-  } catch {
-    return false;
-  }
-}
-
-/** The URL without its credentials, for everything a person or a frontend sees (manifest, page, logs). */
-export function withoutCredentials(url: string): string {
-  if (!hasCredentials(url)) return url;
-  const parsed = new URL(url.trim());
-  parsed.username = '';
-  parsed.password = '';
-  return parsed.href;
 }
 
 /** The host (host:port, as the downloader counts its slots) a URL is fetched from; undefined if none. Pure. */

@@ -57,6 +57,19 @@ export async function readRegular(path: string, maxBytes: number): Promise<{ tex
   return { text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text };
 }
 
+/** Bytes of a state, status or manifest file the engine writes itself: anything larger is not its own. */
+export const OWN_FILE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A file the engine wrote itself (a manifest, a state file, a backlog note), read as text without
+ * following a link or blocking on a FIFO that someone put in its place; undefined when it is missing
+ * or not a regular file of at most `maxBytes`.
+ */
+export async function readOwnText(path: string, maxBytes = OWN_FILE_BYTES): Promise<string | undefined> {
+  const read = await readRegular(path, maxBytes);
+  return 'text' in read ? read.text : undefined;
+}
+
 export function kindOf(stats: Stats): string {
   if (stats.isFIFO()) return 'a FIFO';
   if (stats.isDirectory()) return 'a directory';

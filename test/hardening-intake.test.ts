@@ -168,9 +168,9 @@ test('#11 odd job files: a BOM is read, an object datasource is refused, a faile
     const spent = { url, hash: hashForUrl(url), country: 'uk', attempts: 2, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(), errorCode: 'http_server_error', error: 'HTTP 500' };
     await mkdir(s.failed, { recursive: true });
     await writeFile(join(s.failed, `${spent.hash}.job`), JSON.stringify(spent));
-    await copyFile(join(s.failed, `${spent.hash}.job`), join(s.incoming, 'again.job'));
-    await rename(join(s.failed, `${spent.hash}.job`), join(s.dir, 'kept.job')); // as after `mv`, it is only in incoming/
+    await copyFile(join(s.failed, `${spent.hash}.job`), join(s.incoming, 'again.job')); // the original stays in failed/
     await runOnce(s);
+    assert.equal((await readdir(s.failed)).filter((n) => n.startsWith(spent.hash) || n.startsWith('again')), [], 'the copy took the failed job\'s place');
     const thumbed = await listJobs(s.spool, 'thumbed', 'uk');
     assert.ok(thumbed.includes(`${hashForUrl(s.server.url('/a.jpg'))}.job`), 'the job with a BOM was read');
     assert.ok(thumbed.includes(`${spent.hash}.job`), 'the copied job ran under its own hash');
@@ -202,6 +202,14 @@ test('#7 #11 URLs with credentials, URLs over the length limit and odd datasourc
     const everything = (await Promise.all((await readdir(s.failed)).map((n) => readFile(join(s.failed, n), 'utf8')))).join('\n');
     assert.not.match(everything, /s3cret/, 'the password is kept nowhere');
     assert.ok(jobs.every((j) => j.url.length <= 203));
+    // a URL that does not parse keeps no secret either, nor does a job written by hand
+    const broken = await runCli(['enqueue', '--config', s.config, '--country', 'uk', 'http://alice:s3cret@img host.example/a.jpg']);
+    assert.is(broken.code, 1);
+    await writeFile(join(s.incoming, 'by-hand.job'), JSON.stringify({ url: s.server.url('/a.jpg').replace('http://', 'http://bob:s3cret@') }));
+    await runOnce(s);
+    const everything2 = (await Promise.all((await readdir(s.failed)).map((n) => readFile(join(s.failed, n), 'utf8')))).join('\n');
+    assert.not.match(everything2, /s3cret/, 'no password in failed/');
+    assert.match(everything2, /img host\.example/, 'the broken URL is there, without its credentials');
     const status = await runCli(['status', '--config', s.config]);
     assert.not.match(status.stdout, /s3cret/);
     // the same invalid URL enqueued twice: invalid both times, exit 1 both times

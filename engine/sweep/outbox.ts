@@ -6,8 +6,9 @@
  * A thumbed job leaves the spool when its only links are itself and the fanned mark, that is when
  * every target has it. Work is proportional to what changed, never to the size of the tree.
  */
+import { readOwnText } from '../../spool/safe-open.js';
 import { entriesOf } from '../../spool/dirs.js';
-import { link, lstat, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
 import type { Spool } from '../../spool/spool.js';
@@ -182,7 +183,7 @@ export async function releaseDelivered(owner: Spool, country: string, targets: r
 export async function queueDeletion(writer: AtomicWriter, spool: string, targets: readonly string[], country: string, hash: string, paths: string[]): Promise<void> {
   for (const target of targets) {
     const path = join(outboxDir(spool, target, country), `${hash}${PURGE_SUFFIX}`);
-    const waiting = await readFile(path, 'utf8').then((text) => JSON.parse(text) as string[], () => [] as string[]);
+    const waiting = await readOwnText(path).then((text) => JSON.parse(text ?? '[]') as string[]).catch(() => [] as string[]);
     await writer.write(path, `${JSON.stringify([...new Set([...paths, ...waiting])])}\n`);
   }
 }

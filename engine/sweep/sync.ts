@@ -1,4 +1,5 @@
-import { access, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { readOwnText } from '../../spool/safe-open.js';
+import { access, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SweepTarget } from '../config.js';
 import { manifestRelPath, type Manifest } from '../tree.js';
@@ -73,7 +74,7 @@ function parseManifest(text: string): Manifest | undefined {
 async function plan(tree: string, entry: OutboxEntry): Promise<Planned> {
   if (entry.kind === 'send') {
     const rel = manifestRelPath(entry.country, entry.hash);
-    const text = await readFile(join(tree, rel), 'utf8').catch(() => undefined);
+    const text = await readOwnText(join(tree, rel)).catch(() => undefined);
     const manifest = text === undefined ? undefined : parseManifest(text);
     if (!manifest || text === undefined) return { entry, paths: [] }; // purged, damaged or being remade: nothing to send
     return { entry, paths: [...manifest.sizes.map((s) => ({ path: s.path, present: true })), { path: rel, present: true }], manifestText: text };
@@ -84,7 +85,7 @@ async function plan(tree: string, entry: OutboxEntry): Promise<Planned> {
 async function deletionPaths(tree: string, entry: OutboxEntry): Promise<Array<{ path: string; present: boolean }>> {
   let listed: string[];
   try {
-    listed = JSON.parse(await readFile(entry.path, 'utf8')) as string[];
+    listed = JSON.parse((await readOwnText(entry.path)) ?? '') as string[];
   } catch {
     listed = [manifestRelPath(entry.country, entry.hash)];
   }
@@ -117,7 +118,7 @@ export async function syncTarget(spool: string, tree: string, target: SweepTarge
         for (const p of planned) {
           if (p.manifestText === undefined) continue;
           const rel = manifestRelPath(p.entry.country, p.entry.hash);
-          if ((await readFile(join(tree, rel), 'utf8').catch(() => undefined)) === p.manifestText) continue;
+          if ((await readOwnText(join(tree, rel)).catch(() => undefined)) === p.manifestText) continue;
           keep.add(p.entry);
           const at = list.indexOf(rel);
           if (at >= 0) list.splice(at, 1);

@@ -3,7 +3,8 @@
  * The sweeper runs from cron and exits, so it leaves its findings here for `imagesys status`, the
  * status page and /metrics. Totals are cumulative over sweeps (they are Prometheus counters).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readOwnText } from '../../spool/safe-open.js';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
 import type { TargetStatus } from '../status.js';
@@ -33,7 +34,8 @@ function statusDir(spool: string): string {
 
 export async function readTargetRecord(spool: string, target: string): Promise<TargetRecord | undefined> {
   try {
-    return JSON.parse(await readFile(join(statusDir(spool), `${target}.json`), 'utf8')) as TargetRecord;
+    const text = await readOwnText(join(statusDir(spool), `${target}.json`));
+    return text === undefined ? undefined : (JSON.parse(text) as TargetRecord);
   } catch {
     return undefined;
   }
