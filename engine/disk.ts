@@ -49,9 +49,11 @@ async function statfsOfNearest(path: string): Promise<StatsFs> {
  */
 const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
 
+/** A file system's refusal of a write (an fs error, with its path: not a connect() that a firewall refused with EPERM). */
 export function isUnwritable(error: unknown): boolean {
   for (let e = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    if (UNWRITABLE.has((e as NodeJS.ErrnoException).code ?? '')) return true;
+    const { code, path, syscall } = e as NodeJS.ErrnoException;
+    if (UNWRITABLE.has(code ?? '') && typeof path === 'string' && syscall !== 'connect') return true;
   }
   return false;
 }

@@ -2,7 +2,7 @@ import { lstat, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isMissing } from '../spool/atomic.js';
-import { arrivalsDir, closeAbandonedSegments, closedSegments, overflowLogs, removeSegment, segmentLines, type ArrivalLine } from '../spool/arrivals.js';
+import { arrivalsDir, closeAbandonedSegments, closedSegments, overflowLogs, removeSegment, replaceSegment, segmentLines, type ArrivalLine } from '../spool/arrivals.js';
 import { HostQueue } from './host-queue.js';
 import { ingestBatch } from '../spool/intake.js';
 import { arrivalOf, type IntakePolicy } from '../spool/job.js';
@@ -114,6 +114,8 @@ export class Engine {
   /** Why downloads are paused (low disk); undefined while they run. */
   private downloadsPaused: string | undefined;
   private diskCheck: Promise<void> | undefined;
+  /** The last disk check found the spool or the tree taking no write. */
+  private storageUnwritable = false;
   private mode: DaemonState['mode'] = 'daemon';
   private readonly startedAt = new Date();
   private timers: NodeJS.Timeout[] = [];
@@ -196,7 +198,10 @@ export class Engine {
       pool: this.pool,
       thumbnailSlots: new Semaphore(thumbnailSlots),
       log: options.log.child({ component: 'jobs' }),
-      onUnwritable: () => void this.checkDisk(),
+      onUnwritable: async () => {
+        await this.checkDisk();
+        return this.storageUnwritable;
+      },
     });
   }
 
@@ -361,6 +366,7 @@ export class Engine {
       const problem = await writeProblem(dir);
       if (problem) unwritable.push(`${role} ${dir} takes no write (${problem})`);
     }
+    this.storageUnwritable = unwritable.length > 0;
     const low = describeLowDisks(this.disks, minFreeMiB);
     const reason = unwritable.length > 0 ? `${[...unwritable, ...(low ? [low.replace(/: downloads paused$/, '')] : [])].join(', ')}: downloads paused` : low;
     const wasPaused = this.downloadsPaused !== undefined;
@@ -577,15 +583,17 @@ export class Engine {
     let fed = 0;
     let waiting = false;
     for (const overflow of await overflowLogs(this.config.spool, country)) {
-      const host = overflow.startsWith('@h-') ? undefined : overflow.slice(1);
       const segments = await closedSegments(this.config.spool, country, overflow);
+      const host = overflow.startsWith('@h-') ? await this.firstHostOf(country, overflow, segments[0]) : overflow.slice(1);
       if (segments.length === 0) {
         if (host !== undefined && this.spool.arrivals.holdsOpenSegment(country, host)) waiting = true;
         else await rmdir(join(arrivalsDir(this.config.spool, country), overflow)).catch(() => {}); // empty: gone
         continue;
       }
       waiting = true;
-      if (host !== undefined && this.hostLineFull({ stage: 'incoming', country, name: '', host })) continue; // no room yet: not even read
+      // refilled only once the host's line is down to half its share: a segment is read and rewritten
+      // every few hundred jobs of the host, not at every one
+      if (host !== undefined && this.queues.incoming.lengthOf(host) > this.hostShare() / 2) continue;
       const claim = await this.spool.claims.tryClaim(`arrivals.${country}.${overflow}`);
       if (!claim) continue;
       try {
@@ -600,9 +608,12 @@ export class Engine {
               fed++;
             }
           }
-          if (rest.length > 0) await this.spool.arrivals.append(country, rest, rest[0]!.host);
+          // what did not fit stays in the same segment, in its place (oldest first)
+          if (rest.length > 0) {
+            await replaceSegment(this.config.spool, country, segment, rest, overflow);
+            break; // the host's line is full again
+          }
           await removeSegment(this.config.spool, country, segment, overflow);
-          if (rest.length > 0) break; // the host's line is full again
         }
       } finally {
         await claim.release();
@@ -632,8 +643,19 @@ export class Engine {
    */
   private hostLineFull(candidate: Candidate): boolean {
     if (!candidate.host || candidate.stage !== 'incoming') return false;
-    const share = Math.max(4 * this.config.download.perHost, Math.ceil(this.config.intake.queueLimit / 4));
-    return this.queues.incoming.lengthOf(candidate.host) >= share;
+    return this.queues.incoming.lengthOf(candidate.host) >= this.hostShare();
+  }
+
+  /** The jobs one host may have waiting in the download queue. */
+  private hostShare(): number {
+    return Math.max(4 * this.config.download.perHost, Math.ceil(this.config.intake.queueLimit / 4));
+  }
+
+  /** The host of an overflow log whose directory name is a digest: its first line says. */
+  private async firstHostOf(country: string, overflow: string, segment: string | undefined): Promise<string | undefined> {
+    if (segment === undefined) return undefined;
+    for await (const line of segmentLines(this.config.spool, country, segment, overflow)) return line.host;
+    return undefined;
   }
 
   /** Queues a candidate unless it is known or waiting for its backoff; scans wait for space. */

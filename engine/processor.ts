@@ -47,8 +47,11 @@ export interface ProcessorDeps {
   observer?: StageObserver;
   log: Logger;
   random?: () => number;
-  /** A write to the tree or the spool was refused (permissions, read-only, full): the engine looks at the disks now. */
-  onUnwritable?: () => void;
+  /**
+   * A write to the tree or the spool was refused (permissions, read-only, full): the engine looks at
+   * the disks now; true when that pauses downloads (else the job's failure counts as usual).
+   */
+  onUnwritable?: () => Promise<boolean>;
 }
 
 class ClaimLost extends Error {}
@@ -123,11 +126,11 @@ export class Processor {
           log.warn('claim lost, leaving the job to its new holder');
           return { kind: 'busy' };
         }
-        if (isUnwritable(error)) {
+        if (isUnwritable(error) && (await this.deps.onUnwritable?.())) {
           // no attempt can cure a disk that takes no write: the job waits, its attempts untouched,
-          // while the engine pauses downloads until a probe write succeeds
+          // while the engine pauses downloads until a probe write succeeds (a refusal the probe does
+          // not meet, in one directory, counts as a failure: it must not loop)
           log.warn({ err: error }, 'the tree or the spool takes no write: the job waits');
-          this.deps.onUnwritable?.();
           return { kind: 'paused', until: Date.now() + this.deps.config.disk.checkMs };
         }
         const current = (await spool.findJob(country, job.hash)) ?? state;

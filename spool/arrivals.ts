@@ -14,7 +14,7 @@
  * full scan finds it once the log is empty. The log orders work; it never decides whether work exists.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { entriesOf } from './dirs.js';
@@ -178,6 +178,17 @@ export async function* segmentLines(spool: string, country: string, segment: str
     lines.close();
     input.destroy();
   }
+}
+
+/**
+ * Replaces a closed segment by the lines of it still to feed, under the same name (so it keeps its
+ * place, oldest first): a whole new file renamed over it. The caller holds the segment's claim.
+ */
+export async function replaceSegment(spool: string, country: string, segment: string, lines: readonly ArrivalLine[], overflow?: string): Promise<void> {
+  const dir = logDir(spool, country, overflow);
+  const tmp = join(dir, `.${segment}.${ownerTag(SELF)}.rewrite`);
+  await writeFile(tmp, `${lines.map(encodeLine).join('\n')}\n`);
+  await rename(tmp, join(dir, segment));
 }
 
 export async function removeSegment(spool: string, country: string, segment: string, overflow?: string): Promise<void> {

@@ -285,6 +285,10 @@ test('#8 (issue 12) a target new to the sweeper receives the whole tree once, re
     return Object.fromEntries((JSON.parse(run.stdout) as { targets: Array<{ target: string; seeding: boolean; lagSeconds: number | null }> }).targets.map((t) => [t.target, t]));
   };
   assert.is((await status()).n4!.seeding, true, 'never swept: seeding');
+  // a purge alone does not seed, and does not call a target that was never seeded level
+  const purgeOnly = await sweepCli(context, '--purge');
+  assert.is(purgeOnly.code, 1, purgeOnly.stderr);
+  assert.is((await status()).n4!.seeding, true, 'still seeding after a purge');
   await addImages(context, 3);
   const result = await sweepCli(context, '--sync');
   assert.is(result.code, 1, 'n5 is down: behind');

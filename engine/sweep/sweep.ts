@@ -8,7 +8,7 @@ import { treeTmpDir } from '../tree.js';
 import { checkLocal, checkTarget, type CheckReport } from './fscheck.js';
 import { countBacklog, fanOut, releaseDelivered, sweepDir } from './outbox.js';
 import { purge, type PurgeReport } from './purge.js';
-import { seedTarget, syncTarget, type SyncReport } from './sync.js';
+import { seedTarget, syncTarget, unseededCountries, type SyncReport } from './sync.js';
 import { recordTargetSweep } from './target-status.js';
 
 export interface SweepOptions {
@@ -99,10 +99,17 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
           const began = performance.now();
           const before = await countBacklog(config.spool, target.name, options.countries);
           say(`sync: ${target.name}: ${before} to deliver`);
-          // a target new to the sweeper first gets the whole tree (a purge alone does not seed)
-          const seed = options.sync ? await seedTarget(config.spool, config.tree, target, options.countries, rsync, say) : { seeded: true };
-          const synced = seed.seeded ? await syncTarget(config.spool, config.tree, target, options.countries, { ...rsync, batchSize: config.sweep.batchSize }) : undefined;
-          const report: SyncReport = synced ?? { target: target.name, sent: 0, deleted: 0, level: false, seeding: true, ...(seed.error ? { error: seed.error } : {}) };
+          // a target new to the sweeper first gets the whole tree (a purge alone does not seed); the
+          // countries it has are brought level through their backlogs whatever became of the others
+          const seedError = options.sync ? await seedTarget(config.spool, config.tree, target, options.countries, rsync, say) : undefined;
+          const unseeded = await unseededCountries(config.spool, target.name, options.countries);
+          const seeded = options.countries.filter((c) => !unseeded.includes(c));
+          const synced = await syncTarget(config.spool, config.tree, target, seeded, { ...rsync, batchSize: config.sweep.batchSize });
+          // seeding (and so not level) until every configured country was seeded, not only those of this run
+          const notSeeded = await unseededCountries(config.spool, target.name, config.countries);
+          const seeding = notSeeded.length > 0;
+          const error = seedError ?? synced.error ?? (seeding ? `not yet seeded with the tree of ${notSeeded.join(', ')} (a sweep --sync of those countries does it)` : undefined);
+          const report: SyncReport = { ...synced, level: synced.level && !seeding, seeding, ...(error ? { error } : {}) };
           const backlog = report.level ? 0 : await countBacklog(config.spool, target.name, options.countries);
           say(`sync: ${target.name}: ${report.sent} sent, ${report.deleted} deleted, ${backlog} left${report.error ? ` (${report.error})` : ''}`);
           // for status, the page and /metrics: how far behind this target is

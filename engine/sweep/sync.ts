@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { SweepTarget } from '../config.js';
 import { manifestRelPath, type Manifest } from '../tree.js';
 import { backlog, isSeeded, markSeeded, sweepDir, type OutboxEntry } from './outbox.js';
+import { readTargetRecord } from './target-status.js';
 import { rsyncReason, rsyncSucceeded, runRsync, seedArgs, sendListArgs, type RsyncOptions } from './rsync.js';
 
 export interface SyncReport {
@@ -18,24 +19,38 @@ export interface SyncReport {
   seeding: boolean;
 }
 
+/** The countries of `countries` a target has not yet been seeded with. */
+export async function unseededCountries(spool: string, target: string, countries: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const country of countries) if (!(await isSeeded(spool, target, country))) out.push(country);
+  return out;
+}
+
 /**
  * A target new to the sweeper (no seeded mark for a country: added, or renamed) first receives the
  * whole tree of those countries, in one rsync walk per pass; what was handed out before it existed
- * is then there too. The marks are written once both passes succeeded.
+ * is then there too. The marks are written once both passes succeeded. A target the sweeper has a
+ * record of (it synced before seeding existed) has had everything through its backlog: it is only
+ * marked. Returns why seeding failed, if it did.
  */
-export async function seedTarget(spool: string, tree: string, target: SweepTarget, countries: readonly string[], options: RsyncOptions, say: (line: string) => void): Promise<{ seeded: boolean; error?: string }> {
-  const unseeded: string[] = [];
-  for (const country of countries) if (!(await isSeeded(spool, target.name, country))) unseeded.push(country);
-  if (unseeded.length === 0) return { seeded: true };
-  say(`sync: ${target.name}: new to the sweeper: seeding it with the whole tree of ${unseeded.join(', ')}`);
+export async function seedTarget(spool: string, tree: string, target: SweepTarget, countries: readonly string[], options: RsyncOptions, say: (line: string) => void): Promise<string | undefined> {
+  const unseeded = await unseededCountries(spool, target.name, countries);
+  if (unseeded.length === 0) return undefined;
   const began = new Date();
+  const record = await readTargetRecord(spool, target.name);
+  if (record && record.seeding !== true) {
+    // a record from before seeding existed: everything was handed to it through its backlog
+    for (const country of unseeded) await markSeeded(spool, target.name, country, began);
+    return undefined;
+  }
+  say(`sync: ${target.name}: new to the sweeper: seeding it with the whole tree of ${unseeded.join(', ')}`);
   const watchdogMs = 24 * 3_600_000; // a walk of millions of files; rsync's own --timeout catches a stall
   for (const pass of ['files', 'manifests'] as const) {
     const result = await runRsync(options.rsync, seedArgs(tree, target, unseeded, pass, options), watchdogMs);
-    if (!rsyncSucceeded(result)) return { seeded: false, error: `seeding ${target.name} failed (${pass}): ${rsyncReason(result)}` };
+    if (!rsyncSucceeded(result)) return `seeding ${target.name} failed (${pass}): ${rsyncReason(result)}`;
   }
   for (const country of unseeded) await markSeeded(spool, target.name, country, began);
-  return { seeded: true };
+  return undefined;
 }
 
 const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
