@@ -26,7 +26,16 @@ export function setAsideBase(name: string): string {
  * reason is written first: a crash in between leaves the entry where it was, to be refused again.
  */
 export async function setAside(spool: Spool, state: State, country: string, name: string, reason: string): Promise<string | undefined> {
-  const base = setAsideBase(name);
+  try {
+    return await setAsideAs(spool, state, country, name, reason, setAsideBase(name));
+  } catch (error) {
+    // something set aside under that name before is a directory (rename cannot replace it): a name of its own
+    if (!['EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    return setAsideAs(spool, state, country, name, reason, `${setAsideBase(name)}~${spool.now().getTime()}`);
+  }
+}
+
+async function setAsideAs(spool: Spool, state: State, country: string, name: string, reason: string, base: string): Promise<string | undefined> {
   const failed = stateDir(spool.root, 'failed', country);
   const target = join(failed, `${base}${REFUSED_SUFFIX}`);
   const reasonPath = join(failed, `${base}${REASON_SUFFIX}`);
