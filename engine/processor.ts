@@ -14,7 +14,7 @@ import { backoffDelay } from './backoff.js';
 import { isUnwritable } from './disk.js';
 import { processingFor, type Config } from './config.js';
 import type { DownloadResult, Downloader } from './download.js';
-import { asImageSysError, ImageSysError } from './errors.js';
+import { asImageSysError, ImageSysError, type ErrorCode } from './errors.js';
 import { sourcesOf, type SourceHealth } from './health.js';
 import type { Semaphore } from './semaphore.js';
 import type { ThumbnailRunner } from './thumbnail-pool.js';
@@ -31,8 +31,8 @@ export type Outcome =
   | { kind: 'paused'; until: number } // its host or datasource is paused: waits, no attempt counted
   | { kind: 'thumbed'; skipped?: 'in_tree' | 'not_modified'; made?: LatestThumbnail }
   | { kind: 'spilled' } // downloaded, original on disk in downloaded/, waiting for a thread
-  | { kind: 'retry'; until: number; code: string }
-  | { kind: 'failed'; code: string };
+  | { kind: 'retry'; until: number; code: ErrorCode }
+  | { kind: 'failed'; code: ErrorCode };
 
 export interface ProcessorDeps {
   config: Config;
