@@ -186,7 +186,7 @@ export async function* segmentLines(spool: string, country: string, segment: str
  */
 export async function replaceSegment(spool: string, country: string, segment: string, lines: readonly ArrivalLine[], overflow?: string): Promise<void> {
   const dir = logDir(spool, country, overflow);
-  const tmp = join(dir, `.${segment}.${ownerTag(SELF)}.rewrite`);
+  const tmp = join(dir, `.${segment}.${ownerTag(SELF)}${REWRITE_SUFFIX}`);
   await writeFile(tmp, `${lines.map(encodeLine).join('\n')}\n`);
   await rename(tmp, join(dir, segment));
 }
@@ -207,9 +207,20 @@ export async function closeAbandonedSegments(spool: string, country: string, now
   return closed;
 }
 
+const REWRITE_SUFFIX = '.rewrite';
+/** `.<segment>.<host>~<pid>.rewrite`: replaceSegment's temporary. */
+const REWRITE = /^\.(\d{15})~[^~]+~\d+~\d+\.log\.([^~]+)~(\d+)\.rewrite$/;
+
 async function closeAbandonedIn(dir: string, now: number): Promise<number> {
   let closed = 0;
   for await (const entry of entriesOf(dir)) {
+    const rewrite = REWRITE.exec(entry.name);
+    if (rewrite) {
+      // a replacement its writer did not get to rename over the segment: the segment is still whole
+      const writer = { host: rewrite[2]!, pid: Number(rewrite[3]) };
+      if (isOwnerDead(writer) || (writer.host !== SELF.host && now - Number(rewrite[1]) > ABANDONED_TMP_MS)) await unlink(join(dir, entry.name)).catch(() => {});
+      continue;
+    }
     const match = OPEN.exec(entry.name);
     if (!match) continue;
     const owner = { host: match[3]!, pid: Number(match[4]) };

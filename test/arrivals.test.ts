@@ -68,6 +68,14 @@ test('a dead writer’s open segment is closed by recovery; a half-written last 
     assert.equal(await closedSegments(dir, 'uk'), [name]);
     assert.equal(await linesOf(dir, name), ['x.job', 'y.job']);
     assert.ok((await readdir(folder)).includes(`.${live}.open`), 'a live writer’s segment stays open');
+    // an overflow segment's replacement that a dead engine did not rename into place: removed, the segment kept
+    const overflow = arrivalsDir(dir, 'uk', 'img.example.com:80');
+    await mkdir(overflow, { recursive: true });
+    await writeFile(join(overflow, name), 'a.job\timg.example.com:80\n');
+    await writeFile(join(overflow, `.${name}.${SELF.host}~${dead}.rewrite`), 'half');
+    await writeFile(join(overflow, `.${name}.${SELF.host}~${process.pid}.rewrite`), 'mine');
+    await closeAbandonedSegments(dir, 'uk');
+    assert.equal((await readdir(overflow)).sort(), [`.${name}.${SELF.host}~${process.pid}.rewrite`, name].sort());
   } finally {
     await cleanup();
   }
