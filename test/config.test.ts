@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConfigError, DEFAULT_CONFIG, parseConfig, processingFor } from '../engine/config.js';
@@ -185,6 +188,34 @@ test('values it cannot use are refused: a dest rsync would misread, a header wit
 test('values that contradict each other are refused', () => {
   assert.is(errorOf({ countries: ['uk', 'de', 'uk'] }).key, 'countries[2]');
   assert.is(errorOf({ health: { coolOffMs: 60_000, maxCoolOffMs: 1_000 } }).key, 'health.maxCoolOffMs');
+});
+
+/**
+ * The keys the README's config table documents. A row names one key (`download.maxBytes`), several
+ * (`download.connectTimeoutMs` / `headersTimeoutMs`: later ones relative to the first's section), or a
+ * section as a whole (`thumbnails.process`, `thumbnails.countries.<cc>`).
+ */
+function readmeKeys(): string[] {
+  const readme = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md'), 'utf8');
+  const start = readme.indexOf('| key | default | meaning |');
+  assert.ok(start >= 0, 'the README has the config table');
+  const keys: string[] = [];
+  for (const row of readme.slice(start).split('\n').slice(2)) {
+    if (!row.startsWith('|')) break;
+    const names = [...(row.split('|')[1] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1]!.replace(/\.<cc>$/, ''));
+    const section = names[0]?.includes('.') ? names[0].slice(0, names[0].lastIndexOf('.') + 1) : '';
+    names.forEach((name, i) => keys.push(i > 0 && !name.includes('.') ? `${section}${name}` : name));
+  }
+  return keys;
+}
+
+test('the README documents every config key, and no key that does not exist', () => {
+  const documented = readmeKeys();
+  const covered = (key: string): boolean => documented.some((d) => key === d || key.startsWith(`${d}.`));
+  const leavesOfDefaults = leaves(DEFAULT_CONFIG).map(([path]) => path.join('.'));
+  assert.equal(leavesOfDefaults.filter((key) => !covered(key)), [], 'keys without a row in the README');
+  const exists = (key: string): boolean => leavesOfDefaults.some((leaf) => leaf === key || leaf.startsWith(`${key}.`));
+  assert.equal(documented.filter((key) => !exists(key)), [], 'rows for keys that do not exist');
 });
 
 test.run();
