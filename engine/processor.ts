@@ -240,8 +240,7 @@ export class Processor {
         await this.finish('downloaded', job, claim, touched);
         return { kind: 'thumbed' };
       }
-      await spool.transition('downloaded', 'incoming', { ...job, updatedAt: spool.now().toISOString() });
-      await spool.arrivals.append(job.country, [arrivalOf(job)]);
+      await spool.requeue('downloaded', { ...job, updatedAt: spool.now().toISOString() });
       log.info('original missing: requeued for download');
       return { kind: 'retry', until: 0, code: 'original_missing' };
     }

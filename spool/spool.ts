@@ -5,7 +5,7 @@ import { ArrivalWriter } from './arrivals.js';
 import { AtomicWriter, isMissing } from './atomic.js';
 import { ClaimRegistry, type Claim } from './claims.js';
 import { ExpiryIndex } from './expiry.js';
-import { decodeJob, encodeJob, type Job } from './job.js';
+import { arrivalOf, decodeJob, encodeJob, type Job } from './job.js';
 import { BATCH_SUFFIX, JOB_SUFFIX, isVisible, jobPath, locksDir, originalPath, spoolTmpDir, STATES, stateDir, type State } from './layout.js';
 import { LIMITS } from './limits.js';
 import { readRegular } from './safe-open.js';
@@ -108,6 +108,15 @@ export class Spool {
   async transition(from: State, to: State, job: Job): Promise<void> {
     await this.updateJob(from, job);
     await this.writer.move(this.jobPath(from, job.country, job.hash), this.jobPath(to, job.country, job.hash));
+  }
+
+  /**
+   * Puts a job back in incoming/ (a retry, an original gone) with its line at the end of the arrival
+   * log, so that it is worked on in its turn, its host known. The caller holds the job's claim.
+   */
+  async requeue(from: Exclude<State, 'incoming'>, job: Job): Promise<void> {
+    await this.transition(from, 'incoming', job);
+    await this.arrivals.append(job.country, [arrivalOf(job)]);
   }
 
   /** The state a job is in, or undefined. Callers hold the job's claim, so the answer stays true. */

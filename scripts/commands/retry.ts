@@ -1,6 +1,6 @@
 import type { Config } from '../../engine/config.js';
 import { hashForUrl, isHash } from '../../engine/hash.js';
-import { forRetry, arrivalOf } from '../../spool/job.js';
+import { forRetry } from '../../spool/job.js';
 import { JOB_SUFFIX, stripSuffix } from '../../spool/layout.js';
 import { Spool } from '../../spool/spool.js';
 
@@ -33,8 +33,7 @@ export async function retryCommand(config: Config, args: RetryArgs): Promise<num
       try {
         const job = await spool.readJob('failed', country, hash);
         if (!job || (args.code && job.errorCode !== args.code)) continue;
-        await spool.transition('failed', 'incoming', forRetry(job, spool.now()));
-        await spool.arrivals.append(country, [arrivalOf(job)]);
+        await spool.requeue('failed', forRetry(job, spool.now()));
         moved++;
         if (moved % 1000 === 0) process.stderr.write(`progress: ${moved} moved\n`);
       } finally {
