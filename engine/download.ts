@@ -154,12 +154,9 @@ export class Downloader {
     signal: AbortSignal,
     authorization?: string,
   ): Promise<{ kind: 'done'; result: DownloadResult } | { kind: 'redirect'; location: string }> {
-    // an address written in the URL is connected to without a lookup: check it here
+    // an address written in the URL was checked by refuseEarly (it is connected to without a lookup)
     const hostname = new URL(url).hostname.replace(/^\[|\]$/g, '');
-    if (isIP(hostname)) {
-      const refused = this.guard.refusal(hostname, hostname);
-      if (refused) throw new ImageSysError('blocked_address', refused.message);
-    } else if (this.proxied) {
+    if (!isIP(hostname) && this.proxied) {
       // the proxy resolves the name again when it connects; checking here is the best a client can do
       try {
         await this.guard.check(hostname);

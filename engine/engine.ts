@@ -5,7 +5,7 @@ import { isMissing } from '../spool/atomic.js';
 import { arrivalsDir, closeAbandonedSegments, closedSegments, overflowLogs, removeSegment, replaceSegment, segmentLines, type ArrivalLine } from '../spool/arrivals.js';
 import { HostQueue } from './host-queue.js';
 import { ingestBatch } from '../spool/intake.js';
-import { arrivalOf, type IntakePolicy } from '../spool/job.js';
+import { arrivalOf } from '../spool/job.js';
 import { BATCH_SUFFIX, locksDir, spoolTmpDir, stateDir } from '../spool/layout.js';
 import { removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';
 import { SELF } from '../spool/owner.js';
@@ -103,7 +103,6 @@ export class Engine {
   /** Disk watermark and stuck jobs. */
   private readonly healthLog: Logger;
   private readonly countries: string[];
-  private readonly intakePolicy: IntakePolicy;
   private readonly downloader: Downloader;
   private readonly pool: ThumbnailRunner;
   private readonly processor: Processor;
@@ -140,8 +139,6 @@ export class Engine {
   private feeding: Promise<number> | undefined;
   /** Countries whose arrival log this engine is feeding now: their jobs are queued in arrival order. */
   private readonly feedingSegment = new Set<string>();
-  /** Countries with lines waiting in a host's overflow log: the scan leaves their incoming/ to the log. */
-  private readonly overflowWaiting = new Set<string>();
   /** Countries whose arrival log may hold jobs not fed yet: new jobs of theirs queue behind them. */
   private readonly logPending: Set<string>;
   /** Batches read in part (to be read again): their lines already in the tree were counted. */
@@ -168,7 +165,6 @@ export class Engine {
     this.intakeLog = options.log.child({ component: 'intake' });
     this.healthLog = options.log.child({ component: 'health' });
     this.countries = options.countries;
-    this.intakePolicy = { allowCredentials: options.config.intake.allowCredentials };
     this.spool = new Spool({ root: options.config.spool, fsync: options.config.fsync, staleMs: options.config.claims.staleMs, ...(options.now ? { now: options.now } : {}) });
     this.downloader = new Downloader(options.config.download);
     const { threads, tasksPerThread, nice } = options.config.pool;
@@ -471,7 +467,7 @@ export class Engine {
         for (const country of this.countries) {
           // while this engine feeds the country's arrival log, its jobs go first, oldest first: the
           // walk of incoming/ then only looks for batches (and counts jobs, so that a drain goes on)
-          const ordered = this.feedingSegment.has(country) || this.overflowWaiting.has(country) || (await this.logHoldsWork(country));
+          const ordered = await this.logHoldsWork(country);
           for (const stage of ['downloaded', 'incoming'] as const) {
             const where = `${stage}/${country}`;
             try {
@@ -564,7 +560,7 @@ export class Engine {
    * hosts; a job whose line was lost is offered by the scan once the log is empty.
    */
   private async logHoldsWork(country: string): Promise<boolean> {
-    if (this.spool.arrivals.holdsOpenSegment(country)) return true;
+    if (this.spool.arrivals.holdsAnyOpenSegment(country)) return true;
     if ((await closedSegments(this.config.spool, country)).length > 0) return true;
     // only segments count: a stray file in an overflow directory orders nothing
     for (const overflow of await overflowLogs(this.config.spool, country)) {
@@ -575,22 +571,19 @@ export class Engine {
 
   /**
    * The overflow logs of a country's hosts: read, oldest segment first, only for a host with room in
-   * the queue again, up to its share; what does not fit goes back to its overflow log. While any
-   * overflow waits, the scan does not offer the country's incoming/ (it would offer those very jobs,
-   * without their host): the log orders them.
+   * the queue again, up to its share; what does not fit stays in its segment (logHoldsWork then keeps
+   * the scan from offering those very jobs without their host).
    */
   private async feedOverflow(country: string): Promise<number> {
     let fed = 0;
-    let waiting = false;
     for (const overflow of await overflowLogs(this.config.spool, country)) {
       const segments = await closedSegments(this.config.spool, country, overflow);
       const host = overflow.startsWith('@h-') ? await this.firstHostOf(country, overflow, segments[0]) : overflow.slice(1);
       if (segments.length === 0) {
-        if (host !== undefined && this.spool.arrivals.holdsOpenSegment(country, host)) waiting = true;
-        else await rmdir(join(arrivalsDir(this.config.spool, country), overflow)).catch(() => {}); // empty: gone
+        // empty: gone, unless one of our segments is still open there
+        if (host === undefined || !this.spool.arrivals.holdsOpenSegment(country, host)) await rmdir(join(arrivalsDir(this.config.spool, country), overflow)).catch(() => {});
         continue;
       }
-      waiting = true;
       // refilled only once the host's line is down to half its share: a segment is read and rewritten
       // every few hundred jobs of the host, not at every one
       if (host !== undefined && this.queues.incoming.lengthOf(host) > this.hostShare() / 2) continue;
@@ -619,8 +612,6 @@ export class Engine {
         await claim.release();
       }
     }
-    if (waiting) this.overflowWaiting.add(country);
-    else this.overflowWaiting.delete(country);
     return fed;
   }
 
@@ -890,7 +881,7 @@ export class Engine {
         const { country, name } = this.batchQueue[0]!;
         try {
           const began = performance.now();
-          const result = await ingestBatch(this.spool, this.config.tree, country, name, (job) => this.takeFresh(country, job), this.intakePolicy);
+          const result = await ingestBatch(this.spool, this.config.tree, country, name, (job) => this.takeFresh(country, job), this.config.intake);
           if (result?.refused) {
             this.progressed = true;
             this.intakeLog.warn({ country, batch: name, reason: result.refused }, 'batch set aside in failed/');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Claim } from '../spool/claims.js';
 import { isMissing } from '../spool/atomic.js';
-import { arrivalOf, encodeJob, hasCredentials, withFailure, withoutCredentials, type Job } from '../spool/job.js';
+import { arrivalOf, credentialsRefusal, encodeJob, withFailure, type Job } from '../spool/job.js';
 import { JOB_SUFFIX, stripSuffix, type State } from '../spool/layout.js';
 import { nameProblem } from '../spool/limits.js';
 import { readRegularBytes } from '../spool/safe-open.js';
@@ -15,6 +15,7 @@ import { isUnwritable } from './disk.js';
 import { processingFor, type Config } from './config.js';
 import type { DownloadResult, Downloader } from './download.js';
 import { asImageSysError, ImageSysError, type ErrorCode } from './errors.js';
+import { withoutCredentials } from './hash.js';
 import { sourcesOf, type SourceHealth } from './health.js';
 import type { Semaphore } from './semaphore.js';
 import type { ThumbnailRunner } from './thumbnail-pool.js';
@@ -157,9 +158,9 @@ export class Processor {
   private async fromIncoming(job: Job, claim: Claim, log: Logger, treeChecked: boolean, control: AttemptControl): Promise<Outcome> {
     const { config, spool, downloader, health } = this.deps;
     const { signal } = control;
-    if (!config.intake.allowCredentials && hasCredentials(job.url)) {
+    const refused = credentialsRefusal(job.url, config.intake);
+    if (refused) {
       // a job written by hand meets the same rule as a batch line; its failed copy keeps no secret
-      const refused = new ImageSysError('invalid_url', 'the URL carries credentials (user:password@host): refused unless intake.allowCredentials is true');
       await spool.transition('incoming', 'failed', withFailure({ ...job, url: withoutCredentials(job.url) }, refused, spool.now()));
       return { kind: 'failed', code: 'invalid_url' };
     }

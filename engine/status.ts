@@ -2,11 +2,11 @@ import { entriesOf } from '../spool/dirs.js';
 import type { Config } from './config.js';
 import { lstat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { withoutCredentials } from '../spool/job.js';
 import { JOB_SUFFIX, isVisible, stateDir, STATES, type State } from '../spool/layout.js';
 import { LIMITS } from '../spool/limits.js';
 import { readRegular } from '../spool/safe-open.js';
 import { readDaemonStates, type SeenDaemon } from './daemon-state.js';
+import { withoutCredentials } from './hash.js';
 import { minutesInProgress, readHistory, slotted, sumSince, type MinuteCounts } from './history.js';
 import { readTargetRecords, targetStatus } from './sweep/target-status.js';
 

@@ -105,6 +105,13 @@ export class ArrivalWriter {
     return this.segments.has(segmentKey(country, host));
   }
 
+  /** True while any segment of the country is open, in its log or in an overflow log. */
+  holdsAnyOpenSegment(country: string): boolean {
+    const prefix = segmentKey(country, undefined);
+    for (const key of this.segments.keys()) if (key.startsWith(prefix)) return true;
+    return false;
+  }
+
   /** Closes every open segment: readers see them from now on. */
   async close(): Promise<void> {
     await this.chain;

@@ -1,11 +1,11 @@
 import { lstat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageSysError } from '../engine/errors.js';
-import { hashOfText } from '../engine/hash.js';
+import { hashOfText, withoutCredentials } from '../engine/hash.js';
 import { touchImage } from '../engine/tree.js';
 import { isMissing } from './atomic.js';
 import { boundedLines, type BatchLine } from './batch-lines.js';
-import { checkJobInput, newJob, parseBatchLine, STRICT_INTAKE, withFailure, withoutCredentials, type IntakePolicy, type Job, type NewJobInput } from './job.js';
+import { checkJobInput, newJob, parseBatchLine, STRICT_INTAKE, withFailure, type IntakePolicy, type Job, type NewJobInput } from './job.js';
 import { stateDir } from './layout.js';
 import { LIMITS, nameProblem } from './limits.js';
 import { openRegular } from './safe-open.js';

@@ -1,7 +1,6 @@
 import type { ErrorCode } from '../engine/errors.js';
 import { ImageSysError } from '../engine/errors.js';
 import { hashForUrl, hasCredentials } from '../engine/hash.js';
-export { hasCredentials, withoutCredentials } from '../engine/hash.js';
 import { DATASOURCE_PATTERN, LIMITS } from './limits.js';
 
 /** What the source said about the original, kept for conditional GETs and the manifest. */
@@ -61,9 +60,14 @@ export function checkJobInput(input: NewJobInput, policy: IntakePolicy): void {
     throw new ImageSysError('invalid_url', `datasource id ${JSON.stringify(input.datasource.slice(0, 80))} is not 1-${LIMITS.datasourceLength} letters, digits, _ - or .`);
   }
   hashForUrl(url);
-  if (!policy.allowCredentials && hasCredentials(url)) {
-    throw new ImageSysError('invalid_url', 'the URL carries credentials (user:password@host): refused unless intake.allowCredentials is true');
-  }
+  const refused = credentialsRefusal(url, policy);
+  if (refused) throw refused;
+}
+
+/** The refusal of a URL that carries credentials when the policy does not allow them (batch lines and hand-written jobs alike). */
+export function credentialsRefusal(url: string, policy: IntakePolicy): ImageSysError | undefined {
+  if (policy.allowCredentials || !hasCredentials(url)) return undefined;
+  return new ImageSysError('invalid_url', 'the URL carries credentials (user:password@host): refused unless intake.allowCredentials is true');
 }
 
 /** The host (host:port, as the downloader counts its slots) a URL is fetched from; undefined if none. Pure. */

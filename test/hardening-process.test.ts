@@ -97,16 +97,11 @@ test('#10 a spool directory that cannot be read (EACCES) holds up no other count
     assert.is(enqueue.code, 0, enqueue.stderr);
     await mkdir(join(spool, 'incoming', 'de'), { recursive: true });
     await writeFile(join(spool, 'incoming', 'de', 'feed.urls'), `${server.url('/a.jpg')}\n`);
-    // root reads any directory: the run is made as nobody, which owns the spool but not incoming/de
-    const asRoot = process.getuid?.() === 0;
-    if (asRoot) {
-      await chmod(dir, 0o755);
-      for (const path of [spool, join(dir, 'tree'), join(dir, 'log')]) await mkdir(path, { recursive: true });
-      await chownTree(dir, 65_534, 65_534);
-      await chown(join(spool, 'incoming', 'de'), 0, 0);
-    }
+    // nobody owns the spool but not incoming/de
+    const asNobody = await unprivileged(dir, [spool, join(dir, 'tree'), join(dir, 'log')]);
+    if (asNobody.length > 0) await chown(join(spool, 'incoming', 'de'), 0, 0);
     await chmod(join(spool, 'incoming', 'de'), 0o000);
-    const run = startWith(['run', '--once', '--config', config], process.env, asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []);
+    const run = startWith(['run', '--once', '--config', config], process.env, asNobody);
     const code = await new Promise<number | null>((resolve) => run.once('exit', resolve));
     await chmod(join(spool, 'incoming', 'de'), 0o755);
     assert.is(code, 1, run.output().slice(-3000));
@@ -132,14 +127,10 @@ test('#11 a tree that takes no write pauses downloads, as low disk does: no atte
     const enqueue = await runCli(['enqueue', '--config', config, '--country', 'uk', ...paths.map((p) => server.url(p))]);
     assert.is(enqueue.code, 0, enqueue.stderr);
     await mkdir(tree, { recursive: true });
-    // root writes anywhere: the daemon runs as nobody, which owns the spool but not the tree
-    const asRoot = process.getuid?.() === 0;
-    if (asRoot) {
-      await chmod(dir, 0o755);
-      await chownTree(spool, 65_534, 65_534);
-    }
+    // nobody owns the spool but not the tree
+    const asNobody = await unprivileged(dir, [spool]);
     await chmod(tree, 0o555);
-    daemon = startWith(['run', '--config', config], process.env, asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []);
+    daemon = startWith(['run', '--config', config], process.env, asNobody);
     const status = async (): Promise<{ downloadsPaused: string[] }> => JSON.parse((await runCli(['status', '--json', '--config', config])).stdout);
     await waitUntil('status reports the pause', async () => (await status()).downloadsPaused.some((r) => /tree .* takes no write \(EACCES\)/.test(r)), 20_000);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -148,7 +139,7 @@ test('#11 a tree that takes no write pauses downloads, as low disk does: no atte
       const job = JSON.parse(await readFile(join(spool, 'incoming', 'uk', name), 'utf8')) as { attempts: number };
       assert.is(job.attempts, 0, 'no attempt spent');
     }
-    if (asRoot) await chownTree(tree, 65_534, 65_534);
+    if (asNobody.length > 0) await chownTree(tree, NOBODY, NOBODY);
     await chmod(tree, 0o755);
     await waitUntil('every job is thumbed once the tree takes writes', async () => (await listJobs(spool, 'thumbed', 'uk')).length === 3, 30_000);
     assert.ok(server.totalHits() <= 6, `${server.totalHits()} downloads for 3 images (one in flight each may be lost to the pause)`);
@@ -158,6 +149,23 @@ test('#11 a tree that takes no write pauses downloads, as low disk does: no atte
     await cleanup();
   }
 });
+
+const NOBODY = 65_534;
+
+/**
+ * Root reads and writes anywhere, so a permission fault needs another user: as root, `owned` (made if
+ * missing) is given to nobody and the returned prefix runs a command as nobody; otherwise the current
+ * user meets the fault itself and the prefix is empty.
+ */
+async function unprivileged(dir: string, owned: string[]): Promise<string[]> {
+  if (process.getuid?.() !== 0) return [];
+  await chmod(dir, 0o755);
+  for (const path of owned) {
+    await mkdir(path, { recursive: true });
+    await chownTree(path, NOBODY, NOBODY);
+  }
+  return ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
+}
 
 async function chownTree(path: string, uid: number, gid: number): Promise<void> {
   await chown(path, uid, gid);

@@ -42,16 +42,10 @@ async function isUnchanged(job: string): Promise<boolean> {
   }
 }
 
-/** Why an entry of thumbed/ cannot be a job of the tree (a poison pill), or undefined. */
-async function notAJob(path: string, hash: string): Promise<string | undefined> {
+/** Why an entry of thumbed/ cannot be a job of the tree (a poison pill), or undefined. Pure. */
+function notAJob(hash: string, node: Node): string | undefined {
   if (!isHash(hash)) return 'not a job of the tree: its name is not <32 hex digits>.job';
-  try {
-    const stats = await lstat(path);
-    return stats.isFile() ? undefined : `not a job of the tree: ${kindOf(stats)}`;
-  } catch (error) {
-    if (isMissing(error)) return undefined; // gone meanwhile: the caller finds out
-    throw error;
-  }
+  return node.regular ? undefined : `not a job of the tree: ${node.kind}`;
 }
 
 /** Whether a target of this name was ever seeded with the whole tree of this country. */
@@ -79,10 +73,18 @@ async function linkIfAbsent(from: string, to: string): Promise<boolean> {
   return true;
 }
 
-async function inode(path: string): Promise<{ ino: number; nlink: number } | undefined> {
+interface Node {
+  ino: number;
+  nlink: number;
+  regular: boolean;
+  kind: string;
+}
+
+/** What is at `path` itself (a link is not followed), or undefined when nothing is. */
+async function inode(path: string): Promise<Node | undefined> {
   try {
-    const s = await stat(path);
-    return { ino: s.ino, nlink: s.nlink };
+    const s = await lstat(path);
+    return { ino: s.ino, nlink: s.nlink, regular: s.isFile(), kind: kindOf(s) };
   } catch (error) {
     if (isMissing(error)) return undefined;
     throw error;
@@ -116,14 +118,14 @@ export async function fanOut(owner: Spool, country: string, targets: readonly st
     if (!isVisible(entry.name, JOB_SUFFIX)) continue;
     const hash = stripSuffix(entry.name, JOB_SUFFIX);
     const job = join(thumbed, entry.name);
-    const poison = await notAJob(job, hash);
+    const mark = fannedPath(spool, country, hash);
+    const [jobNode, markNode] = await Promise.all([inode(job), inode(mark)]);
+    if (!jobNode) continue;
+    const poison = notAJob(hash, jobNode);
     if (poison) {
       if (await setAside(owner, 'thumbed', country, entry.name, poison)) setAsideHere.push(`thumbed/${country}/${entry.name}: ${poison}`);
       continue;
     }
-    const mark = fannedPath(spool, country, hash);
-    const [jobNode, markNode] = await Promise.all([inode(job), inode(mark)]);
-    if (!jobNode) continue;
     if (markNode && markNode.ino === jobNode.ino) continue; // handed out already
     if (await isUnchanged(job)) {
       // only refreshed (its files' mtimes): every target has this image already

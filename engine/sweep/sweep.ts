@@ -102,11 +102,10 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
           // a target new to the sweeper first gets the whole tree (a purge alone does not seed); the
           // countries it has are brought level through their backlogs whatever became of the others
           const seedError = options.sync ? await seedTarget(config.spool, config.tree, target, options.countries, rsync, say) : undefined;
-          const unseeded = await unseededCountries(config.spool, target.name, options.countries);
-          const seeded = options.countries.filter((c) => !unseeded.includes(c));
-          const synced = await syncTarget(config.spool, config.tree, target, seeded, { ...rsync, batchSize: config.sweep.batchSize });
           // seeding (and so not level) until every configured country was seeded, not only those of this run
-          const notSeeded = await unseededCountries(config.spool, target.name, config.countries);
+          const notSeeded = await unseededCountries(config.spool, target.name, [...new Set([...config.countries, ...options.countries])]);
+          const seeded = options.countries.filter((c) => !notSeeded.includes(c));
+          const synced = await syncTarget(config.spool, config.tree, target, seeded, { ...rsync, batchSize: config.sweep.batchSize });
           const seeding = notSeeded.length > 0;
           const error = seedError ?? synced.error ?? (seeding ? `not yet seeded with the tree of ${notSeeded.join(', ')} (a sweep --sync of those countries does it)` : undefined);
           const report: SyncReport = { ...synced, level: synced.level && !seeding, seeding, ...(error ? { error } : {}) };

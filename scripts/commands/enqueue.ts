@@ -32,7 +32,7 @@ export async function enqueueCommand(config: Config, args: EnqueueArgs): Promise
       const busy: typeof entries = [];
       for (const entry of pending) {
         const datasource = entry.datasource ?? args.datasource;
-        const result = await enqueueUrl(spool, config.tree, { url: entry.url, country: args.country, refresh: args.refresh, ...(datasource ? { datasource } : {}) }, { policy: { allowCredentials: config.intake.allowCredentials } });
+        const result = await enqueueUrl(spool, config.tree, { url: entry.url, country: args.country, refresh: args.refresh, ...(datasource ? { datasource } : {}) }, { policy: config.intake });
         if (result.outcome === 'busy' && Date.now() < deadline) {
           busy.push(entry);
           continue;
