@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { hashForUrl } from '../engine/hash.js';
-import { gatherStatus } from '../engine/status.js';
+import { hashForUrl } from '../engine/core/hash.js';
+import { gatherStatus } from '../engine/observe/status.js';
 import { STATES } from '../spool/layout.js';
 
 const progress = (text: string): void => void process.stderr.write(`bench:status: ${text}\n`);

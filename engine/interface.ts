@@ -2,8 +2,8 @@
  * The Interface for the website: where an image's thumbnails are and their public URLs.
  * It reads only the tree's manifests, so a frontend in another language can do the same.
  */
-import { readManifest, type Manifest } from './tree.js';
-import { hashForUrl, pathForHash } from './hash.js';
+import { readManifest, type Manifest } from './tree/tree.js';
+import { hashForUrl, pathForHash } from './core/hash.js';
 
 export { hashForUrl, pathForHash };
 

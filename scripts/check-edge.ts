@@ -7,8 +7,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { DEFAULT_CONFIG } from '../engine/config.js';
-import { sniff } from '../engine/sniff.js';
+import { DEFAULT_CONFIG } from '../engine/config/config.js';
+import { sniff } from '../engine/download/sniff.js';
 import { makeThumbnails } from '../workers/pipeline.js';
 import type { ThumbnailOutput } from '../workers/thumbnail-task.js';
 

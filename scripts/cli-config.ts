@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseConfig, isCountry, type Config } from '../engine/config.js';
-import { targetKind } from '../engine/sweep/rsync.js';
+import { parseConfig, isCountry, type Config } from '../engine/config/config.js';
+import { targetKind } from '../engine/config/targets.js';
 
 export interface CommonArgs {
   config?: string;

@@ -2,8 +2,8 @@
 /** `imagesys`: one program for the daemon, the spool and the tree. */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ConfigError } from '../engine/config.js';
-import { ImageSysError } from '../engine/errors.js';
+import { ConfigError } from '../engine/config/config.js';
+import { ImageSysError } from '../engine/core/errors.js';
 import { loadConfig, selectedCountries, UsageError, workCountries, type CommonArgs } from './cli-config.js';
 import { demoCommand } from './commands/demo.js';
 import { enqueueCommand } from './commands/enqueue.js';

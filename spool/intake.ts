@@ -1,8 +1,8 @@
 import { lstat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ImageSysError } from '../engine/errors.js';
-import { hashOfText, withoutCredentials } from '../engine/hash.js';
-import { touchImage } from '../engine/tree.js';
+import { ImageSysError } from '../engine/core/errors.js';
+import { hashOfText, withoutCredentials } from '../engine/core/hash.js';
+import { touchImage } from '../engine/tree/tree.js';
 import { isMissing } from './atomic.js';
 import { boundedLines, type BatchLine } from './batch-lines.js';
 import { checkJobInput, newJob, parseBatchLine, STRICT_INTAKE, withFailure, type IntakePolicy, type Job, type NewJobInput } from './job.js';

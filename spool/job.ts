@@ -1,6 +1,6 @@
-import type { ErrorCode } from '../engine/errors.js';
-import { ImageSysError } from '../engine/errors.js';
-import { hashForUrl, hasCredentials } from '../engine/hash.js';
+import type { ErrorCode } from '../engine/core/errors.js';
+import { ImageSysError } from '../engine/core/errors.js';
+import { hashForUrl, hasCredentials } from '../engine/core/hash.js';
 import { DATASOURCE_PATTERN, LIMITS } from './limits.js';
 
 /** What the source said about the original, kept for conditional GETs and the manifest. */

@@ -7,7 +7,7 @@
  */
 import { lstat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hashOfText } from '../engine/hash.js';
+import { hashOfText } from '../engine/core/hash.js';
 import { isMissing } from './atomic.js';
 import { stateDir, type State } from './layout.js';
 import { nameProblem } from './limits.js';

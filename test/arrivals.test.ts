@@ -7,7 +7,7 @@ import { appendFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hashForUrl } from '../engine/hash.js';
+import { hashForUrl } from '../engine/core/hash.js';
 import { ArrivalWriter, arrivalsDir, closeAbandonedSegments, closedSegments, decodeLine, segmentLines } from '../spool/arrivals.js';
 import { SELF } from '../spool/owner.js';
 import { makeSample } from '../scripts/sample-images.js';

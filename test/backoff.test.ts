@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { backoffDelay } from '../engine/backoff.js';
+import { backoffDelay } from '../engine/core/backoff.js';
 
 const policy = { baseMs: 1000, maxMs: 60_000, factor: 2, jitter: 0 };
 

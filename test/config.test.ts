@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConfigError, DEFAULT_CONFIG, parseConfig, processingFor } from '../engine/config.js';
+import { ConfigError, DEFAULT_CONFIG, parseConfig, processingFor } from '../engine/config/config.js';
 
 function errorOf(raw: unknown): ConfigError {
   try {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Manifest } from '../engine/tree.js';
+import type { Manifest } from '../engine/tree/tree.js';
 import { runCli, startDaemon, writeTestConfig } from './support/cli.js';
 import { assertNoLeftovers, assertOutcomes, assertThumbnails, listJobs, startScenario } from './support/scenario.js';
 import { tempDir } from './support/temp.js';

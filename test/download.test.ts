@@ -2,8 +2,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Downloader, parseRetryAfter, type DownloadOptions } from '../engine/download.js';
-import { ImageSysError } from '../engine/errors.js';
+import { Downloader, parseRetryAfter, type DownloadOptions } from '../engine/download/downloader.js';
+import { ImageSysError } from '../engine/core/errors.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { startSourceServer, type Route, type SourceServer } from '../scripts/source-server.js';
 

@@ -2,8 +2,8 @@ import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hashForUrl } from '../engine/hash.js';
-import { manifestPath } from '../engine/tree.js';
+import { hashForUrl } from '../engine/core/hash.js';
+import { manifestPath } from '../engine/tree/tree.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { runCli, writeTestConfig } from './support/cli.js';
 import { assertHits, assertNoLeftovers, assertOutcomes, assertThumbnails, dropBatches, listJobs, mtimeOf, startScenario } from './support/scenario.js';

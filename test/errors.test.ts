@@ -1,10 +1,10 @@
-/** Error codes are declared once (engine/errors.ts); the README's table says the same of each. */
+/** Error codes are declared once (engine/core/errors.ts); the README's table says the same of each. */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { asImageSysError, ERROR_CODES, ImageSysError, isErrorCode, RETRYABLE_CODES, type ErrorCode } from '../engine/errors.js';
+import { asImageSysError, ERROR_CODES, ImageSysError, isErrorCode, RETRYABLE_CODES, type ErrorCode } from '../engine/core/errors.js';
 
 const README = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md');
 

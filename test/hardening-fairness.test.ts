@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hashForUrl } from '../engine/hash.js';
+import { hashForUrl } from '../engine/core/hash.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { startSourceServer, type Route } from '../scripts/source-server.js';
 import { ArrivalWriter } from '../spool/arrivals.js';

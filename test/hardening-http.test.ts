@@ -7,7 +7,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { answeredHosts, hostOfHeader } from '../engine/http-server.js';
+import { answeredHosts, hostOfHeader } from '../engine/observe/http-server.js';
 import { kill, startDaemon, statusPageOf, waitUntil, writeTestConfig } from './support/cli.js';
 import { tempDir } from './support/temp.js';
 

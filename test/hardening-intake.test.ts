@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hashForUrl } from '../engine/hash.js';
+import { hashForUrl } from '../engine/core/hash.js';
 import { LIMITS } from '../spool/limits.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { startSourceServer, type Route, type SourceServer } from '../scripts/source-server.js';

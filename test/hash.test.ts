@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hashForUrl, isHash, normaliseUrl, pathForHash } from '../engine/hash.js';
-import { ImageSysError } from '../engine/errors.js';
+import { hashForUrl, isHash, normaliseUrl, pathForHash } from '../engine/core/hash.js';
+import { ImageSysError } from '../engine/core/errors.js';
 
 // Pinned vectors: changing the algorithm would orphan every image in the tree.
 const VECTORS: Array<[string, string]> = [

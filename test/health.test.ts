@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SourceHealth, sourcesOf } from '../engine/health.js';
-import { describeLowDisks } from '../engine/disk.js';
-import { HostPacer } from '../engine/pacer.js';
+import { SourceHealth, sourcesOf } from '../engine/health/health.js';
+import { describeLowDisks } from '../engine/health/disk.js';
+import { HostPacer } from '../engine/download/pacer.js';
 
 const policy = { windowMs: 10_000, minSamples: 4, failureRate: 0.5, coolOffMs: 1_000, maxCoolOffMs: 3_000 };
 const HOST = ['host:a.example:80'];

@@ -2,10 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendHistory, historyDir, MinuteBuckets, processKey, readHistory, slotted, sumSince, type MinuteRecord, type ProcessHistory } from '../engine/history.js';
-import { cachedReport } from '../engine/http-server.js';
-import { buildReport, formatReport } from '../engine/report.js';
-import type { StatusReport } from '../engine/status.js';
+import { appendHistory, historyDir, MinuteBuckets, processKey, readHistory, slotted, sumSince, type MinuteRecord, type ProcessHistory } from '../engine/observe/history.js';
+import { cachedReport } from '../engine/observe/http-server.js';
+import { buildReport, formatReport } from '../engine/observe/report.js';
+import type { StatusReport } from '../engine/observe/status.js';
 import { nextRecord, targetStatus } from '../engine/sweep/target-status.js';
 import { tempDir } from './support/temp.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HostQueue } from '../engine/host-queue.js';
+import { HostQueue } from '../engine/scheduler/host-queue.js';
 
 type Item = { host?: string; id: string };
 const item = (host: string | undefined, id: string): Item => (host === undefined ? { id } : { host, id });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hashForUrl, thumbnailsForHash, thumbnailsForUrl, thumbnailsForUrls } from '../engine/interface.js';
-import { manifestPath, type Manifest } from '../engine/tree.js';
+import { manifestPath, type Manifest } from '../engine/tree/tree.js';
 import { tempDir } from './support/temp.js';
 
 async function writeManifest(tree: string, url: string): Promise<Manifest> {

@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeJob, encodeJob, forRetry, newJob, parseBatchLine, withFailure } from '../spool/job.js';
-import { hashForUrl } from '../engine/hash.js';
-import { ImageSysError } from '../engine/errors.js';
+import { hashForUrl } from '../engine/core/hash.js';
+import { ImageSysError } from '../engine/core/errors.js';
 
 const now = new Date('2026-11-28T12:00:00Z');
 

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { archiveName, archivesOf, archivesToPrune, LogFile, LogFileOptionError, nextArchive, parseArchive } from '../engine/log-file.js';
-import { createLogger, reopenLogFiles } from '../engine/logger.js';
+import { archiveName, archivesOf, archivesToPrune, LogFile, LogFileOptionError, nextArchive, parseArchive } from '../engine/log/log-file.js';
+import { createLogger, reopenLogFiles } from '../engine/log/logger.js';
 import { kill, startDaemon, waitUntil, writeTestConfig } from './support/cli.js';
 import { tempDir } from './support/temp.js';
 
@@ -217,7 +217,7 @@ test('two processes at once on one log file: every line kept exactly once across
   const { dir, cleanup } = await tempDir();
   try {
     const path = join(dir, 'engine.log');
-    const module = new URL('../engine/log-file.js', import.meta.url).href;
+    const module = new URL('../engine/log/log-file.js', import.meta.url).href;
     const writer = (name: string) =>
       new Promise<void>((resolve, reject) => {
         const code = `const { LogFile } = await import(${JSON.stringify(module)});

@@ -8,7 +8,7 @@ import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hashForUrl } from '../engine/hash.js';
+import { hashForUrl } from '../engine/core/hash.js';
 import { startSourceServer } from '../scripts/source-server.js';
 import { kill, startDaemon, waitUntil, writeTestConfig } from './support/cli.js';
 import { tempDir } from './support/temp.js';

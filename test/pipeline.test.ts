@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseConfig } from '../engine/config.js';
+import { parseConfig } from '../engine/config/config.js';
 import { decodeBox, makeThumbnails } from '../workers/pipeline.js';
 import type { ThumbnailResult, ThumbnailTask } from '../workers/thumbnail-task.js';
 import { makeSample } from '../scripts/sample-images.js';

@@ -4,8 +4,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Downloader, proxyFor } from '../engine/download.js';
-import { ImageSysError } from '../engine/errors.js';
+import { Downloader, proxyFor } from '../engine/download/downloader.js';
+import { ImageSysError } from '../engine/core/errors.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { startSourceServer, type Route } from '../scripts/source-server.js';
 import { runCli, writeTestConfig } from './support/cli.js';

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { sniff } from '../engine/sniff.js';
+import { sniff } from '../engine/download/sniff.js';
 import { makeSample } from '../scripts/sample-images.js';
 
 test('real images are recognised by their bytes', async () => {

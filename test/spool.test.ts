@@ -3,7 +3,7 @@ import { appendFile, mkdir, readdir, readFile, stat, utimes, writeFile } from 'n
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hashForUrl } from '../engine/hash.js';
+import { hashForUrl } from '../engine/core/hash.js';
 import { AtomicWriter } from '../spool/atomic.js';
 import { enqueueUrl, ingestBatch } from '../spool/intake.js';
 import { ABANDONED_TMP_MS, removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { formatStatus, type StatusReport, type ThroughputCounts } from '../engine/status.js';
+import { formatStatus, type StatusReport, type ThroughputCounts } from '../engine/observe/status.js';
 
 const zero: ThroughputCounts = { thumbed: 0, skipped: 0, failed: 0, retries: 0, bytesIn: 0, bytesOut: 0 };
 

@@ -1,8 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseConfig, ConfigError } from '../engine/config.js';
+import { parseConfig, ConfigError } from '../engine/config/config.js';
 import { parseItemized } from '../engine/sweep/fscheck.js';
-import { commonArgs, rsyncReason, runRsync, targetKind } from '../engine/sweep/rsync.js';
+import { commonArgs, rsyncReason, runRsync } from '../engine/sweep/rsync.js';
+import { targetKind } from '../engine/config/targets.js';
 import { phases } from '../engine/sweep/sync.js';
 import { exitCodeOf } from '../engine/sweep/sweep.js';
 import { dayOf } from '../spool/expiry.js';

@@ -3,9 +3,9 @@ import { link, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'nod
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hashForUrl } from '../engine/hash.js';
-import type { Manifest } from '../engine/tree.js';
-import { manifestPath } from '../engine/tree.js';
+import { hashForUrl } from '../engine/core/hash.js';
+import type { Manifest } from '../engine/tree/tree.js';
+import { manifestPath } from '../engine/tree/tree.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { CLI, runCli, writeTestConfig } from './support/cli.js';
 import { rsyncDaemon, snapshot, type RsyncDaemon } from './support/rsyncd.js';

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseConfig } from '../engine/config.js';
-import { ThumbnailPool } from '../engine/thumbnail-pool.js';
+import { parseConfig } from '../engine/config/config.js';
+import { ThumbnailPool } from '../engine/thumbnails/thumbnail-pool.js';
 import { makeSample } from '../scripts/sample-images.js';
 import type { ThumbnailTask } from '../workers/thumbnail-task.js';
 

@@ -1,6 +1,5 @@
 import sharp, { type Sharp } from 'sharp';
-import type { OutputFormat, ProcessDetails, SizeSpec } from '../engine/config.js';
-import type { ThumbnailOutput, ThumbnailResult, ThumbnailTask } from './thumbnail-task.js';
+import type { OutputFormat, ProcessDetails, SizeSpec, ThumbnailOutput, ThumbnailResult, ThumbnailTask } from './thumbnail-task.js';
 
 /** Loaders for the formats listing photos use; every other libvips loader (SVG, PDF, ...) is blocked. */
 const ALLOWED_LOADERS = [

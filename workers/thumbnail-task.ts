@@ -1,5 +1,27 @@
 /** The contract between the engine and the sharp worker: plain data, nothing about the spool. */
-import type { OutputFormat, ProcessDetails, SizeSpec } from '../engine/config.js';
+/** One output size: fit inside width x height, never upscaled. */
+export interface SizeSpec {
+  name: string;
+  width: number;
+  height: number;
+}
+
+export type OutputFormat = 'webp' | 'jpeg' | 'avif' | 'png';
+
+/** How an image is processed: the old `lis_datasource_process_details`. */
+export interface ProcessDetails {
+  /** Encoder quality 1-100. */
+  quality: number;
+  /** Gaussian sharpen sigma after resizing; 0 turns it off. */
+  sharpen: number;
+  /** Gamma used while resizing (e.g. 2.2); 0 turns it off. */
+  gamma: number;
+  /** Colour that transparent pixels are flattened onto. */
+  background: string;
+  /** Encoder effort (WebP 0-6, AVIF 0-9): higher makes smaller files, slower. */
+  effort: number;
+}
+
 
 export interface ThumbnailTask {
   /** The original's bytes (transferred, not copied). */

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
 import type { Spool } from '../../spool/spool.js';
-import type { SweepTarget } from '../config.js';
-import { isHash } from '../hash.js';
-import type { Manifest } from '../tree.js';
+import type { SweepTarget } from '../config/targets.js';
+import { isHash } from '../core/hash.js';
+import type { Manifest } from '../tree/tree.js';
 import { queueDeletion } from './outbox.js';
 import { commonArgs, destRoot, rsyncReason, rsyncSucceeded, runRsync, type RsyncOptions } from './rsync.js';
 

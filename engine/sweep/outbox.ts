@@ -17,7 +17,7 @@ import { JOB_SUFFIX, isVisible, stateDir, stripSuffix } from '../../spool/layout
 import { LIMITS } from '../../spool/limits.js';
 import { kindOf, readRegular } from '../../spool/safe-open.js';
 import { setAside } from '../../spool/set-aside.js';
-import { isHash } from '../hash.js';
+import { isHash } from '../core/hash.js';
 
 export function sweepDir(spool: string): string {
   return join(spool, '.sweep');

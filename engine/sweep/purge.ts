@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { isMissing } from '../../spool/atomic.js';
 import { dayOf, daysBefore, markersOf, pruneDay, removeMarker } from '../../spool/expiry.js';
 import type { Spool } from '../../spool/spool.js';
-import { manifestPath, manifestRelPath } from '../tree.js';
+import { manifestPath, manifestRelPath } from '../tree/tree.js';
 import { queueDeletion } from './outbox.js';
 
 export interface PurgeReport {

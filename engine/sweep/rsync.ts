@@ -1,33 +1,11 @@
 import { spawn } from 'node:child_process';
-import type { SweepTarget } from '../config.js';
+import { targetKind, type SweepTarget } from '../config/targets.js';
 
 export interface RsyncOptions {
   rsync: string;
   timeoutSeconds: number;
   connectTimeoutSeconds: number;
   bwlimitKiB: number;
-}
-
-export type TargetKind = 'local' | 'ssh' | 'daemon';
-
-/** What kind of place a target's dest names: rsync://..., host:/path, or a local directory. Pure. */
-export function targetKind(dest: string): TargetKind {
-  if (dest.startsWith('rsync://')) return 'daemon';
-  if (/^[^/:]+:/.test(dest)) return 'ssh';
-  return 'local';
-}
-
-/**
- * Why a dest cannot be used, or undefined. Pure. A dest is handed to rsync as an argument: one that
- * starts with `-` would be read as an option; `host:` alone is the remote root, not a directory.
- */
-export function destProblem(dest: string): string | undefined {
-  if (dest.startsWith('-')) return 'a dest that does not start with "-" (rsync would read it as an option)';
-  if (/[\0\r\n]/.test(dest)) return 'a dest without control characters';
-  const kind = targetKind(dest);
-  if (kind === 'daemon' && !/^rsync:\/\/[^/]+\/[^/]+/.test(dest)) return 'rsync://host[:port]/module[/path] with a module';
-  if (kind === 'ssh' && !/^[^/:]+:.+/.test(dest)) return 'host:/path with a path after the colon';
-  return undefined;
 }
 
 /** The dest with exactly one trailing slash, as rsync wants for "into this directory". */

@@ -1,8 +1,8 @@
 import { readOwnText } from '../../spool/safe-open.js';
 import { access, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SweepTarget } from '../config.js';
-import { manifestRelPath, type Manifest } from '../tree.js';
+import type { SweepTarget } from '../config/targets.js';
+import { manifestRelPath, type Manifest } from '../tree/tree.js';
 import { backlog, isSeeded, markSeeded, sweepDir, type OutboxEntry } from './outbox.js';
 import { readTargetRecord } from './target-status.js';
 import { rsyncReason, rsyncSucceeded, runRsync, seedArgs, sendListArgs, type RsyncOptions } from './rsync.js';

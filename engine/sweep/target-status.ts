@@ -7,7 +7,7 @@ import { readOwnText } from '../../spool/safe-open.js';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
-import type { TargetStatus } from '../status.js';
+import type { TargetStatus } from '../observe/status.js';
 import { sweepDir } from './outbox.js';
 
 export interface TargetRecord {

@@ -1,10 +1,10 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseConfig, type Config } from '../../engine/config.js';
+import { parseConfig, type Config } from '../../engine/config/config.js';
 import { Engine } from '../../engine/engine.js';
 import { thumbnailsForUrl } from '../../engine/interface.js';
-import { createLogger } from '../../engine/logger.js';
-import { formatStatus, gatherStatus, statusSource } from '../../engine/status.js';
+import { createLogger } from '../../engine/log/logger.js';
+import { formatStatus, gatherStatus, statusSource } from '../../engine/observe/status.js';
 import { describe, exitCodeOf, sweep, warnings } from '../../engine/sweep/sweep.js';
 import { makeSample, makeSampleSet } from '../sample-images.js';
 import { startSourceServer, type Route } from '../source-server.js';

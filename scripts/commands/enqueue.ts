@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Config } from '../../engine/config.js';
+import type { Config } from '../../engine/config/config.js';
 import { enqueueUrl, noCounts, type EnqueueOutcome } from '../../spool/intake.js';
 import { arrivalOf, parseBatchLine } from '../../spool/job.js';
 import { Spool } from '../../spool/spool.js';

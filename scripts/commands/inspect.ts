@@ -1,10 +1,10 @@
-import type { Config } from '../../engine/config.js';
-import { hashForUrl, isHash, pathForHash } from '../../engine/hash.js';
+import type { Config } from '../../engine/config/config.js';
+import { hashForUrl, isHash, pathForHash } from '../../engine/core/hash.js';
 import { thumbnailsForHash } from '../../engine/interface.js';
-import { readDaemonStates } from '../../engine/daemon-state.js';
-import { minutesInProgress, readHistory } from '../../engine/history.js';
-import { buildReport, formatReport } from '../../engine/report.js';
-import { formatStatus, gatherStatus, statusSource } from '../../engine/status.js';
+import { readDaemonStates } from '../../engine/observe/daemon-state.js';
+import { minutesInProgress, readHistory } from '../../engine/observe/history.js';
+import { buildReport, formatReport } from '../../engine/observe/report.js';
+import { formatStatus, gatherStatus, statusSource } from '../../engine/observe/status.js';
 import { Spool } from '../../spool/spool.js';
 import { STATES } from '../../spool/layout.js';
 import { UsageError } from '../cli-config.js';

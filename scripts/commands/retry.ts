@@ -1,5 +1,5 @@
-import type { Config } from '../../engine/config.js';
-import { hashForUrl, isHash } from '../../engine/hash.js';
+import type { Config } from '../../engine/config/config.js';
+import { hashForUrl, isHash } from '../../engine/core/hash.js';
 import { forRetry } from '../../spool/job.js';
 import { JOB_SUFFIX, stripSuffix } from '../../spool/layout.js';
 import { Spool } from '../../spool/spool.js';

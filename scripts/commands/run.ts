@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { Config } from '../../engine/config.js';
+import type { Config } from '../../engine/config/config.js';
 import { Engine } from '../../engine/engine.js';
-import { Observability } from '../../engine/observability.js';
-import { createLogger, reopenLogFiles } from '../../engine/logger.js';
+import { Observability } from '../../engine/observe/observability.js';
+import { createLogger, reopenLogFiles } from '../../engine/log/logger.js';
 import { setPriority } from 'node:os';
 
 export interface RunArgs {

@@ -1,4 +1,4 @@
-import type { Config } from '../../engine/config.js';
+import type { Config } from '../../engine/config/config.js';
 import { killRunningRsync } from '../../engine/sweep/rsync.js';
 import { describe, exitCodeOf, sweep, SweepLocked, SWEEP_EXIT, warnings } from '../../engine/sweep/sweep.js';
 import { UsageError } from '../cli-config.js';

@@ -7,9 +7,9 @@ import { lstat, mkdir, readdir, readFile, rename, symlink, truncate, writeFile }
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
-import type { Manifest } from '../../engine/tree.js';
-import { manifestPath } from '../../engine/tree.js';
-import { hashForUrl } from '../../engine/hash.js';
+import type { Manifest } from '../../engine/tree/tree.js';
+import { manifestPath } from '../../engine/tree/tree.js';
+import { hashForUrl } from '../../engine/core/hash.js';
 import { makeSample } from '../../scripts/sample-images.js';
 import { startSourceServer, type Route, type SourceServer } from '../../scripts/source-server.js';
 import { kill, startDaemon, waitUntil, writeTestConfig, type Daemon } from './cli.js';

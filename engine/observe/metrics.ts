@@ -6,12 +6,12 @@
  * disk role, and source for at most SOURCE_LIMIT hosts and datasources. Never a URL or a hash.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { State } from '../spool/layout.js';
-import type { DiskFree } from './disk.js';
-import { isErrorCode } from './errors.js';
-import type { SourceFigures } from './health.js';
+import type { State } from '../../spool/layout.js';
+import type { DiskFree } from '../health/disk.js';
+import { isErrorCode } from '../core/errors.js';
+import type { SourceFigures } from '../health/health.js';
 import type { TargetStatus } from './status.js';
-import type { PoolFigures } from './thumbnail-pool.js';
+import type { PoolFigures } from '../thumbnails/thumbnail-pool.js';
 
 export type Stage = 'intake' | 'download' | 'thumbnail';
 

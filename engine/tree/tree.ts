@@ -1,9 +1,8 @@
-import { readOwnText } from '../spool/safe-open.js';
+import { readOwnText } from '../../spool/safe-open.js';
 import { stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OutputFormat, ProcessDetails } from './config.js';
-import { pathForHash } from './hash.js';
-import { EXTENSIONS } from '../workers/thumbnail-task.js';
+import { pathForHash } from '../core/hash.js';
+import { EXTENSIONS, type OutputFormat, type ProcessDetails } from '../../workers/thumbnail-task.js';
 
 /** One file of an image, as the manifest lists it. `path` is relative to the tree root. */
 export interface ManifestSize {

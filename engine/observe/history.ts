@@ -5,7 +5,7 @@
  * shows the minute in progress in its state file, so readers see every engine of the spool, live or
  * gone, without asking any of them. Files older than two days are removed by readers.
  */
-import { readOwnText } from '../spool/safe-open.js';
+import { readOwnText } from '../../spool/safe-open.js';
 import { appendFile, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 

@@ -1,8 +1,8 @@
 import { Piscina } from 'piscina';
-import type { ThumbnailResult, ThumbnailTask } from '../workers/thumbnail-task.js';
-import { restrictLoaders } from '../workers/pipeline.js';
+import type { ThumbnailResult, ThumbnailTask } from '../../workers/thumbnail-task.js';
+import { restrictLoaders } from '../../workers/pipeline.js';
 
-const WORKER = new URL('../workers/thumbnail-worker.js', import.meta.url);
+const WORKER = new URL('../../workers/thumbnail-worker.js', import.meta.url);
 
 export interface ThumbnailPoolOptions {
   threads: number;

@@ -1,37 +1,8 @@
 import { availableParallelism } from 'node:os';
-import { isAllowEntry } from './address-guard.js';
-import { destProblem } from './sweep/rsync.js';
-import type { BackoffPolicy } from './backoff.js';
-
-export interface SweepTarget {
-  name: string;
-  dest: string;
-  /** This target's own rsync --bwlimit in KiB/s, overriding sweep.bwlimitKiB. */
-  bwlimitKiB?: number;
-}
-
-/** One output size: fit inside width x height, never upscaled. */
-export interface SizeSpec {
-  name: string;
-  width: number;
-  height: number;
-}
-
-export type OutputFormat = 'webp' | 'jpeg' | 'avif' | 'png';
-
-/** How an image is processed: the old `lis_datasource_process_details`. */
-export interface ProcessDetails {
-  /** Encoder quality 1-100. */
-  quality: number;
-  /** Gaussian sharpen sigma after resizing; 0 turns it off. */
-  sharpen: number;
-  /** Gamma used while resizing (e.g. 2.2); 0 turns it off. */
-  gamma: number;
-  /** Colour that transparent pixels are flattened onto. */
-  background: string;
-  /** Encoder effort (WebP 0-6, AVIF 0-9): higher makes smaller files, slower. */
-  effort: number;
-}
+import { isAllowEntry } from '../core/address-guard.js';
+import { destProblem, type SweepTarget } from './targets.js';
+import type { BackoffPolicy } from '../core/backoff.js';
+import type { OutputFormat, ProcessDetails, SizeSpec } from '../../workers/thumbnail-task.js';
 
 export interface CountryThumbnails {
   sizes?: SizeSpec[];

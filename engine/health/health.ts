@@ -9,7 +9,7 @@
  * - probing: after the cool-off one job is let through; success closes the breaker, failure pauses
  *   the source again for twice as long (up to `maxCoolOffMs`).
  */
-import type { Config } from './config.js';
+import type { Config } from '../config/config.js';
 
 export type HealthPolicy = Pick<Config['health'], 'windowMs' | 'minSamples' | 'failureRate' | 'coolOffMs' | 'maxCoolOffMs'>;
 

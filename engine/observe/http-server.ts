@@ -12,9 +12,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { dirname, join, sep } from 'node:path';
-import { openRegular } from '../spool/safe-open.js';
+import { openRegular } from '../../spool/safe-open.js';
 import type { Logger } from 'pino';
-import { parseListen } from './config.js';
+import { parseListen } from '../config/config.js';
 import type { Metrics } from './metrics.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
 import type { StatusReport } from './status.js';

@@ -1,9 +1,9 @@
 /**
  * What the daemon shows of itself: the metrics its stages feed, and the HTTP server with the status
- * page. The spool's contents are counted for both by one cached report (engine/http-server.ts).
+ * page. The spool's contents are counted for both by one cached report (engine/observe/http-server.ts).
  */
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import type { Config } from '../config/config.js';
 import { cachedReport, startHttpServer, type RunningHttpServer } from './http-server.js';
 import { Metrics, type LiveFigures } from './metrics.js';
 import { gatherStatus, statusSource, type StatusReport } from './status.js';

@@ -1,10 +1,10 @@
 import { isIP } from 'node:net';
 import { Agent, EnvHttpProxyAgent, Pool, request, type Dispatcher } from 'undici';
-import { AddressGuard, AllowList, BlockedAddressError } from './address-guard.js';
-import type { Config } from './config.js';
-import { ImageSysError, type ErrorCode } from './errors.js';
+import { AddressGuard, AllowList, BlockedAddressError } from '../core/address-guard.js';
+import type { Config } from '../config/config.js';
+import { ImageSysError, type ErrorCode } from '../core/errors.js';
 import { HostPacer } from './pacer.js';
-import { KeyedSemaphore, Semaphore } from './semaphore.js';
+import { KeyedSemaphore, Semaphore } from '../core/semaphore.js';
 import { sniff } from './sniff.js';
 
 export type DownloadOptions = Config['download'];

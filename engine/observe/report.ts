@@ -1,6 +1,6 @@
 /**
  * `imagesys report`, like the old worker report: per process and per host, images per hour and
- * failures over the last 24 hours, from the engines' history files (engine/history.ts).
+ * failures over the last 24 hours, from the engines' history files (engine/observe/history.ts).
  */
 import { addCounts, emptyCounts, minuteOf, type MinuteCounts, type ProcessHistory } from './history.js';
 

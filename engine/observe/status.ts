@@ -1,14 +1,14 @@
-import { entriesOf } from '../spool/dirs.js';
-import type { Config } from './config.js';
+import { entriesOf } from '../../spool/dirs.js';
+import type { Config } from '../config/config.js';
 import { lstat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { JOB_SUFFIX, isVisible, stateDir, STATES, type State } from '../spool/layout.js';
-import { LIMITS } from '../spool/limits.js';
-import { readRegular } from '../spool/safe-open.js';
+import { JOB_SUFFIX, isVisible, stateDir, STATES, type State } from '../../spool/layout.js';
+import { LIMITS } from '../../spool/limits.js';
+import { readRegular } from '../../spool/safe-open.js';
 import { readDaemonStates, type SeenDaemon } from './daemon-state.js';
-import { withoutCredentials } from './hash.js';
+import { withoutCredentials } from '../core/hash.js';
 import { minutesInProgress, readHistory, slotted, sumSince, type MinuteCounts } from './history.js';
-import { readTargetRecords, targetStatus } from './sweep/target-status.js';
+import { readTargetRecords, targetStatus } from '../sweep/target-status.js';
 
 export interface DiskInfo {
   path: string;

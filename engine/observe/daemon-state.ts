@@ -4,13 +4,13 @@
  * sources and disk pauses whether it runs beside the daemon or not; a file that stopped being
  * refreshed belongs to an engine that died.
  */
-import { readOwnText } from '../spool/safe-open.js';
+import { readOwnText } from '../../spool/safe-open.js';
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AtomicWriter } from '../spool/atomic.js';
-import { isOwnerDead, ownerTag, SELF, type Owner } from '../spool/owner.js';
-import type { DiskFree } from './disk.js';
-import type { PausedSource } from './health.js';
+import type { AtomicWriter } from '../../spool/atomic.js';
+import { isOwnerDead, ownerTag, SELF, type Owner } from '../../spool/owner.js';
+import type { DiskFree } from '../health/disk.js';
+import type { PausedSource } from '../health/health.js';
 import type { MinuteRecord } from './history.js';
 import type { LatestThumbnail } from './status.js';
 
@@ -29,7 +29,7 @@ export interface DaemonState {
   disk: DiskFree[];
   /** Why downloads are paused now (low disk), if they are. */
   downloadsPaused?: string;
-  /** Its history file's name (engine/history.ts) and the minute in progress, not yet in that file. */
+  /** Its history file's name (engine/observe/history.ts) and the minute in progress, not yet in that file. */
   historyKey?: string;
   currentMinute?: MinuteRecord;
   /** Its newest thumbnails, newest first. */

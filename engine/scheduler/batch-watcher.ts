@@ -10,7 +10,7 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename } from 'node:path';
-import { BATCH_SUFFIX, isVisible } from '../spool/layout.js';
+import { BATCH_SUFFIX, isVisible } from '../../spool/layout.js';
 
 export interface BatchWatcher {
   close(): void;
