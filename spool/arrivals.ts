@@ -14,7 +14,7 @@
  * full scan finds it once the log is empty. The log orders work; it never decides whether work exists.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rmdir, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { entriesOf } from './dirs.js';
@@ -237,4 +237,9 @@ async function closeAbandonedIn(dir: string, now: number): Promise<number> {
     closed++;
   }
   return closed;
+}
+
+/** Removes an overflow log's directory once it is empty; one that is not (a segment came meanwhile) stays. */
+export async function removeEmptyOverflow(spool: string, country: string, overflow: string): Promise<void> {
+  await rmdir(join(arrivalsDir(spool, country), overflow)).catch(() => {});
 }

@@ -39,3 +39,8 @@ export function isVisible(name: string, suffix: string): boolean {
 export function stripSuffix(name: string, suffix: string): string {
   return name.slice(0, -suffix.length);
 }
+
+/** A batch of URLs ETL dropped into incoming/<country>/. */
+export function batchPath(spool: string, country: string, name: string): string {
+  return join(spool, 'incoming', country, name);
+}

@@ -14,6 +14,20 @@ import type { PausedSource } from '../health/health.js';
 import type { MinuteRecord } from './history.js';
 import type { LatestThumbnail } from './status.js';
 
+/** What one engine has done since it started: `imagesys run` prints it, the state file carries it. */
+export interface EngineStats {
+  thumbed: number;
+  /** Attempts aborted because they made no progress for health.stuckMs. */
+  stuck: number;
+  skipped: number;
+  failed: number;
+  retries: number;
+  /** Originals set down in downloaded/ because every thread was busy. */
+  spilled: number;
+  batches: number;
+  failuresByCode: Record<string, number>;
+}
+
 export interface DaemonState {
   version: 1;
   host: string;
@@ -23,7 +37,7 @@ export interface DaemonState {
   startedAt: string;
   updatedAt: string;
   queued: { incoming: number; downloaded: number; active: number; waiting: number };
-  stats: { thumbed: number; skipped: number; failed: number; retries: number; spilled: number; batches: number; stuck: number; failuresByCode: Record<string, number> };
+  stats: EngineStats;
   /** Hosts and datasources paused for failing too often. */
   paused: PausedSource[];
   disk: DiskFree[];
