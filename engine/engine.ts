@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { closeAbandonedSegments, type ArrivalLine } from '../spool/arrivals.js';
+import { closeAbandonedSegments } from '../spool/arrivals.js';
 import { locksDir, spoolTmpDir, stateDir } from '../spool/layout.js';
 import { removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';
 import { SELF } from '../spool/owner.js';
@@ -232,7 +232,7 @@ export class Engine {
     this.watcher?.close();
     // what is only queued stays in the spool for the next start, and keeps its place in the arrival
     // log: its segment was removed once it was queued
-    await this.journalWaiting();
+    await this.feeder.journal(this.queues.waitingIncoming(), (error, country) => this.intakeLog.warn({ err: error, country }, 'queued jobs could not be logged; the scan will find them'));
     this.queues.dropQueued();
     this.checkIdle();
     // a job hung beyond its abort must not hold the stop forever: its claim goes when the process exits
@@ -245,19 +245,6 @@ export class Engine {
     await this.spool.arrivals.close();
     await this.state.writeHistory(true);
     await removeDaemonState(this.config.spool);
-  }
-
-  /** Incoming jobs queued or waiting for their backoff go back into the arrival log. */
-  private async journalWaiting(): Promise<void> {
-    const byCountry = new Map<string, ArrivalLine[]>();
-    for (const { country, name, host } of this.queues.waitingIncoming()) {
-      const lines = byCountry.get(country) ?? [];
-      lines.push(host ? { name, host } : { name });
-      byCountry.set(country, lines);
-    }
-    for (const [country, names] of byCountry) {
-      await this.spool.arrivals.append(country, names).catch((error) => this.intakeLog.warn({ err: error, country }, 'queued jobs could not be logged; the scan will find them'));
-    }
   }
 
   get queueDepth(): number {
@@ -398,30 +385,11 @@ export class Engine {
     // what was fresh is stale after an attempt: read it from disk next time
     const { fresh: _fresh, ...candidate } = attempt.candidate;
     this.queues.finish(attempt.candidate);
-    this.count(candidate, outcome);
+    this.tally.outcome(candidate.country, outcome);
     const due = dueAfter(outcome, this.clock(), this.config.claims.staleMs);
     if (due !== undefined) this.queues.defer(candidate, due);
     if (outcome.kind === 'spilled') void this.queues.offer({ stage: 'downloaded', country: candidate.country, name: candidate.name }, false);
     this.pumpAll();
-  }
-
-  private count(candidate: Candidate, outcome: Outcome): void {
-    switch (outcome.kind) {
-      case 'thumbed':
-        this.tally.thumbed(candidate.country, outcome.skipped !== undefined, outcome.made);
-        return;
-      case 'failed':
-        this.tally.failed(candidate.country, outcome.code);
-        return;
-      case 'retry':
-        this.tally.retried(candidate.country);
-        return;
-      case 'spilled':
-        this.tally.spilled();
-        return;
-      default:
-        return;
-    }
   }
 
   private isIdle(): boolean {

@@ -8,11 +8,11 @@ export function candidateOf(country: string, line: ArrivalLine): Candidate {
   return line.host ? { stage: 'incoming', country, name: line.name, host: line.host } : { stage: 'incoming', country, name: line.name };
 }
 
-/** Lines grouped by their host, in order (what waits for a full host goes to its overflow log). Pure. */
-function pushTo(byHost: Map<string, ArrivalLine[]>, host: string, line: ArrivalLine): void {
-  const lines = byHost.get(host);
+/** Lines grouped by a key (their host, their country), in order. */
+function pushTo(groups: Map<string, ArrivalLine[]>, key: string, line: ArrivalLine): void {
+  const lines = groups.get(key);
   if (lines) lines.push(line);
-  else byHost.set(host, [line]);
+  else groups.set(key, [line]);
 }
 
 /**
@@ -53,6 +53,13 @@ export class ArrivalFeeder {
     if (!this.logPending.has(country) && !this.feedingSegment.has(country) && !this.queues.hostLineFull(candidate) && this.queues.offerNow(candidate)) return;
     this.logPending.add(country);
     await this.spool.arrivals.append(country, [line]);
+  }
+
+  /** Incoming jobs queued or waiting for their backoff, at a stop: back into the arrival log, keeping their hosts. */
+  async journal(waiting: readonly Candidate[], onError: (error: unknown, country: string) => void): Promise<void> {
+    const byCountry = new Map<string, ArrivalLine[]>();
+    for (const { country, name, host } of waiting) pushTo(byCountry, country, host ? { name, host } : { name });
+    for (const [country, lines] of byCountry) await this.spool.arrivals.append(country, lines).catch((error: unknown) => onError(error, country));
   }
 
   /** Feeds what the log holds; returns how many lines it fed. One feed at a time. */

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
+import type { Outcome } from '../job/processor.js';
 import type { EngineStats } from '../observe/daemon-state.js';
 import { MinuteBuckets } from '../observe/history.js';
 import type { StageObserver } from '../observe/metrics.js';
@@ -32,6 +33,14 @@ export class Tally {
       failed: (stage, code, o) => outer.failed(stage, code, o),
       job: (country, outcome) => outer.job(country, outcome),
     };
+  }
+
+  /** What an attempt came to; outcomes that only wait (busy, deferred, paused, gone) count nothing. */
+  outcome(country: string, outcome: Outcome): void {
+    if (outcome.kind === 'thumbed') this.thumbed(country, outcome.skipped !== undefined, outcome.made);
+    else if (outcome.kind === 'failed') this.failed(country, outcome.code);
+    else if (outcome.kind === 'retry') this.retried(country);
+    else if (outcome.kind === 'spilled') this.spilled();
   }
 
   thumbed(country: string, skipped: boolean, made: LatestThumbnail | undefined): void {
