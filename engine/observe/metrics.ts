@@ -10,7 +10,7 @@ import type { State } from '../../spool/layout.js';
 import type { DiskFree } from '../health/disk.js';
 import { isErrorCode } from '../core/errors.js';
 import type { SourceFigures } from '../health/health.js';
-import type { TargetStatus } from './status.js';
+import type { TargetStatus } from '../sweep/target-status.js';
 import type { PoolFigures } from '../thumbnails/thumbnail-pool.js';
 
 export type Stage = 'intake' | 'download' | 'thumbnail';

@@ -8,7 +8,7 @@ import { readRegular } from '../../spool/safe-open.js';
 import { readDaemonStates, type SeenDaemon } from './daemon-state.js';
 import { withoutCredentials } from '../core/hash.js';
 import { minutesInProgress, readHistory, slotted, sumSince, type MinuteCounts } from './history.js';
-import { readTargetRecords, targetStatus } from '../sweep/target-status.js';
+import { readTargetRecords, targetStatus, type TargetStatus } from '../sweep/target-status.js';
 
 export interface DiskInfo {
   path: string;
@@ -50,28 +50,6 @@ export interface StatusReport {
   refreshSeconds: number;
 }
 
-export interface TargetStatus {
-  target: string;
-  /**
-   * Seconds since the start of the last sweep that left this target level (everything thumbed before
-   * then is there); null when it never was.
-   */
-  lagSeconds: number | null;
-  /** Images and deletions waiting in its backlog now. */
-  backlog: number;
-  lastLevelAt: string | null;
-  lastAttemptAt: string | null;
-  /** How long the last sweep spent on it (rsync runs included). */
-  lastSeconds: number | null;
-  /** Why the last sweep left it behind. */
-  lastError?: string;
-  /** New to the sweeper and not yet sent the whole tree once: not level, whatever its backlog. */
-  seeding: boolean;
-  /** Over all sweeps: images sent, images deleted, sweeps that left it behind. */
-  sentTotal: number;
-  deletedTotal: number;
-  behindTotal: number;
-}
 
 /** Counts of one minute (or a sum of minutes), without the failures by code. */
 export type ThroughputCounts = Omit<MinuteCounts, 'codes'>;

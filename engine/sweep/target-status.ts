@@ -7,8 +7,31 @@ import { readOwnText } from '../../spool/safe-open.js';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
-import type { TargetStatus } from '../observe/status.js';
 import { sweepDir } from './outbox.js';
+
+/** How far behind a target is, as status, the page and /metrics show it. */
+export interface TargetStatus {
+  target: string;
+  /**
+   * Seconds since the start of the last sweep that left this target level (everything thumbed before
+   * then is there); null when it never was.
+   */
+  lagSeconds: number | null;
+  /** Images and deletions waiting in its backlog now. */
+  backlog: number;
+  lastLevelAt: string | null;
+  lastAttemptAt: string | null;
+  /** How long the last sweep spent on it (rsync runs included). */
+  lastSeconds: number | null;
+  /** Why the last sweep left it behind. */
+  lastError?: string;
+  /** New to the sweeper and not yet sent the whole tree once: not level, whatever its backlog. */
+  seeding: boolean;
+  /** Over all sweeps: images sent, images deleted, sweeps that left it behind. */
+  sentTotal: number;
+  deletedTotal: number;
+  behindTotal: number;
+}
 
 export interface TargetRecord {
   target: string;
