@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseConfig, isCountry, type Config } from '../engine/config/config.js';
 import { targetKind } from '../engine/config/targets.js';
+import { ProgramError } from '../engine/core/program-errors.js';
 
 export interface CommonArgs {
   config?: string;
@@ -14,7 +15,12 @@ export interface CommonArgs {
   noproxy?: boolean;
 }
 
-export class UsageError extends Error {}
+/** A command line that cannot be run as given. */
+export class UsageError extends ProgramError {
+  constructor(message: string) {
+    super('ERR_IMAGESYS_USAGE', message);
+  }
+}
 
 /**
  * Loads the config file (if any), applies CLI overrides, validates once. Relative paths in a config

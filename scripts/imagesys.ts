@@ -2,8 +2,7 @@
 /** `imagesys`: one program for the daemon, the spool and the tree. */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ConfigError } from '../engine/config/config.js';
-import { ImageSysError } from '../engine/core/errors.js';
+import { exitCodeOf, programCodeOf } from '../engine/core/program-errors.js';
 import { loadConfig, selectedCountries, UsageError, workCountries, type CommonArgs } from './cli-config.js';
 import { demoCommand } from './commands/demo.js';
 import { enqueueCommand } from './commands/enqueue.js';
@@ -118,11 +117,8 @@ try {
   await cli.parseAsync();
   process.exitCode = exitCode;
 } catch (error) {
-  if (error instanceof ConfigError || error instanceof UsageError || error instanceof ImageSysError) {
-    console.error(`imagesys: ${error.message}`);
-    process.exitCode = 2;
-  } else {
-    console.error(error);
-    process.exitCode = 1;
-  }
+  // a program error says what went wrong in its message; anything else is shown with its stack
+  if (programCodeOf(error) === 'ERR_IMAGESYS_INTERNAL') console.error(error);
+  else console.error(`imagesys: ${(error as Error).message}`);
+  process.exitCode = exitCodeOf(error);
 }

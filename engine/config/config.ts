@@ -189,6 +189,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
 } satisfies Config);
 
 export class ConfigError extends Error {
+  readonly code = 'ERR_IMAGESYS_CONFIG';
   readonly key: string;
   constructor(key: string, expected: string, received: unknown) {
     super(`config: expected ${expected} for ${key} but received ${describe(received)}`);
