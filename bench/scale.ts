@@ -15,10 +15,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { parseConfig } from '../engine/config/config.js';
+import { systemClock, type Clock } from '../engine/core/clock.js';
 import { Engine } from '../engine/engine.js';
 import { hashForUrl } from '../engine/core/hash.js';
 import { createLogger } from '../engine/log/logger.js';
@@ -27,10 +27,13 @@ import { startSourceServer, type Route, type SourceServer } from '../scripts/sou
 import { makeSample } from '../scripts/sample-images.js';
 import { ArrivalWriter } from '../spool/arrivals.js';
 import { arrivalOf } from '../spool/job.js';
+import { table } from './lib/format.js';
+import { printJsonLine, printLines, progressLines } from './lib/output.js';
+import { RssSampler } from './lib/rss.js';
+import { MIB, round, secondsBetween, secondsSince } from './lib/stats.js';
+import { execFileAsync } from './lib/tool.js';
 
-const execFileAsync = promisify(execFile);
-const progress = (text: string): void => void process.stderr.write(`bench:scale: ${text}\n`);
-const MIB = 1024 * 1024;
+const progress = progressLines('bench:scale');
 
 /** Stands in for sharp: answers at once with one tiny output per size, as a real result would look. */
 function stubPool(): ThumbnailRunner {
@@ -50,11 +53,11 @@ function stubPool(): ThumbnailRunner {
  * as `imagesys enqueue` would (without its per-URL claim and duplicate checks, to fill a million in
  * minutes rather than an hour).
  */
-async function fillSpool(spool: string, count: number, urlOf: (i: number) => string): Promise<void> {
+async function fillSpool(spool: string, count: number, urlOf: (i: number) => string, clock: Clock): Promise<void> {
   const dir = join(spool, 'incoming', 'uk');
   mkdirSync(dir, { recursive: true });
   const arrivals = new ArrivalWriter(spool);
-  const at = new Date().toISOString();
+  const at = new Date(clock()).toISOString();
   const started = performance.now();
   let names: Array<{ name: string; host?: string }> = [];
   for (let i = 0; i < count; i++) {
@@ -66,7 +69,7 @@ async function fillSpool(spool: string, count: number, urlOf: (i: number) => str
       await arrivals.append('uk', names);
       names = [];
     }
-    if (i > 0 && i % 100_000 === 0) progress(`  ${i} jobs written (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    if (i > 0 && i % 100_000 === 0) progress(`  ${i} jobs written (${secondsSince(started).toFixed(0)} s)`);
   }
   await arrivals.append('uk', names);
   await arrivals.close();
@@ -109,8 +112,9 @@ async function runEngine(root: string, seconds: number): Promise<Omit<ScaleResul
     }
     return claim;
   };
-  let peakRss = process.memoryUsage.rss();
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
+  // sampled only (no kernel high-water mark), as this bench has always measured
+  const sampler = new RssSampler({ kernelHighWater: false });
+  sampler.start();
   const started = performance.now();
   await engine.start();
   while (firstClaimAt === 0) await new Promise((r) => setTimeout(r, 5));
@@ -119,10 +123,10 @@ async function runEngine(root: string, seconds: number): Promise<Omit<ScaleResul
   const from = claims;
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  const claimRate = (claims - from) / ((performance.now() - t0) / 1000);
-  clearInterval(sampler);
+  const claimRate = (claims - from) / secondsSince(t0);
+  sampler.stop();
   await engine.stop();
-  return { startSeconds: (firstClaimAt - started) / 1000, claimRate, peakRssMb: peakRss / MIB };
+  return { startSeconds: secondsBetween(started, firstClaimAt), claimRate, peakRssMb: sampler.peakBytes / MIB };
 }
 
 async function measure(queued: number, seconds: number, workDir: string, server: SourceServer): Promise<ScaleResult> {
@@ -130,7 +134,7 @@ async function measure(queued: number, seconds: number, workDir: string, server:
   try {
     progress(`filling a spool with ${queued} jobs ...`);
     // every job its own URL (the hash names the job); the server answers all with one photo
-    await fillSpool(configFor(root).spool, queued, (i) => server.url(`/p.jpg?i=${i}`));
+    await fillSpool(configFor(root).spool, queued, (i) => server.url(`/p.jpg?i=${i}`), systemClock);
     const child = await execFileAsync(process.execPath, [fileURLToPath(import.meta.url), '--engine', root, '--seconds', String(seconds)], { maxBuffer: 1 << 20 });
     const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as Omit<ScaleResult, 'jobs'>;
     progress(`  first claim ${result.startSeconds.toFixed(2)} s after start; ${result.claimRate.toFixed(0)} claims/s; engine peak RSS ${result.peakRssMb.toFixed(0)} MiB`);
@@ -151,7 +155,7 @@ const { values } = parseArgs({
   },
 });
 if (values.engine) {
-  console.log(JSON.stringify(await runEngine(values.engine, Number(values.seconds))));
+  printJsonLine(await runEngine(values.engine, Number(values.seconds)));
   process.exit(0);
 }
 const image = await makeSample({ width: 320, height: 240, seed: 7 });
@@ -159,23 +163,20 @@ const server = await startSourceServer(new Map<string, Route>([['/p.jpg', { kind
 const small = await measure(Number(values.small), Number(values.seconds), values.tmp, server);
 const big = await measure(Number(values.big), Number(values.seconds), values.tmp, server);
 await server.close();
-const round = (n: number, d = 2): number => Math.round(n * 10 ** d) / 10 ** d;
-console.log(`queued      start to first claim   claims/s   peak RSS`);
-for (const r of [small, big]) console.log(`${String(r.jobs).padEnd(11)} ${`${r.startSeconds.toFixed(2)} s`.padEnd(22)} ${r.claimRate.toFixed(0).padEnd(10)} ${r.peakRssMb.toFixed(0)} MiB`);
+const rows = [['queued', 'start to first claim', 'claims/s', 'peak RSS']];
+for (const r of [small, big]) rows.push([String(r.jobs), `${r.startSeconds.toFixed(2)} s`, r.claimRate.toFixed(0), `${r.peakRssMb.toFixed(0)} MiB`]);
 const ratio = big.claimRate / small.claimRate;
-console.log(`targets: start_1m_s <= 5: ${big.startSeconds <= 5 ? 'met' : 'NOT MET'}; rss_1m_mb <= 400: ${big.peakRssMb <= 400 ? 'met' : 'NOT MET'}; claim_rate_1m >= 0.8 x claim_rate_10k: ${ratio.toFixed(2)} ${ratio >= 0.8 ? 'met' : 'NOT MET'}`);
-console.log(
-  JSON.stringify({
-    start_1m_s: round(big.startSeconds),
-    rss_1m_mb: round(big.peakRssMb, 1),
-    claim_rate_10k: round(small.claimRate, 1),
-    claim_rate_1m: round(big.claimRate, 1),
-    claim_rate_ratio: round(ratio, 3),
-    start_10k_s: round(small.startSeconds),
-    rss_10k_mb: round(small.peakRssMb, 1),
-    jobs_small: small.jobs,
-    jobs_big: big.jobs,
-    seconds: Number(values.seconds),
-    tmp: values.tmp,
-  }),
-);
+printLines([table(rows), `targets: start_1m_s <= 5: ${big.startSeconds <= 5 ? 'met' : 'NOT MET'}; rss_1m_mb <= 400: ${big.peakRssMb <= 400 ? 'met' : 'NOT MET'}; claim_rate_1m >= 0.8 x claim_rate_10k: ${ratio.toFixed(2)} ${ratio >= 0.8 ? 'met' : 'NOT MET'}`]);
+printJsonLine({
+  start_1m_s: round(big.startSeconds),
+  rss_1m_mb: round(big.peakRssMb, 1),
+  claim_rate_10k: round(small.claimRate, 1),
+  claim_rate_1m: round(big.claimRate, 1),
+  claim_rate_ratio: round(ratio, 3),
+  start_10k_s: round(small.startSeconds),
+  rss_10k_mb: round(small.peakRssMb, 1),
+  jobs_small: small.jobs,
+  jobs_big: big.jobs,
+  seconds: Number(values.seconds),
+  tmp: values.tmp,
+});

@@ -16,17 +16,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { systemClock, type Clock } from '../engine/core/clock.js';
 import { hashForUrl } from '../engine/core/hash.js';
 import { gatherStatus } from '../engine/observe/status.js';
 import { STATES } from '../spool/layout.js';
+import { fmt } from './lib/format.js';
+import { printJsonLine, printLines, progressLines } from './lib/output.js';
+import { median, round, secondsSince } from './lib/stats.js';
 
-const progress = (text: string): void => void process.stderr.write(`bench:status: ${text}\n`);
+const progress = progressLines('bench:status');
 const CODES = ['http_not_found', 'not_image', 'decode_failed', 'body_timeout'];
 
-function fill(spool: string, state: 'incoming' | 'failed', count: number): void {
+function fill(spool: string, state: 'incoming' | 'failed', count: number, clock: Clock): void {
   const dir = join(spool, state, 'uk');
   mkdirSync(dir, { recursive: true });
-  const at = new Date().toISOString();
+  const at = new Date(clock()).toISOString();
   for (let i = 0; i < count; i++) {
     const url = `http://img.example.com/${state}/${i}.jpg`;
     const hash = hashForUrl(url);
@@ -46,8 +50,6 @@ async function bareCount(spool: string): Promise<number> {
   return n;
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
 const { values } = parseArgs({ options: { jobs: { type: 'string', default: '200000' }, failed: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '3' }, tmp: { type: 'string' } } });
 const jobs = Number(values.jobs);
 const failed = Number(values.failed);
@@ -55,27 +57,28 @@ const rounds = Number(values.rounds);
 const root = await mkdtemp(join(values.tmp ?? tmpdir(), 'imagesys-bench-status-'));
 try {
   const spool = join(root, 'spool');
-  fill(spool, 'incoming', jobs);
-  fill(spool, 'failed', failed);
+  fill(spool, 'incoming', jobs, systemClock);
+  fill(spool, 'failed', failed, systemClock);
   const source = { spool, tree: join(root, 'tree'), countries: ['uk'], targets: [], refreshSeconds: 10 };
   const figures = { status_s: [] as number[], count_s: [] as number[], loop_max_ms: [] as number[] };
-  for (let round = 1; round <= rounds; round++) {
+  for (let pass = 1; pass <= rounds; pass++) {
     let started = performance.now();
     const counted = await bareCount(spool);
-    figures.count_s.push((performance.now() - started) / 1000);
+    figures.count_s.push(secondsSince(started));
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
     started = performance.now();
     const report = await gatherStatus(source);
-    figures.status_s.push((performance.now() - started) / 1000);
+    figures.status_s.push(secondsSince(started));
     loop.disable();
     figures.loop_max_ms.push(loop.max / 1e6);
     if (report.totals.incoming !== jobs || report.totals.failed !== failed || counted !== jobs + failed) throw new Error(`counted ${JSON.stringify(report.totals)} / ${counted}, expected ${jobs} + ${failed}`);
-    console.log(`round ${round}: status_s ${figures.status_s.at(-1)!.toFixed(2)}  count_s ${figures.count_s.at(-1)!.toFixed(2)}  loop_max_ms ${figures.loop_max_ms.at(-1)!.toFixed(0)}`);
+    printLines([`round ${pass}: status_s ${fmt(figures.status_s.at(-1), 2)}  count_s ${fmt(figures.count_s.at(-1), 2)}  loop_max_ms ${fmt(figures.loop_max_ms.at(-1), 0)}`]);
   }
-  const status = median(figures.status_s);
-  const count = median(figures.count_s);
-  console.log(JSON.stringify({ jobs, failed, status_s: +status.toFixed(3), count_s: +count.toFixed(3), ratio: +(status / count).toFixed(2), loop_max_ms: +median(figures.loop_max_ms).toFixed(1) }));
+  // the upper middle of an even count of rounds
+  const status = median(figures.status_s, 'upper');
+  const count = median(figures.count_s, 'upper');
+  printJsonLine({ jobs, failed, status_s: round(status, 3), count_s: round(count, 3), ratio: round(status / count, 2), loop_max_ms: round(median(figures.loop_max_ms, 'upper'), 1) });
 } finally {
   await rm(root, { recursive: true, force: true });
 }

@@ -1,0 +1,144 @@
+/**
+ * `npm run bench`'s report, from the phases' results: the table, the ratios against the targets and
+ * the JSON line (its keys are what records of past runs hold: keep them). Pure.
+ */
+import type { Phase } from './bench-args.js';
+import { fmt, table } from './lib/format.js';
+import { MIB, ratio, round } from './lib/stats.js';
+import type { CliToolResult } from './phases/cli-tool.js';
+import type { E2eResult } from './phases/e2e.js';
+import type { PhaseResult } from './phases/phase.js';
+import type { PipelineResult } from './phases/pipeline.js';
+import type { RawResult } from './phases/raw-sharp.js';
+
+/** What each phase gave; a phase not run is missing. */
+export interface BenchResults {
+  pipeline?: PipelineResult;
+  raw?: RawResult;
+  vipsthumbnail?: CliToolResult;
+  imagemagick?: CliToolResult;
+  e2e?: E2eResult;
+}
+
+/** The facts of the run the report states beside the figures. */
+export interface BenchRun {
+  images: number;
+  corpusMiB: number;
+  corpusLabel: string;
+  /** --corpus, or undefined for generated samples. */
+  corpusDir: string | undefined;
+  threads: number;
+  /** The outputs made, as "120x90, 200x150 webp q75". */
+  outputs: string;
+  phases: readonly Phase[];
+  fsync: boolean;
+  rounds: number;
+  loadBefore: number;
+  loadAfter: number;
+  /** RSS when the first timed round started. */
+  firstRssBytes: number | undefined;
+  hwmResetWorked: boolean;
+  cpuModel: string;
+  cores: number;
+  node: string;
+  sharp: string;
+  libvips: string;
+  sharpDefaultConcurrency: number;
+  uvThreadpoolSize: number;
+}
+
+export interface BenchReport {
+  lines: string[];
+  json: Record<string, unknown>;
+  /** Failed images over every phase (the exit code is 1 when there are any). */
+  failures: number;
+}
+
+const mark = (ok: boolean | null): string => (ok === null ? 'n/a' : ok ? 'met' : 'NOT MET');
+
+export function benchReport(results: BenchResults, run: BenchRun): BenchReport {
+  const { pipeline, raw, vipsthumbnail: vips, imagemagick: magick, e2e } = results;
+  const pipelineRate = pipeline?.imgPerSec ?? null;
+  const rawRate = raw?.imgPerSec ?? null;
+  const magickRate = magick?.imgPerSec ?? null;
+  const e2eRate = e2e?.imgPerSec ?? null;
+  const peakBytes = pipeline || e2e ? Math.max(pipeline?.peakRssBytes ?? 0, e2e?.peakRssBytes ?? 0) : null;
+  const peakRssMb = peakBytes === null ? null : peakBytes / MIB;
+  const bytesPerImage = pipeline?.bytesPerImage ?? null;
+  const pipelineVsRaw = ratio(pipelineRate, rawRate);
+  const e2eVsPipeline = ratio(e2eRate, pipelineRate);
+  const pipelineVsMagick = ratio(pipelineRate, magickRate);
+  const targets = {
+    pipeline_ge_0_9_raw: pipelineVsRaw === null ? null : pipelineVsRaw >= 0.9,
+    e2e_ge_0_8_pipeline: e2eVsPipeline === null ? null : e2eVsPipeline >= 0.8,
+    pipeline_ge_4_imagemagick: pipelineVsMagick === null ? null : pipelineVsMagick >= 4,
+    peak_rss_le_300mb: peakRssMb === null ? null : peakRssMb <= 300,
+  };
+
+  const rows: string[][] = [['phase', 'img/s', 'seconds', 'images', 'failed', 'notes']];
+  const row = (name: string, r: PhaseResult | undefined): void => {
+    if (!r) rows.push([name, '-', '-', '-', '-', 'not run']);
+    else rows.push([name, fmt(r.imgPerSec), fmt(r.seconds, 2), String(r.images), String(r.failures), r.note]);
+  };
+  row('pipeline', pipeline);
+  row('raw sharp (best)', raw);
+  for (const v of raw?.variants ?? []) rows.push([`  ${v.label}`, fmt(v.imgPerSec), fmt(v.seconds, 2), String(run.images), '', `${Math.round(v.bytesPerImage)} bytes/image; ${v.note}`]);
+  row('vipsthumbnail', vips);
+  row('imagemagick', magick);
+  row('e2e', e2e);
+
+  const lines = [
+    `ImageSys bench: ${run.images} images (${run.corpusMiB.toFixed(1)} MiB) from ${run.corpusLabel}`,
+    `${run.threads} threads (${run.cpuModel}, ${run.cores} cores), node ${run.node}, sharp ${run.sharp} / libvips ${run.libvips}; outputs ${run.outputs}`,
+    `load average (1 min) before ${run.loadBefore.toFixed(2)}, after ${run.loadAfter.toFixed(2)}: other work on the machine skews every number`,
+    '',
+    table(rows),
+    '',
+    `bytes per image (all sizes, pipeline): ${bytesPerImage === null ? '-' : Math.round(bytesPerImage)}`,
+    `peak RSS (pipeline + e2e phases):      ${fmt(peakRssMb)} MiB (RSS when the first timed round started: ${fmt(run.firstRssBytes === undefined ? null : run.firstRssBytes / MIB)} MiB)${run.hwmResetWorked ? '' : '; VmHWM could not be reset per phase, so it covers the whole run'}`,
+    '',
+    `pipeline / raw sharp   ${fmt(pipelineVsRaw, 2).padStart(6)}   target >= 0.9   ${mark(targets.pipeline_ge_0_9_raw)}`,
+    `e2e / pipeline         ${fmt(e2eVsPipeline, 2).padStart(6)}   target >= 0.8   ${mark(targets.e2e_ge_0_8_pipeline)}`,
+    `pipeline / imagemagick ${fmt(pipelineVsMagick, 2).padStart(6)}   target >= 4     ${mark(targets.pipeline_ge_4_imagemagick)}`,
+    `peak RSS MiB           ${fmt(peakRssMb, 0).padStart(6)}   target <= 300   ${mark(targets.peak_rss_le_300mb)}`,
+  ];
+
+  const json = {
+    pipeline_img_s: round(pipelineRate),
+    raw_sharp_img_s: round(rawRate),
+    vipsthumbnail_img_s: round(vips?.imgPerSec ?? null),
+    imagemagick_img_s: round(magickRate),
+    e2e_img_s: round(e2eRate),
+    peak_rss_mb: round(peakRssMb, 1),
+    bytes_per_image: bytesPerImage === null ? null : Math.round(bytesPerImage),
+    images: run.images,
+    threads: run.threads,
+    pipeline_vs_raw: round(pipelineVsRaw, 3),
+    e2e_vs_pipeline: round(e2eVsPipeline, 3),
+    pipeline_vs_imagemagick: round(pipelineVsMagick, 3),
+    targets_met: targets,
+    raw_sharp_best: raw?.best ?? null,
+    raw_sharp_variants: Object.fromEntries((raw?.variants ?? []).filter((v) => v.counted).map((v) => [v.name, round(v.imgPerSec)])),
+    e2e_ingest_s: round(e2e?.ingestSeconds ?? null, 3),
+    e2e_failures: e2e ? e2e.failures : null,
+    e2e_failures_by_code: e2e?.failuresByCode ?? null,
+    e2e_retries: e2e ? e2e.retries : null,
+    pipeline_failures: pipeline ? pipeline.failures : null,
+    phases: [...run.phases],
+    corpus: run.corpusDir ?? 'generated',
+    corpus_mib: round(run.corpusMiB, 1),
+    sharp: run.sharp,
+    libvips: run.libvips,
+    sharp_default_concurrency: run.sharpDefaultConcurrency,
+    uv_threadpool_size: run.uvThreadpoolSize,
+    vipsthumbnail_version: vips?.version ?? null,
+    imagemagick_version: magick?.version ?? null,
+    node: run.node,
+    e2e_fsync: e2e ? run.fsync : null,
+    rounds: run.rounds,
+    loadavg_before: round(run.loadBefore),
+    loadavg_after: round(run.loadAfter),
+  };
+  const failures = [pipeline, raw, e2e, vips, magick].reduce((n, r) => n + (r?.failures ?? 0), 0);
+  return { lines, json, failures };
+}

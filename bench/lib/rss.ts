@@ -1,0 +1,55 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+
+/** The kernel's high-water mark of this process's RSS (Linux), or null. */
+function readHwmBytes(): number | null {
+  try {
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return match ? Number(match[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0). */
+function resetHwm(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Peak RSS of this process over the spans between start() and stop(): sampled every 50 ms and, with
+ * `kernelHighWater` (the default), also the kernel's high-water mark, reset at each start when allowed
+ * (it catches peaks between samples).
+ */
+export class RssSampler {
+  peakBytes = 0;
+  /** RSS when sampling first started (corpus loaded, pool threads up): what the spans add comes on top. */
+  firstBytes: number | undefined;
+  hwmResetWorked = true;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: { kernelHighWater: boolean } = { kernelHighWater: true }) {}
+
+  start(): void {
+    this.firstBytes ??= process.memoryUsage.rss();
+    if (this.options.kernelHighWater) this.hwmResetWorked = resetHwm() && this.hwmResetWorked;
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 50);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.sample();
+    const hwm = this.options.kernelHighWater ? readHwmBytes() : null;
+    if (hwm !== null) this.peakBytes = Math.max(this.peakBytes, hwm);
+  }
+
+  private sample(): void {
+    this.peakBytes = Math.max(this.peakBytes, process.memoryUsage.rss());
+  }
+}
