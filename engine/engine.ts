@@ -96,7 +96,7 @@ export class Engine {
     const intakeLog = (this.intakeLog = log.child({ component: 'intake' }));
     const healthLog = (this.healthLog = log.child({ component: 'health' }));
     this.spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs, now: () => new Date(this.clock()) });
-    this.downloader = new Downloader(config.download);
+    this.downloader = new Downloader(config.download, this.clock);
     const { threads, tasksPerThread, nice } = config.pool;
     this.pool = options.pool ?? new ThumbnailPool({ threads, tasksPerThread, nice });
     // one image more per thread than it works on, so that no thread waits for the next download

@@ -89,7 +89,7 @@ test('the pacer spaces request starts per host and leaves other hosts alone', ()
 
 test('a Retry-After pauses the whole source until then; the next job probes it', () => {
   const health = new SourceHealth(policy);
-  health.pauseUntil('host:a.example:80', 5_000, 'http_rate_limited');
+  health.pauseUntil('host:a.example:80', 5_000, 'http_rate_limited', 2_000); // within maxCoolOffMs of the time it was asked
   assert.equal(health.admit(HOST, 100), { go: false, until: 5_000 });
   assert.is(health.paused(100)[0]?.lastFailure, 'http_rate_limited');
   assert.equal(health.admit(HOST, 5_000), { go: true, probes: HOST });

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { systemClock, type Clock } from '../core/clock.js';
 import { Agent, EnvHttpProxyAgent, Pool, request, type Dispatcher } from 'undici';
 import { AddressGuard, AllowList, BlockedAddressError } from '../core/address-guard.js';
 import type { Config } from '../config/config.js';
@@ -55,7 +56,10 @@ export class Downloader {
   /** Hosts whose name the guard refused lately (host -> until when): checked before any slot or pacing. */
   private readonly refusedHosts = new Map<string, number>();
 
-  constructor(private readonly options: DownloadOptions) {
+  constructor(
+    private readonly options: DownloadOptions,
+    private readonly clock: Clock = systemClock,
+  ) {
     this.guard = new AddressGuard(new AllowList(options.allow));
     this.pacer = new HostPacer(options.perHostRate);
     const agentOptions = {
@@ -108,7 +112,7 @@ export class Downloader {
       // that requests queued behind the global limit do not start in a burst)
       const outcome = await this.perHost.run(host, () =>
         this.global.run(async () => {
-          await this.pacer.wait(host);
+          await this.pacer.wait(host, this.clock());
           options.onStart?.();
           return this.fetchOnce(current, validators, (signal ??= limit()), auth && new URL(current).origin === auth.origin ? auth.header : undefined);
         }),
@@ -135,7 +139,7 @@ export class Downloader {
     }
     const until = this.refusedHosts.get(host);
     if (until === undefined) return;
-    if (until < Date.now()) {
+    if (until < this.clock()) {
       this.refusedHosts.delete(host);
       return;
     }
@@ -173,7 +177,7 @@ export class Downloader {
       response = await request(url, { method: 'GET', headers, signal, dispatcher: this.dispatcher });
     } catch (error) {
       const failure = networkError(error, signal);
-      if (failure.code === 'blocked_address') this.refusedHosts.set(new URL(url).host, Date.now() + REFUSED_HOST_MS);
+      if (failure.code === 'blocked_address') this.refusedHosts.set(new URL(url).host, this.clock() + REFUSED_HOST_MS);
       throw failure;
     }
     const { statusCode, body } = response;
@@ -202,7 +206,7 @@ export class Downloader {
     }
     if (statusCode !== 200) {
       await body.dump().catch(() => {});
-      throw statusError(statusCode, hostOf(url), header('retry-after'));
+      throw statusError(statusCode, hostOf(url), header('retry-after'), this.clock());
     }
     const declared = Number(header('content-length'));
     if (Number.isFinite(declared) && declared > this.options.maxBytes) {
@@ -251,7 +255,7 @@ function hostOf(url: string): string {
 const MAX_RETRY_AFTER_MS = 6 * 60 * 60 * 1000;
 
 /** Seconds or an HTTP date, as RFC 9110 allows, at most MAX_RETRY_AFTER_MS; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
   if (!value) return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return Math.min(MAX_RETRY_AFTER_MS, seconds * 1000);
@@ -259,11 +263,11 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
   return Number.isNaN(date) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - now));
 }
 
-export function statusError(status: number, host: string, retryAfter?: string): ImageSysError {
+export function statusError(status: number, host: string, retryAfter: string | undefined, now: number): ImageSysError {
   const message = `HTTP ${status} from ${host}`;
   if (status === 404 || status === 410) return new ImageSysError('http_not_found', message);
-  if (status === 429) return new ImageSysError('http_rate_limited', message, optionalDelay(parseRetryAfter(retryAfter)));
-  if (status >= 500 || status === 408) return new ImageSysError('http_server_error', message, optionalDelay(parseRetryAfter(retryAfter)));
+  if (status === 429) return new ImageSysError('http_rate_limited', message, optionalDelay(parseRetryAfter(retryAfter, now)));
+  if (status >= 500 || status === 408) return new ImageSysError('http_server_error', message, optionalDelay(parseRetryAfter(retryAfter, now)));
   if (status >= 400) return new ImageSysError('http_client_error', message);
   return new ImageSysError('http_client_error', `unexpected ${message}`);
 }

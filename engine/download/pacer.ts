@@ -21,8 +21,9 @@ export class HostPacer {
     return at - now;
   }
 
-  async wait(host: string): Promise<void> {
-    const delay = this.reserve(host, Date.now());
+  /** Waits for the slot of a request to `host` starting at `now`. */
+  async wait(host: string, now: number): Promise<void> {
+    const delay = this.reserve(host, now);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
   }
 

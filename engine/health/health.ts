@@ -115,7 +115,7 @@ export class SourceHealth {
    * The source asked for a pause itself (429 or 503 with Retry-After): every job of it waits until
    * then, and the first one after is its probe.
    */
-  pauseUntil(source: string, until: number, reason: string, now = Date.now()): void {
+  pauseUntil(source: string, until: number, reason: string, now: number): void {
     const breaker = this.breakerFor(source);
     breaker.pausedUntil = Math.max(breaker.pausedUntil, Math.min(until, now + this.policy.maxCoolOffMs));
     breaker.lastFailure = reason;

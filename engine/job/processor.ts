@@ -196,7 +196,7 @@ export class Processor {
       if (signal?.aborted) health.abandonProbes(probes);
       else health.record(sources, failure.retryable ? failure.code : undefined, Date.now(), probes);
       // a Retry-After speaks for the whole host: none of its jobs asks before then
-      if (failure.retryAfterMs !== undefined && failure.retryAfterMs > 0) health.pauseUntil(sources[0]!, Date.now() + failure.retryAfterMs, failure.code);
+      if (failure.retryAfterMs !== undefined && failure.retryAfterMs > 0) health.pauseUntil(sources[0]!, Date.now() + failure.retryAfterMs, failure.code, Date.now());
       throw error;
     }
     if (result.notModified) {
