@@ -101,7 +101,7 @@ export class Engine {
     this.pool = options.pool ?? new ThumbnailPool({ threads, tasksPerThread, nice });
     // one image more per thread than it works on, so that no thread waits for the next download
     const thumbnailSlots = threads * (tasksPerThread + 1);
-    this.queues = new Queues({ downloads: config.download.concurrency, thumbnails: thumbnailSlots, perHost: config.download.perHost, queueLimit: config.intake.queueLimit }, this.clock, (stage) => this.pump(stage));
+    this.queues = new Queues({ downloads: config.download.concurrency, thumbnails: thumbnailSlots, perHost: config.download.perHost, queueLimit: config.intake.queueLimit }, this.clock, (state) => this.pump(state));
     this.health = new SourceHealth(config.health);
     this.tally = new Tally(options.observer ?? NO_OBSERVER, this.clock);
     this.watchdog = new Watchdog(config.health.stuckMs, this.clock);
@@ -248,7 +248,7 @@ export class Engine {
   }
 
   get queueDepth(): number {
-    return WORK_STATES.reduce((n, stage) => n + this.queues.queued(stage) + this.queues.inHand(stage), 0);
+    return WORK_STATES.reduce((n, state) => n + this.queues.queued(state) + this.queues.inHand(state), 0);
   }
 
   get deferredCount(): number {
@@ -318,7 +318,7 @@ export class Engine {
 
   private checkStuck(): void {
     const healthLog = this.healthLog;
-    const where = (attempt: Attempt, ageMs: number): Record<string, unknown> => ({ stage: attempt.candidate.stage, country: attempt.candidate.country, job: attempt.candidate.name, ageMs });
+    const where = (attempt: Attempt, ageMs: number): Record<string, unknown> => ({ state: attempt.candidate.state, country: attempt.candidate.country, job: attempt.candidate.name, ageMs });
     this.watchdog.check(
       (attempt, age) => {
         this.tally.stuck();
@@ -332,13 +332,13 @@ export class Engine {
   }
 
   /** Downloads pause while the disk is low and while the originals set down in downloaded/ pile up (the CPU is behind). */
-  private mayStart(stage: WorkState): boolean {
-    if (stage === 'downloaded') return true;
+  private mayStart(state: WorkState): boolean {
+    if (state === 'downloaded') return true;
     return this.disk.paused === undefined && !this.queues.thumbnailsBehind();
   }
 
-  private pump(stage: WorkState): void {
-    if (!this.stopping) for (const candidate of this.queues.startable(stage, () => this.mayStart(stage))) void this.work(candidate);
+  private pump(state: WorkState): void {
+    if (!this.stopping) for (const candidate of this.queues.startable(state, () => this.mayStart(state))) void this.work(candidate);
     this.checkIdle();
   }
 
@@ -355,7 +355,7 @@ export class Engine {
     const attempt = this.watchdog.begin(candidate);
     let outcome: Outcome;
     try {
-      outcome = await this.processor.process(candidate.stage, candidate.country, candidate.name, candidate.fresh, {
+      outcome = await this.processor.process(candidate.state, candidate.country, candidate.name, candidate.fresh, {
         signal: attempt.controller.signal,
         progress: (waiting) => this.watchdog.progress(attempt, waiting),
       });
@@ -388,7 +388,7 @@ export class Engine {
     this.tally.outcome(candidate.country, outcome);
     const due = dueAfter(outcome, this.clock(), this.config.claims.staleMs);
     if (due !== undefined) this.queues.defer(candidate, due);
-    if (outcome.kind === 'spilled') void this.queues.offer({ stage: 'downloaded', country: candidate.country, name: candidate.name }, false);
+    if (outcome.kind === 'spilled') void this.queues.offer({ state: 'downloaded', country: candidate.country, name: candidate.name }, false);
     this.pumpAll();
   }
 

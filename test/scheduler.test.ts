@@ -15,7 +15,7 @@ import { ABANDON_AFTER_MS, verdictOn, Watchdog } from '../engine/scheduler/watch
 import { tempDir } from './support/temp.js';
 
 const LIMITS: QueueLimits = { downloads: 3, thumbnails: 2, perHost: 1, queueLimit: 8 };
-const job = (name: string, host?: string, stage: Candidate['stage'] = 'incoming'): Candidate => (host ? { stage, country: 'uk', name, host } : { stage, country: 'uk', name });
+const job = (name: string, host?: string, state: Candidate['state'] = 'incoming'): Candidate => (host ? { state, country: 'uk', name, host } : { state, country: 'uk', name });
 const names = (list: Candidate[]): string[] => list.map((c) => c.name);
 
 /** A clock the test moves by hand. */
@@ -27,9 +27,9 @@ function manualClock(start = 1_000_000): { now: () => number; advance: (ms: numb
 test('queues: downloads start up to the limit, hosts in turn, none beyond its perHost', () => {
   const clock = manualClock();
   const queues = new Queues(LIMITS, clock.now);
-  for (let i = 0; i < 3; i++) queues.enqueue(job(`a${i}`, 'a:80'), false);
-  queues.enqueue(job('b0', 'b:80'), false);
-  queues.enqueue(job('scan0'), false);
+  for (let i = 0; i < 3; i++) queues.add(job(`a${i}`, 'a:80'), false);
+  queues.add(job('b0', 'b:80'), false);
+  queues.add(job('scan0'), false);
   const started = queues.startable('incoming', () => true);
   assert.equal(names(started), ['a0', 'b0', 'scan0'], 'one per host (perHost 1), then the job of unknown host');
   assert.is(queues.inHand('incoming'), 3);
@@ -47,19 +47,19 @@ test('queues: a candidate is queued once; the queue refuses past its limit; fron
   assert.ok(queues.offerNow(job('y')));
   assert.not.ok(queues.offerNow(job('z')), 'full');
   const other = new Queues(LIMITS, manualClock().now);
-  other.enqueue(job('late', undefined, 'downloaded'), false);
-  other.enqueue(job('due', undefined, 'downloaded'), true);
+  other.add(job('late', undefined, 'downloaded'), false);
+  other.add(job('due', undefined, 'downloaded'), true);
   assert.equal(names(other.startable('downloaded', () => true)), ['due', 'late']);
 });
 
 test('queues: a deferred candidate is not offerable before its due time, released at the front after it', () => {
   const clock = manualClock();
   const queued: string[] = [];
-  const queues = new Queues(LIMITS, clock.now, (stage) => queued.push(stage));
-  queues.enqueue(job('fresh'), false);
+  const queues = new Queues(LIMITS, clock.now, (state) => queued.push(state));
+  queues.add(job('fresh'), false);
   queues.defer(job('retry'), clock.now() + 5_000);
   assert.not.ok(queues.isOfferable(job('retry')));
-  assert.not.ok(queues.enqueue(job('retry'), false), 'a scan that finds it early leaves it');
+  assert.not.ok(queues.add(job('retry'), false), 'a scan that finds it early leaves it');
   assert.equal(names(queues.releaseDue()), [], 'not due yet');
   assert.is(queues.nextWakeMs(), 1_000, 'a drain sleeps at most a second');
   clock.advance(4_980);
@@ -74,23 +74,23 @@ test('queues: a deferred candidate is not offerable before its due time, release
 test('queues: a host with its share waiting has a full line; thumbnails behind hold downloads', () => {
   const queues = new Queues({ ...LIMITS, perHost: 1, queueLimit: 8 }, manualClock().now);
   assert.is(queues.hostShare(), 4, 'max(4 x perHost, queueLimit / 4)');
-  for (let i = 0; i < 4; i++) queues.enqueue(job(`h${i}`, 'h:80'), false);
+  for (let i = 0; i < 4; i++) queues.add(job(`h${i}`, 'h:80'), false);
   assert.ok(queues.hostLineFull(job('h4', 'h:80')));
   assert.not.ok(queues.hostLineFull(job('o0', 'o:80')));
   assert.not.ok(queues.hostLineFull(job('scan')), 'unknown host: no line of its own');
-  for (let i = 0; i < 8; i++) queues.enqueue(job(`d${i}`, undefined, 'downloaded'), false);
+  for (let i = 0; i < 8; i++) queues.add(job(`d${i}`, undefined, 'downloaded'), false);
   assert.ok(queues.thumbnailsBehind());
 });
 
 test('queues: close stops queueing and starting; dropQueued empties the queues; waiting incoming is what a stop journals', async () => {
   const clock = manualClock();
   const queues = new Queues({ ...LIMITS, queueLimit: 1 }, clock.now);
-  queues.enqueue(job('q', 'a:80'), false);
+  queues.add(job('q', 'a:80'), false);
   queues.defer(job('later', 'b:80'), clock.now() + 60_000);
   const waiting = queues.offer(job('blocked'), true); // waits for room
   queues.close();
   await waiting;
-  assert.not.ok(queues.enqueue(job('after'), false));
+  assert.not.ok(queues.add(job('after'), false));
   assert.equal(queues.startable('incoming', () => true), []);
   assert.equal(names(queues.waitingIncoming()).sort(), ['later', 'q']);
   queues.dropQueued();

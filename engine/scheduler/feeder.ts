@@ -5,7 +5,7 @@ import type { Candidate, Queues } from './queues.js';
 
 /** A candidate for the download stage from a line of the arrival log. */
 export function candidateOf(country: string, line: ArrivalLine): Candidate {
-  return line.host ? { stage: 'incoming', country, name: line.name, host: line.host } : { stage: 'incoming', country, name: line.name };
+  return line.host ? { state: 'incoming', country, name: line.name, host: line.host } : { state: 'incoming', country, name: line.name };
 }
 
 /** Lines grouped by a key (their host, their country), in order. */
@@ -49,7 +49,7 @@ export class ArrivalFeeder {
    */
   async takeFresh(country: string, job: Job): Promise<void> {
     const line = arrivalOf(job);
-    const candidate: Candidate = { stage: 'incoming', country, name: line.name, fresh: job, ...(line.host ? { host: line.host } : {}) };
+    const candidate: Candidate = { state: 'incoming', country, name: line.name, fresh: job, ...(line.host ? { host: line.host } : {}) };
     if (!this.logPending.has(country) && !this.feedingSegment.has(country) && !this.queues.hostLineFull(candidate) && this.queues.offerNow(candidate)) return;
     this.logPending.add(country);
     await this.spool.arrivals.append(country, [line]);

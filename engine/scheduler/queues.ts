@@ -10,7 +10,7 @@ export const WORK_STATES: readonly WorkState[] = ['incoming', 'downloaded'];
 
 /** One job file the engine may work on. */
 export interface Candidate {
-  stage: WorkState;
+  state: WorkState;
   country: string;
   name: string;
   /** Content of a job this engine has just made (saves reading it back). */
@@ -22,7 +22,7 @@ export interface Candidate {
 export interface QueueLimits {
   /** Downloads at once (download.concurrency). */
   downloads: number;
-  /** Images in the thumbnail stage at once (threads x (tasksPerThread + 1)). */
+  /** Images in the thumbnail state at once (threads x (tasksPerThread + 1)). */
   thumbnails: number;
   /** Downloads at once from one host (download.perHost). */
   perHost: number;
@@ -30,7 +30,7 @@ export interface QueueLimits {
   queueLimit: number;
 }
 
-export const keyOf = (c: Candidate): string => `${c.stage}/${c.country}/${c.name}`;
+export const keyOf = (c: Candidate): string => `${c.state}/${c.country}/${c.name}`;
 
 /**
  * The engine's queues, in memory and without I/O: what waits per state (hosts in turn), what is in hand
@@ -53,15 +53,15 @@ export class Queues {
   constructor(
     private readonly limits: QueueLimits,
     private readonly clock: Clock,
-    private readonly onQueued: (stage: WorkState) => void = () => {},
+    private readonly onQueued: (state: WorkState) => void = () => {},
   ) {}
 
-  queued(stage: WorkState): number {
-    return this.waiting[stage].length;
+  queued(state: WorkState): number {
+    return this.waiting[state].length;
   }
 
-  inHand(stage: WorkState): number {
-    return this.active[stage];
+  inHand(state: WorkState): number {
+    return this.active[state];
   }
 
   get deferredCount(): number {
@@ -72,8 +72,8 @@ export class Queues {
     return { incoming: this.limits.downloads, downloaded: this.limits.thumbnails };
   }
 
-  hasRoom(stage: WorkState): boolean {
-    return this.waiting[stage].length < this.limits.queueLimit;
+  hasRoom(state: WorkState): boolean {
+    return this.waiting[state].length < this.limits.queueLimit;
   }
 
   /** The jobs one host may have waiting in the download queue: a quarter of it, and at least four times its perHost. */
@@ -88,7 +88,7 @@ export class Queues {
 
   /** Whether a host already has its share of the download queue waiting; jobs of unknown host have no line of their own. */
   hostLineFull(candidate: Candidate): boolean {
-    if (!candidate.host || candidate.stage !== 'incoming') return false;
+    if (!candidate.host || candidate.state !== 'incoming') return false;
     return this.hostWaiting(candidate.host) >= this.hostShare();
   }
 
@@ -103,47 +103,47 @@ export class Queues {
   /** Queues at once if there is room (or it is queued already); false when the queue is full. */
   offerNow(candidate: Candidate): boolean {
     if (this.known.has(keyOf(candidate))) return true;
-    if (!this.hasRoom(candidate.stage)) return false;
-    this.enqueue(candidate, false);
+    if (!this.hasRoom(candidate.state)) return false;
+    this.add(candidate, false);
     return true;
   }
 
   /** Queues a candidate unless it is known or not due; `wait`: until there is room (scans), else gives up. */
   async offer(candidate: Candidate, wait: boolean): Promise<void> {
     if (!this.isOfferable(candidate)) return;
-    while (!this.hasRoom(candidate.stage)) {
+    while (!this.hasRoom(candidate.state)) {
       if (!wait || this.closed) return; // a rescan will find it
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     }
-    this.enqueue(candidate, false);
+    this.add(candidate, false);
   }
 
   /** `front`: work that was due before anything queued now (a due retry, a dead engine's claim). False when not queued. */
-  enqueue(candidate: Candidate, front: boolean): boolean {
+  add(candidate: Candidate, front: boolean): boolean {
     if (this.closed || !this.isOfferable(candidate)) return false; // what is not queued stays in the spool
     const key = keyOf(candidate);
     this.deferred.delete(key);
     this.known.add(key);
-    if (front) this.waiting[candidate.stage].unshift(candidate);
-    else this.waiting[candidate.stage].push(candidate);
-    this.onQueued(candidate.stage);
+    if (front) this.waiting[candidate.state].unshift(candidate);
+    else this.waiting[candidate.state].push(candidate);
+    this.onQueued(candidate.state);
     return true;
   }
 
   /**
    * The candidates that may start now, marked in hand: up to the state's limit; downloads take hosts in
    * turn and none beyond its perHost (it would only wait in the downloader, holding a slot another host
-   * could use). `mayStart` says whether the stage may start anything at all.
+   * could use). `mayStart` says whether the state may start anything at all.
    */
-  startable(stage: WorkState, mayStart: () => boolean): Candidate[] {
+  startable(state: WorkState, mayStart: () => boolean): Candidate[] {
     const started: Candidate[] = [];
-    const queue = this.waiting[stage];
-    const hostMayStart = (host: string): boolean => stage !== 'incoming' || host === '' || (this.activeByHost.get(host) ?? 0) < this.limits.perHost;
-    while (!this.closed && this.active[stage] < this.limitOf[stage] && queue.length > 0 && mayStart()) {
+    const queue = this.waiting[state];
+    const hostMayStart = (host: string): boolean => state !== 'incoming' || host === '' || (this.activeByHost.get(host) ?? 0) < this.limits.perHost;
+    while (!this.closed && this.active[state] < this.limitOf[state] && queue.length > 0 && mayStart()) {
       const candidate = queue.take(hostMayStart);
       if (!candidate) break;
-      this.active[stage]++;
-      if (stage === 'incoming' && candidate.host) this.activeByHost.set(candidate.host, (this.activeByHost.get(candidate.host) ?? 0) + 1);
+      this.active[state]++;
+      if (state === 'incoming' && candidate.host) this.activeByHost.set(candidate.host, (this.activeByHost.get(candidate.host) ?? 0) + 1);
       started.push(candidate);
     }
     if (queue.length < this.limits.queueLimit) this.wakeWaiters();
@@ -158,8 +158,8 @@ export class Queues {
   /** An attempt is over: its slot is free and the candidate may be offered again. */
   finish(candidate: Candidate): void {
     this.known.delete(keyOf(candidate));
-    this.active[candidate.stage]--;
-    if (candidate.stage === 'incoming' && candidate.host) {
+    this.active[candidate.state]--;
+    if (candidate.state === 'incoming' && candidate.host) {
       const left = (this.activeByHost.get(candidate.host) ?? 1) - 1;
       if (left > 0) this.activeByHost.set(candidate.host, left);
       else this.activeByHost.delete(candidate.host);
@@ -176,8 +176,8 @@ export class Queues {
     const now = this.clock();
     const released: Candidate[] = [];
     for (const { candidate, due } of [...this.deferred.values()]) {
-      if (due > now || !this.hasRoom(candidate.stage)) continue;
-      if (this.enqueue(candidate, true)) released.push(candidate);
+      if (due > now || !this.hasRoom(candidate.state)) continue;
+      if (this.add(candidate, true)) released.push(candidate);
     }
     return released;
   }
@@ -192,7 +192,7 @@ export class Queues {
 
   /** Incoming candidates queued or waiting for their due time (what a stop writes back to the arrival log). */
   waitingIncoming(): Candidate[] {
-    return [...this.waiting.incoming, ...[...this.deferred.values()].map((d) => d.candidate)].filter((c) => c.stage === 'incoming');
+    return [...this.waiting.incoming, ...[...this.deferred.values()].map((d) => d.candidate)].filter((c) => c.state === 'incoming');
   }
 
   /** Stops queueing and starting; those waiting for room give up (what they offered stays in the spool). */
@@ -203,7 +203,7 @@ export class Queues {
 
   /** After close: what is only queued is dropped (it stays in the spool for the next start). */
   dropQueued(): void {
-    for (const stage of WORK_STATES) for (const candidate of this.waiting[stage].drain()) this.known.delete(keyOf(candidate));
+    for (const state of WORK_STATES) for (const candidate of this.waiting[state].drain()) this.known.delete(keyOf(candidate));
     this.wakeWaiters();
   }
 

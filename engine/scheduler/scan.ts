@@ -73,15 +73,15 @@ export class SpoolScan {
       // while the country's arrival log orders work, its jobs go first, oldest first: the walk of
       // incoming/ then only looks for batches (and counts jobs, so that a drain goes on)
       const ordered = await this.deps.logHoldsWork(country);
-      for (const stage of ['downloaded', 'incoming'] as const) {
-        const where = `${stage}/${country}`;
+      for (const state of ['downloaded', 'incoming'] as const) {
+        const where = `${state}/${country}`;
         try {
-          for await (const entry of spool.entries(stage, country)) {
+          for await (const entry of spool.entries(state, country)) {
             if (isStopping()) return seen;
-            const candidate: Candidate = { stage, country, name: entry.name };
+            const candidate: Candidate = { state, country, name: entry.name };
             if (entry.name.endsWith(BATCH_SUFFIX)) await this.deps.noteBatch(country, entry.name);
             else if (this.deps.leftAlone(candidate)) continue;
-            else if (!(stage === 'incoming' && ordered)) await this.deps.offer(candidate);
+            else if (!(state === 'incoming' && ordered)) await this.deps.offer(candidate);
             seen++;
           }
           this.unreadable.delete(where);
