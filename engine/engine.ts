@@ -19,9 +19,10 @@ import { BatchIntake } from './scheduler/batches.js';
 import { watchBatches, type BatchWatcher } from './scheduler/batch-watcher.js';
 import { ArrivalFeeder } from './scheduler/feeder.js';
 import { dueAfter } from './scheduler/follow-up.js';
-import { keyOf, Queues, WORK_STATES, type Candidate, type WorkState } from './scheduler/queues.js';
+import { Queues, WORK_STATES, type Candidate, type WorkState } from './scheduler/queues.js';
 import { SpoolScan } from './scheduler/scan.js';
 import { Tally } from './scheduler/tally.js';
+import { UnexpectedErrors } from './scheduler/unexpected.js';
 import { Watchdog, type Attempt } from './scheduler/watchdog.js';
 import { ThumbnailPool, type ThumbnailRunner } from './thumbnails/thumbnail-pool.js';
 import { treeTmpDir } from './tree/tree.js';
@@ -73,8 +74,7 @@ export class Engine {
   private readonly batches: BatchIntake;
   private readonly scanner: SpoolScan;
   private readonly state: StateWriter;
-  /** Candidates that failed unexpectedly (outside any job's error handling), and how often. */
-  private readonly unexpected = new Map<string, number>();
+  private readonly unexpected: UnexpectedErrors;
   private mode: DaemonState['mode'] = 'daemon';
   private readonly startedAt: number;
   private readonly historyKey: string;
@@ -105,6 +105,7 @@ export class Engine {
     this.health = new SourceHealth(config.health);
     this.tally = new Tally(options.observer ?? NO_OBSERVER, this.clock);
     this.watchdog = new Watchdog(config.health.stuckMs, this.clock);
+    this.unexpected = new UnexpectedErrors(config.retry, this.clock, log);
     this.disk = new DiskWatch({
       roots: { spool: config.spool, tree: config.tree },
       probes: { spool: spoolTmpDir(config.spool), tree: treeTmpDir(config.tree) },
@@ -133,7 +134,7 @@ export class Engine {
       noteBatch: (country, name) => this.batches.note(country, name),
       offer: (candidate) => this.queues.offer(candidate, true),
       logHoldsWork: (country) => this.feeder.holdsWork(country),
-      leftAlone: (candidate) => (this.unexpected.get(keyOf(candidate)) ?? 0) >= config.retry.maxAttempts,
+      leftAlone: (candidate) => this.unexpected.leftAlone(candidate),
     });
     this.state = new StateWriter({
       writer: this.spool.writer,
@@ -360,23 +361,9 @@ export class Engine {
         progress: (waiting) => this.watchdog.progress(attempt, waiting),
       });
     } catch (error) {
-      outcome = this.unexpectedError(candidate, error);
+      outcome = this.unexpected.outcomeOf(candidate, error);
     }
     if (!attempt.abandoned) this.settle(attempt, outcome);
-  }
-
-  /**
-   * An error outside any job's error handling (a file that cannot be claimed or read): back off, and
-   * after retry.maxAttempts leave it alone until the next start, so that a drain can finish.
-   */
-  private unexpectedError(candidate: Candidate, error: unknown): Outcome {
-    const key = keyOf(candidate);
-    const count = (this.unexpected.get(key) ?? 0) + 1;
-    this.unexpected.set(key, count);
-    const { fresh: _fresh, ...where } = candidate;
-    const leftAlone = count >= this.config.retry.maxAttempts;
-    this.log.error({ err: error, ...where, count }, leftAlone ? 'unexpected error; file left alone until restart' : 'unexpected error; the file stays where it is');
-    return leftAlone ? { kind: 'gone' } : { kind: 'deferred', until: this.clock() + Math.min(this.config.retry.maxMs, 1_000 * 2 ** count) };
   }
 
   /** An attempt is over: its outcome is counted, it waits if it must, and its slot goes to the next job. */

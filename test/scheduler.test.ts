@@ -11,6 +11,7 @@ import { BatchIntake, countedLines, settleDelay } from '../engine/scheduler/batc
 import { dueAfter, BUSY_MARGIN_MS } from '../engine/scheduler/follow-up.js';
 import { Queues, type Candidate, type QueueLimits } from '../engine/scheduler/queues.js';
 import { Tally } from '../engine/scheduler/tally.js';
+import { UnexpectedErrors } from '../engine/scheduler/unexpected.js';
 import { ABANDON_AFTER_MS, verdictOn, Watchdog } from '../engine/scheduler/watchdog.js';
 import { tempDir } from './support/temp.js';
 
@@ -182,6 +183,18 @@ test('batch intake: a settled batch becomes jobs, counted once; an unsettled one
   } finally {
     await cleanup();
   }
+});
+
+test('unexpected errors: the file waits 2 s, 4 s ... up to retry.maxMs; after maxAttempts it is left alone', () => {
+  const clock = manualClock();
+  const errors = new UnexpectedErrors({ maxAttempts: 3, maxMs: 3_000 }, clock.now, pino({ level: 'silent' }));
+  const odd = job('odd.job');
+  assert.equal(errors.outcomeOf(odd, new Error('EIO')), { kind: 'deferred', until: clock.now() + 2_000 });
+  assert.equal(errors.outcomeOf(odd, new Error('EIO')), { kind: 'deferred', until: clock.now() + 3_000 }, 'capped at maxMs');
+  assert.not.ok(errors.leftAlone(odd));
+  assert.equal(errors.outcomeOf(odd, new Error('EIO')), { kind: 'gone' });
+  assert.ok(errors.leftAlone(odd));
+  assert.not.ok(errors.leftAlone(job('other.job')), 'counted per file');
 });
 
 test.run();
