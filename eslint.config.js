@@ -20,6 +20,10 @@ export default tseslint.config(
       '@typescript-eslint/no-empty-function': 'off',
       // A leading underscore marks a name kept on purpose (an unused parameter, a field dropped from a rest copy).
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      // `||` is deliberate where an empty string or a zero must fall back too; `??` is asked for on objects.
+      '@typescript-eslint/prefer-nullish-coalescing': ['error', { ignorePrimitives: { string: true, number: true } }],
+      // A rejection may pass on a reason it was handed (an abort reason, a caught error) as it is, as `throw` may.
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingAny: true, allowThrowingUnknown: true }],
       // From the strict set: a rejection's reason is unknown, as tsconfig's strict makes a catch clause's variable.
       '@typescript-eslint/use-unknown-in-catch-callback-variable': 'error',
       '@typescript-eslint/no-unnecessary-type-conversion': 'error',
