@@ -60,7 +60,7 @@ export async function thumbnailsForUrl(location: TreeLocation, country: string, 
  * is not in the tree or the URL is invalid. Reads run with bounded concurrency.
  */
 export async function thumbnailsForUrls(location: TreeLocation, country: string, urls: readonly string[], concurrency = 16): Promise<Array<Thumbnails | undefined>> {
-  const results: Array<Thumbnails | undefined> = new Array(urls.length);
+  const results = new Array<Thumbnails | undefined>(urls.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < urls.length) {

@@ -15,8 +15,8 @@ import type { ThumbnailOutput } from '../workers/thumbnail-task.js';
 /** What a file must come to: thumbnails (checked by `check`), or a failure with this code. */
 type Expected = { ok: (large: ThumbnailOutput, file: Buffer) => Promise<string | undefined> } | { code: string };
 
-const upright = (width: number, height: number) => async (large: ThumbnailOutput) =>
-  large.width === width && large.height === height ? undefined : `large is ${large.width}x${large.height}, expected ${width}x${height} (upright)`;
+const upright = (width: number, height: number) => (large: ThumbnailOutput) =>
+  Promise.resolve(large.width === width && large.height === height ? undefined : `large is ${large.width}x${large.height}, expected ${width}x${height} (upright)`);
 
 /** Opaque output; colours within `tolerance` of sharp's own sRGB rendering of the file (not inverted, profile applied). */
 const colours = (tolerance = 12) => async (large: ThumbnailOutput, file: Buffer): Promise<string | undefined> => {

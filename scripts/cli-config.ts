@@ -67,7 +67,7 @@ export function loadConfig(args: CommonArgs): Config {
  * the config; commands that make work use workCountries.
  */
 export function selectedCountries(args: CommonArgs, config: Config): string[] {
-  const chosen = (args.country ?? []).flatMap((c) => String(c).split(',')).map((c) => c.trim()).filter(Boolean);
+  const chosen = (args.country ?? []).flatMap((c) => c.split(',')).map((c) => c.trim()).filter(Boolean);
   for (const c of chosen) if (!isCountry(c)) throw new UsageError(`--country expects codes of 2-3 lowercase letters, got ${JSON.stringify(c)}`);
   return chosen.length > 0 ? [...new Set(chosen)] : config.countries;
 }

@@ -11,7 +11,9 @@ import { retryCommand } from './commands/retry.js';
 import { runCommand } from './commands/run.js';
 import { sweepCommand } from './commands/sweep.js';
 
-type Args = CommonArgs & Record<string, unknown>;
+/** A string option as yargs hands it over: an array when it is given twice. */
+type StringOption = string | string[];
+type Args = CommonArgs & { file?: StringOption; datasource?: StringOption; code?: StringOption } & Record<string, unknown>;
 
 const common = (y: Argv): Argv =>
   y
@@ -109,7 +111,9 @@ const cli = yargs(hideBin(process.argv))
   .version(false)
   .fail((message, error, y) => {
     if (error) throw error;
-    console.error(`${y.help()}\n\n${message}`);
+    // yargs hands fail() its usage object, whose help() returns the text (@types/yargs calls it an Argv)
+    const help = y.help() as unknown as string;
+    console.error(`${help}\n\n${message}`);
     process.exit(2);
   });
 

@@ -39,7 +39,7 @@ export interface SourceServer {
 
 const HTML = '<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>\n';
 
-export async function startSourceServer(routes: Map<string, Route> = new Map(), options: { recordOrder?: boolean } = {}): Promise<SourceServer> {
+export async function startSourceServer(routes = new Map<string, Route>(), options: { recordOrder?: boolean } = {}): Promise<SourceServer> {
   const hits = new Map<string, number>();
   const requests: string[] = [];
   const requestTimes: number[] = [];

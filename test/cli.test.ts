@@ -74,7 +74,7 @@ test('bin/imagesys before a build: without npm packages it says what to run; wit
   try {
     for (const part of ['bin', 'engine', 'spool', 'workers', 'scripts', 'bench', 'test', 'package.json', 'tsconfig.json']) await cp(join(REPO, part), join(dir, part), { recursive: true });
     const url = 'http://example.com/a.jpg';
-    const bare = await exec(join(dir, 'bin', 'imagesys'), ['hash', url]).then(() => undefined, (error: { code: number; stderr: string }) => error);
+    const bare = await exec(join(dir, 'bin', 'imagesys'), ['hash', url]).then(() => undefined, (error: unknown) => error as { code: number; stderr: string });
     assert.ok(bare, 'refused without a build');
     assert.is(bare.code, 2);
     assert.match(bare.stderr, /not set up yet: run scripts\/setup\.sh/);
@@ -97,7 +97,7 @@ test('status, show and retry on a processed spool', async () => {
 
     const waiting = JSON.parse((await runCli(['status', '--json', '--config', config])).stdout) as StatusReport;
     assert.is(waiting.counts.uk!.incoming, 8);
-    assert.ok(waiting.oldest && waiting.oldest.country === 'uk' && waiting.oldest.state === 'incoming');
+    assert.ok(waiting.oldest?.country === 'uk' && waiting.oldest.state === 'incoming');
 
     assert.is((await runCli(['run', '--once', '--config', config])).code, 0);
     const report = JSON.parse((await runCli(['status', '--json', '--config', config])).stdout) as StatusReport;

@@ -23,7 +23,7 @@ test('#5 82,000 queued URLs of a slow host, then 20 of another: the 20 are fetch
   const photo = await makeSample({ width: 200, height: 150, seed: 11 });
   const slowRoute: Route = { kind: 'slow', delayMs: 2_000, bytes: photo };
   const slow = await startSourceServer(new Map(Array.from({ length: BACKLOG }, (_, i) => [`/slow/${i}.jpg`, slowRoute])));
-  const healthy = await startSourceServer(new Map(Array.from({ length: 20 }, (_, i) => [`/ok/${i}.jpg`, { kind: 'image', bytes: photo } as Route])));
+  const healthy = await startSourceServer(new Map(Array.from({ length: 20 }, (_, i) => [`/ok/${i}.jpg`, { kind: 'image', bytes: photo }])));
   let daemon: Daemon | undefined;
   try {
     const config = await writeTestConfig(dir, { countries: ['uk'], download: { concurrency: 16, perHost: PER_HOST }, fsync: false });
@@ -50,7 +50,7 @@ test('#5 82,000 queued URLs of a slow host, then 20 of another: the 20 are fetch
 
     daemon = startDaemon(['--config', config]);
     const started = Date.now();
-    await waitUntil('the healthy host\'s 20 images are fetched', async () => healthy.totalHits() >= 20, 45_000);
+    await waitUntil('the healthy host\'s 20 images are fetched', () => healthy.totalHits() >= 20, 45_000);
     const seconds = (Date.now() - started) / 1000;
     console.log(`the 20 of the healthy host fetched ${seconds.toFixed(1)} s after the start, behind ${BACKLOG} of the slow one (${slow.totalHits()} of those fetched meanwhile)`);
     assert.ok(slow.maxConcurrent() <= PER_HOST, `the slow host had ${slow.maxConcurrent()} requests at once (perHost ${PER_HOST})`);

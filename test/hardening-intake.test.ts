@@ -32,7 +32,7 @@ interface Setup {
 async function setup(goodPaths: string[], config: Record<string, unknown> = {}): Promise<Setup> {
   const { dir, cleanup } = await tempDir();
   const photo = await makeSample({ width: 320, height: 240, seed: 3 });
-  const server = await startSourceServer(new Map(goodPaths.map((p) => [p, { kind: 'image', bytes: photo } as Route])));
+  const server = await startSourceServer(new Map(goodPaths.map((p) => [p, { kind: 'image', bytes: photo }])));
   const spool = join(dir, 'spool');
   const incoming = join(spool, 'incoming', 'uk');
   const failed = join(spool, 'failed', 'uk');
@@ -57,8 +57,10 @@ async function reasonFor(s: Setup, name: string): Promise<string> {
   return readFile(join(s.failed, `${name}.error`), 'utf8');
 }
 
-async function failedJob(s: Setup, hash: string): Promise<{ url: string; errorCode: string; error: string; datasource?: string }> {
-  return JSON.parse(await readFile(join(s.failed, `${hash}.job`), 'utf8'));
+interface FailedJob { url: string; errorCode: string; error: string; datasource?: string }
+
+async function failedJob(s: Setup, hash: string): Promise<FailedJob> {
+  return JSON.parse(await readFile(join(s.failed, `${hash}.job`), 'utf8')) as FailedJob;
 }
 
 test('#1 FIFOs as batches under a running daemon: set aside, the good batch beside them done, SIGTERM still stops it', async () => {

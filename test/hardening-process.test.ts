@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeSample } from '../scripts/sample-images.js';
-import { startSourceServer, type Route } from '../scripts/source-server.js';
+import { startSourceServer } from '../scripts/source-server.js';
 import { BIN, kill, runCli, waitUntil, writeTestConfig, type Daemon } from './support/cli.js';
 import { listJobs } from './support/scenario.js';
 import { tempDir } from './support/temp.js';
@@ -20,10 +20,10 @@ async function threadsOf(pid: number): Promise<number> {
 
 function startWith(args: string[], env: NodeJS.ProcessEnv, prefix: string[] = []): Daemon {
   const [command, ...rest] = prefix.length > 0 ? [...prefix, BIN] : [BIN];
-  const child = spawn(command!, [...rest, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(command, [...rest, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
   return Object.assign(child, { output: () => output });
 }
 
@@ -54,7 +54,7 @@ test('#10 run --once stopped by SIGTERM or SIGINT finishes the work in hand, say
   const { dir, cleanup } = await tempDir();
   const photo = await makeSample({ width: 200, height: 150, seed: 5 });
   const paths = Array.from({ length: 30 }, (_, i) => `/slow/${i}.jpg`);
-  const server = await startSourceServer(new Map(paths.map((p) => [p, { kind: 'slow', delayMs: 400, bytes: photo } as Route])));
+  const server = await startSourceServer(new Map(paths.map((p) => [p, { kind: 'slow', delayMs: 400, bytes: photo }])));
   try {
     const config = await writeTestConfig(dir, { countries: ['uk'], download: { concurrency: 2, perHost: 2 } });
     const spool = join(dir, 'spool');
@@ -89,7 +89,7 @@ test('#10 run --once stopped by SIGTERM or SIGINT finishes the work in hand, say
 test('#10 a spool directory that cannot be read (EACCES) holds up no other country: the others are done, the summary names it, exit 1', async () => {
   const { dir, cleanup } = await tempDir();
   const photo = await makeSample({ width: 200, height: 150, seed: 6 });
-  const server = await startSourceServer(new Map([['/a.jpg', { kind: 'image', bytes: photo } as Route]]));
+  const server = await startSourceServer(new Map([['/a.jpg', { kind: 'image', bytes: photo }]]));
   try {
     const config = await writeTestConfig(dir, { countries: ['de', 'uk'] });
     const spool = join(dir, 'spool');
@@ -118,7 +118,7 @@ test('#11 a tree that takes no write pauses downloads, as low disk does: no atte
   const { dir, cleanup } = await tempDir();
   const photo = await makeSample({ width: 200, height: 150, seed: 7 });
   const paths = ['/a.jpg', '/b.jpg', '/c.jpg'];
-  const server = await startSourceServer(new Map(paths.map((p) => [p, { kind: 'image', bytes: photo } as Route])));
+  const server = await startSourceServer(new Map(paths.map((p) => [p, { kind: 'image', bytes: photo }])));
   let daemon: Daemon | undefined;
   try {
     const config = await writeTestConfig(dir, { countries: ['uk'], disk: { minFreeMiB: 0, checkMs: 300 }, retry: { baseMs: 50, maxMs: 100, maxAttempts: 2, factor: 2, jitter: 0 } });
@@ -131,7 +131,7 @@ test('#11 a tree that takes no write pauses downloads, as low disk does: no atte
     const asNobody = await unprivileged(dir, [spool]);
     await chmod(tree, 0o555);
     daemon = startWith(['run', '--config', config], process.env, asNobody);
-    const status = async (): Promise<{ downloadsPaused: string[] }> => JSON.parse((await runCli(['status', '--json', '--config', config])).stdout);
+    const status = async (): Promise<{ downloadsPaused: string[] }> => JSON.parse((await runCli(['status', '--json', '--config', config])).stdout) as { downloadsPaused: string[] };
     await waitUntil('status reports the pause', async () => (await status()).downloadsPaused.some((r) => /tree .* takes no write \(EACCES\)/.test(r)), 20_000);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     assert.equal(await listJobs(spool, 'failed', 'uk'), [], 'nothing failed');

@@ -73,7 +73,7 @@ test('report: per process, per host and per hour; the summary line adds up', () 
   assert.equal(report.total.codes, { http_not_found: 2, not_image: 1 });
   const text = formatReport(report);
   assert.match(text, /process a~1 /);
-  assert.match(text, /2026-11-28 10:00 +16 +0 +3 +0  http_not_found 2/);
+  assert.match(text, /2026-11-28 10:00 +16 +0 +3 +0 {2}http_not_found 2/);
   assert.is(text.split('\n').at(-1), 'report: 23 thumbed, 0 already in tree, 3 failed, 0 retries by 2 process(es) on 1 host(s) in 24 h (1 images/h)');
   assert.match(formatReport(buildReport([], T0, 24)), /no engine did any work/);
 });
@@ -109,10 +109,7 @@ test('the cached report is made once for many callers and again when it is old',
 test('a report that cannot be made leaves the last one in place', async () => {
   let fail = false;
   const errors: unknown[] = [];
-  const report = cachedReport(async () => {
-    if (fail) throw new Error('spool unreadable');
-    return { at: 'first' } as StatusReport;
-  }, 10, (error) => errors.push(error));
+  const report = cachedReport(() => (fail ? Promise.reject(new Error('spool unreadable')) : Promise.resolve({ at: 'first' } as StatusReport)), 10, (error) => errors.push(error));
   assert.is((await report()).at, 'first');
   fail = true;
   await new Promise((resolve) => setTimeout(resolve, 20));

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HostQueue } from '../engine/scheduler/host-queue.js';
 
-type Item = { host?: string; id: string };
+interface Item { host?: string; id: string }
 const item = (host: string | undefined, id: string): Item => (host === undefined ? { id } : { host, id });
 const takeAll = (queue: HostQueue<Item>, mayStart: (host: string) => boolean = () => true): string[] => {
   const out: string[] = [];

@@ -36,9 +36,9 @@ test('thumbnails with public URLs from the base URL, by hash, by URL and in batc
     const manifest = await writeManifest(dir, url);
     const byUrl = await thumbnailsForUrl(location, 'uk', ` HTTP://EXAMPLE.com/a.jpg#x`);
     assert.ok(byUrl);
-    assert.is(byUrl!.hash, manifest.hash);
-    assert.is(byUrl!.sizes[0]!.url, `https://img.example.com/thumbs/${manifest.sizes[0]!.path}`);
-    assert.is(byUrl!.bySize.large!.webp!.width, 480);
+    assert.is(byUrl.hash, manifest.hash);
+    assert.is(byUrl.sizes[0]!.url, `https://img.example.com/thumbs/${manifest.sizes[0]!.path}`);
+    assert.is(byUrl.bySize.large!.webp!.width, 480);
     assert.equal(await thumbnailsForHash(location, 'uk', manifest.hash), byUrl);
     assert.is(await thumbnailsForUrl(location, 'uk', 'http://example.com/none.jpg'), undefined);
     assert.is(await thumbnailsForUrl(location, 'de', url), undefined, 'per country');

@@ -65,7 +65,7 @@ test('pruning keeps the newest archives of one log, by date then number, and tou
 });
 
 test('options are checked before a file is opened', () => {
-  assert.throws(() => new LogFile('/nonexistent/x.log', { maxBytes: 0, keep: 3 }), (e: unknown) => e instanceof LogFileOptionError && e.code === 'ERR_LOG_FILE_OPTION' && /maxBytes/.test(e.message));
+  assert.throws(() => new LogFile('/nonexistent/x.log', { maxBytes: 0, keep: 3 }), (e: unknown) => e instanceof LogFileOptionError && e.code === 'ERR_LOG_FILE_OPTION' && e.message.includes('maxBytes'));
   assert.throws(() => new LogFile('/nonexistent/x.log', { maxBytes: 10, keep: 1.5 }), /keep/);
 });
 
@@ -176,7 +176,7 @@ test('an I/O failure is reported once, never thrown, and writing resumes when th
     rmSync(logs);
     mkdirSync(logs);
     file.write('{"n":5}\n');
-    assert.equal(linesOf(join(logs, 'engine.log')), [{ n: 5 } as unknown as Line]);
+    assert.equal(linesOf(join(logs, 'engine.log')), [{ n: 5 }]);
     assert.is(reports.length, 2);
     assert.match(reports[1]!, /works again/);
   } finally {
@@ -279,10 +279,10 @@ test('the daemon writes engine.log and reopens it on SIGHUP', async () => {
     }
   };
   try {
-    await waitUntil('engine.log says the engine started', async () => read('engine.log').includes('"engine started"'));
+    await waitUntil('engine.log says the engine started', () => read('engine.log').includes('"engine started"'));
     renameSync(join(logs, 'engine.log'), join(logs, 'engine.log.1'));
     daemon.kill('SIGHUP');
-    await waitUntil('a new engine.log says it was reopened', async () => read('engine.log').includes('log files reopened'));
+    await waitUntil('a new engine.log says it was reopened', () => read('engine.log').includes('log files reopened'));
     const reopened = linesOf(join(logs, 'engine.log'));
     assert.ok(reopened.some((l) => l.msg === 'log files reopened'));
     assert.ok(!reopened.some((l) => l.msg === 'engine started'), 'the new file starts after the reopen');

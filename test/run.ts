@@ -23,6 +23,7 @@ const files = readdirSync(here, { recursive: true, encoding: 'utf8' })
   .filter((f) => filters.length === 0 || filters.some((filter) => f.includes(filter)))
   .sort();
 
+// eslint-disable-next-line no-control-regex -- the escape character (ESC, 0x1b) is what starts the colour codes this strips
 const strip = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, '');
 
 function runFile(file: string): Promise<FileTally & { output: string; seconds: number }> {

@@ -37,8 +37,8 @@ async function enqueue(config: string, urls: string[]): Promise<void> {
 test('a failing host is paused while a healthy one goes on, reported by status, and probed until it recovers', async () => {
   const { dir, cleanup } = await tempDir();
   const photo = await makeSample({ width: 400, height: 300, seed: 3 });
-  const healthy = await startSourceServer(new Map(Array.from({ length: 10 }, (_, i) => [`/ok/${i}.jpg`, { kind: 'image', bytes: photo } as Route])));
-  const brokenRoutes = new Map(Array.from({ length: 12 }, (_, i) => [`/down/${i}.jpg`, { kind: 'status', status: 503 } as Route]));
+  const healthy = await startSourceServer(new Map(Array.from({ length: 10 }, (_, i) => [`/ok/${i}.jpg`, { kind: 'image', bytes: photo }])));
+  const brokenRoutes = new Map<string, Route>(Array.from({ length: 12 }, (_, i) => [`/down/${i}.jpg`, { kind: 'status', status: 503 }]));
   const broken = await startSourceServer(brokenRoutes);
   const daemon = { current: undefined as Daemon | undefined };
   try {
@@ -129,7 +129,7 @@ const withFreeDisk = testsNeeding(test, await lowDiskMissing());
 withFreeDisk('below the free-space watermark downloads pause and status says so; above it they resume', async () => {
   const { dir, cleanup } = await tempDir();
   const photo = await makeSample({ width: 400, height: 300, seed: 4 });
-  const server = await startSourceServer(new Map(Array.from({ length: 6 }, (_, i) => [`/p/${i}.jpg`, { kind: 'image', bytes: photo } as Route])));
+  const server = await startSourceServer(new Map(Array.from({ length: 6 }, (_, i) => [`/p/${i}.jpg`, { kind: 'image', bytes: photo }])));
   const ballast = join(dir, 'ballast');
   let daemon: Daemon | undefined;
   try {

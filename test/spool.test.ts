@@ -111,10 +111,10 @@ test('a job held by a claim cannot be claimed twice, and can once released', asy
     assert.is(await spool.claimJob('uk', 'abc'), undefined);
     const enqueued = await enqueueUrl(spool, join(dir, 'tree'), { url: 'http://example.com/z.jpg', country: 'uk' });
     assert.is(enqueued.outcome, 'queued');
-    await first!.release();
+    await first.release();
     const second = await spool.claimJob('uk', 'abc');
     assert.ok(second);
-    await second!.release();
+    await second.release();
   } finally {
     await cleanup();
   }
@@ -158,7 +158,7 @@ test('a URL whose claim is held (an intake killed mid-batch) keeps the batch unt
     const first = await ingestBatch(spool, join(dir, 'tree'), 'uk', 'feed.urls');
     assert.equal(first?.counts, { queued: 1, duplicate: 0, in_tree: 0, invalid: 0, invalid_again: 0, busy: 1 });
     assert.is(first?.removed, false, 'the batch stays: its second URL has no job yet');
-    await held!.release();
+    await held.release();
     const second = await ingestBatch(spool, join(dir, 'tree'), 'uk', 'feed.urls');
     assert.equal(second?.counts, { queued: 1, duplicate: 1, in_tree: 0, invalid: 0, invalid_again: 0, busy: 0 });
     assert.is(second?.removed, true);

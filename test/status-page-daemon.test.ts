@@ -79,7 +79,7 @@ withBrowser('the daemon\'s status page in chromium shows what the spool holds, d
     const finishedAt = new Date().toISOString();
     await page.waitForFunction((after) => (document.querySelector('#updated')?.getAttribute('data-updated') ?? '') > after, finishedAt, { timeout: 10_000 });
     await page.waitForFunction(() => document.querySelector('tr[data-target="n1"]')?.getAttribute('data-lag') !== '', undefined, { timeout: 10_000 });
-    const shown = await page.$$eval('[data-count]', (cells) => Object.fromEntries(cells.map((c) => [c.getAttribute('data-count'), Number(c.textContent)])));
+    const shown = await page.$$eval('[data-count]', (cells) => Object.fromEntries(cells.map((c) => [String(c.getAttribute('data-count')), Number(c.textContent)])));
     assert.equal(shown, expected);
     for (const state of STATES) assert.is(Number(await page.textContent(`[data-total="${state}"]`)), expected[`uk.${state}`]! + expected[`de.${state}`]!, state);
     assert.is(expected['uk.thumbed'], 0, 'the sweep released every delivered job');

@@ -19,7 +19,7 @@ const ok = { code: 0, signal: null };
 const record = { test: 'a proxy test', reason: 'tinyproxy is not installed' };
 
 test('tally: passes, failures, skips with their reasons, and what fails a file without a failed test', () => {
-  const cases: Array<[string, string, { code: number | null; signal: NodeJS.Signals | null }, typeof record[], boolean, [number, number, number]]> = [
+  const cases: Array<[string, string, { code: number | null; signal: NodeJS.Signals | null }, Array<typeof record>, boolean, [number, number, number]]> = [
     ['all passed', summary(3, 3, 0), ok, [], false, [3, 0, 0]],
     ['one failed', summary(3, 2, 0), { code: 1, signal: null }, [], false, [2, 1, 0]],
     ['a skip with its record', summary(1, 1, 1), ok, [record], false, [1, 0, 1]],

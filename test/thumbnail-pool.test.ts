@@ -48,7 +48,7 @@ test('the worker threads refuse what the pool locked down: SVG is not decoded', 
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>');
     const result = await pool.run(task(svg));
     // refused by libvips (no loader may open it), not only by the format check after opening it
-    assert.ok(!result.ok && result.code === 'unsupported_format' && /unsupported image format/.test(result.message), JSON.stringify(result.ok ? 'decoded' : result));
+    assert.ok(!result.ok && result.code === 'unsupported_format' && result.message.includes('unsupported image format'), JSON.stringify(result.ok ? 'decoded' : result));
     const jpeg = await pool.run(task(await makeSample({ width: 300, height: 200, seed: 1 })));
     assert.ok(jpeg.ok, 'and JPEG still is');
   } finally {

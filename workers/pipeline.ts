@@ -106,8 +106,8 @@ export async function makeThumbnails(task: ThumbnailTask): Promise<ThumbnailResu
     return {
       ok: true,
       source: {
-        width: swapped ? meta.height! : meta.width!,
-        height: swapped ? meta.width! : meta.height!,
+        width: swapped ? meta.height : meta.width,
+        height: swapped ? meta.width : meta.height,
         format: meta.format === 'heif' ? 'avif' : meta.format,
         orientation: meta.orientation ?? 1,
       },

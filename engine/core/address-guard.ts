@@ -200,7 +200,7 @@ export class AddressGuard {
       if (error) return callback(error, opts.all ? [] : '');
       for (const { address } of addresses) {
         const refused = this.refusal(hostname, address);
-        if (refused) return callback(refused as NodeJS.ErrnoException, opts.all ? [] : '');
+        if (refused) return callback(refused, opts.all ? [] : '');
       }
       if (opts.all) return callback(null, addresses);
       const first = addresses[0]!;

@@ -114,7 +114,7 @@ export class Downloader {
         this.global.run(async () => {
           await this.pacer.wait(host, this.clock());
           options.onStart?.();
-          return this.fetchOnce(current, validators, (signal ??= limit()), auth && new URL(current).origin === auth.origin ? auth.header : undefined);
+          return this.fetchOnce(current, validators, (signal ??= limit()), auth?.origin === new URL(current).origin ? auth.header : undefined);
         }),
       );
       if (outcome.kind === 'done') return outcome.result;

@@ -187,7 +187,7 @@ export class SourceHealth {
   private breakerFor(source: string): Breaker {
     let breaker = this.breakers.get(source);
     if (!breaker) {
-      breaker = { attempts: Array(BUCKETS).fill(0), failures: Array(BUCKETS).fill(0), bucketOf: Array(BUCKETS).fill(-BUCKETS), pausedUntil: 0, strikes: 0, probeAt: 0 };
+      breaker = { attempts: new Array<number>(BUCKETS).fill(0), failures: new Array<number>(BUCKETS).fill(0), bucketOf: new Array<number>(BUCKETS).fill(-BUCKETS), pausedUntil: 0, strikes: 0, probeAt: 0 };
       this.breakers.set(source, breaker);
     }
     return breaker;

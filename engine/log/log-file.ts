@@ -218,7 +218,7 @@ export class LogFile {
    * writer won.
    */
   private archive(): boolean {
-    let archive = '';
+    let archive: string;
     for (let tries = 0; ; tries++) {
       archive = join(this.dir, nextArchive(this.base, utcDate(this.dayStart), readdirSync(this.dir)));
       try {

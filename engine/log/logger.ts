@@ -34,7 +34,7 @@ export function createLogger(options: LoggerOptions): Logger {
     const all = new LogFile(join(options.dir, `${options.component}.log`), rotation);
     const errors = new LogFile(join(options.dir, `${options.component}.error.log`), rotation);
     const streams = pino.multistream([
-      { level: options.level as pino.Level, stream: all },
+      { level: options.level, stream: all },
       { level: 'warn', stream: errors },
     ]);
     const log = pino({ level: options.level, base }, streams);

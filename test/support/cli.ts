@@ -38,15 +38,15 @@ export function runCli(args: string[], options: { timeoutMs?: number; input?: st
 export function startDaemon(args: string[]): ChildProcess & { output: () => string } {
   const child = spawn(BIN, ['run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
   return Object.assign(child, { output: () => output });
 }
 
 export type Daemon = ReturnType<typeof startDaemon>;
 
 /** Polls `check` every 100 ms until it holds; throws naming `what` after `timeoutMs`. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);

@@ -47,7 +47,7 @@ export async function rsyncDaemon(name: string, root: string): Promise<RsyncDaem
       await waitForPort(port, 10_000, 'rsync daemon');
     },
     async stop() {
-      if (!child || child.exitCode !== null) return;
+      if (child?.exitCode !== null) return; // never started, or gone already
       const exited = new Promise((resolve) => child!.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;

@@ -264,7 +264,7 @@ export async function enginesTorture(dir: string, options: { urls: number; engin
     // kill the last engine once it is well into the work, holding claims
     const victim = daemons[daemons.length - 1]!;
     await waitUntil('a third of the jobs are finished', async () => (await finishedCount(spool)) >= options.urls / 3, 120_000);
-    await waitUntil('the victim has thumbnailed something', async () => thumbedHashes(victim.output()).length > 0, 30_000);
+    await waitUntil('the victim has thumbnailed something', () => thumbedHashes(victim.output()).length > 0, 30_000);
     await kill(victim);
     const killedAt = performance.now();
     // the claims in the spool right after the kill: all of the victim's (and a few of the survivors')
