@@ -195,7 +195,7 @@ export class Engine {
       },
       (error, dir) => intakeLog.warn({ err: error, dir }, 'watcher error; rescans continue'),
     );
-    const feed = (): void => void this.feeder.feed().catch((error) => intakeLog.error({ err: error }, 'arrival log could not be read; the full scan covers it'));
+    const feed = (): void => void this.feeder.feed().catch((error: unknown) => intakeLog.error({ err: error }, 'arrival log could not be read; the full scan covers it'));
     this.every(Math.min(1_000, this.config.intake.rescanMs), () => {
       this.releaseDue();
       this.checkStuck();

@@ -121,7 +121,7 @@ test('engine/core/ holds leaves: its modules import nothing of the project outsi
 });
 
 test('the time is read in one place: Date.now() only in engine/core/clock.ts', () => {
-  const readers = modules.filter(({ path, text }) => path !== 'engine/core/clock.ts' && /Date\.now\(\)/.test(text.replace(/^\s*(\/\/|\*).*$/gm, ''))).map((m) => m.path);
+  const readers = modules.filter(({ path, text }) => path !== 'engine/core/clock.ts' && text.replace(/^\s*(\/\/|\*).*$/gm, '').includes('Date.now()')).map((m) => m.path);
   assert.equal(readers, []);
 });
 

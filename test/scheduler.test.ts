@@ -161,7 +161,10 @@ test('batch intake: a settled batch becomes jobs, counted once; an unsettled one
     const tally = new Tally(NO_OBSERVER, clock.now);
     const fresh: string[] = [];
     let settled = 0;
-    const intake = new BatchIntake({ spool, config, clock: clock.now, log: pino({ level: 'silent' }), tally, observer: NO_OBSERVER, takeFresh: async (_c, j) => void fresh.push(j.url), onSettled: () => settled++ });
+    const intake = new BatchIntake({ spool, config, clock: clock.now, log: pino({ level: 'silent' }), tally, observer: NO_OBSERVER, takeFresh: (_c, j) => {
+        fresh.push(j.url);
+        return Promise.resolve();
+      }, onSettled: () => settled++ });
     const batch = join(config.spool, 'incoming', 'uk', 'feed.urls');
     await writeFile(batch, 'https://img.example.com/a.jpg\nhttps://img.example.com/b.jpg\tds7\nnot a url\n');
     const mtime = new Date(clock.now() - 1_000); // written a second ago: 59 s to go
@@ -170,7 +173,10 @@ test('batch intake: a settled batch becomes jobs, counted once; an unsettled one
     assert.is(intake.settling, 1, 'waits to settle');
     assert.equal(fresh, []);
     intake.close();
-    const again = new BatchIntake({ spool, config, clock: clock.now, log: pino({ level: 'silent' }), tally, observer: NO_OBSERVER, takeFresh: async (_c, j) => void fresh.push(j.url), onSettled: () => settled++ });
+    const again = new BatchIntake({ spool, config, clock: clock.now, log: pino({ level: 'silent' }), tally, observer: NO_OBSERVER, takeFresh: (_c, j) => {
+        fresh.push(j.url);
+        return Promise.resolve();
+      }, onSettled: () => settled++ });
     clock.advance(60_000);
     await again.note('uk', 'feed.urls');
     for (let i = 0; i < 100 && !again.isIdle(); i++) await new Promise((r) => setTimeout(r, 10));

@@ -21,7 +21,7 @@ export function watchBatches(dirs: ReadonlyArray<{ country: string; dir: string 
   for (const { country, dir } of dirs) {
     try {
       const watcher = watch(dir, { persistent: false }, (_event, filename) => {
-        const name = filename === null ? undefined : basename(filename.toString());
+        const name = filename === null ? undefined : basename(filename);
         if (name !== undefined && isVisible(name, BATCH_SUFFIX)) onBatch(country, name);
       });
       watcher.on('error', (error) => onError(error, dir));
