@@ -115,7 +115,7 @@ export class Processor {
       let job = read.job;
       if (job.hash !== fileHash) {
         // a hand-written or misnamed job: file it under its real hash first (then it is read again)
-        const renamed = await this.rename(state, country, fileName, job);
+        const renamed = await this.refile(state, country, fileName, job);
         if (!renamed) return { kind: 'gone' };
         return { kind: 'deferred', until: 0 };
       }
@@ -174,7 +174,7 @@ export class Processor {
     }
     const previous = !job.refresh && !treeChecked ? await touchImage(config.tree, job.country, job.hash, this.now()) : undefined;
     if (previous) {
-      await this.finish('incoming', job, claim, previous);
+      await toThumbed(this.deps.spool, 'incoming', job, claim, previous);
       log.debug('already in the tree: touched');
       return { kind: 'thumbed', skipped: 'in_tree' };
     }
@@ -210,7 +210,7 @@ export class Processor {
     if (result.notModified) {
       const touched = await touchImage(config.tree, job.country, job.hash, this.now());
       if (touched) {
-        await this.finish('incoming', job, claim, touched);
+        await toThumbed(this.deps.spool, 'incoming', job, claim, touched);
         return { kind: 'thumbed', skipped: 'not_modified' };
       }
       throw new ImageSysError('http_client_error', 'HTTP 304 but the tree has no copy of the image');
@@ -244,7 +244,7 @@ export class Processor {
       // the engine died after the original was removed: finished if the tree has the image, else fetch again
       const touched = await touchImage(config.tree, job.country, job.hash, this.now());
       if (touched) {
-        await this.finish('downloaded', job, claim, touched);
+        await toThumbed(this.deps.spool, 'downloaded', job, claim, touched);
         return { kind: 'thumbed' };
       }
       await requeue(spool, 'downloaded', { ...job, updatedAt: this.now().toISOString() });
@@ -293,15 +293,10 @@ export class Processor {
     const manifest = buildManifest(job, sizes, result.source, { bytes: sourceBytes, sha256: digest }, processing.process, this.now());
     assertHeld(claim);
     await this.treeWriter.write(manifestPath(config.tree, job.country, job.hash), `${JSON.stringify(manifest, null, 2)}\n`);
-    await this.finish(from, job, claim);
+    await toThumbed(this.deps.spool, from, job, claim);
     log.debug({ sizes: sizes.length }, 'thumbed');
     const made: LatestThumbnail = latestOf(manifest);
     return { kind: 'thumbed', made };
-  }
-
-  /** The image is safe in the tree: the job rests in thumbed/ (spool/transitions.ts). */
-  private async finish(from: WorkState, job: Job, claim: Claim, previous?: Date): Promise<void> {
-    await toThumbed(this.deps.spool, from, job, claim, previous);
   }
 
   private async recordFailure(state: WorkState, job: Job, error: ImageSysError, claim: Claim, log: Logger): Promise<Outcome> {
@@ -334,7 +329,7 @@ export class Processor {
   }
 
   /** Files a misnamed job under `<hash>.job`; a duplicate of an existing job is set aside. */
-  private async rename(state: State, country: string, fileName: string, job: Job): Promise<boolean> {
+  private async refile(state: State, country: string, fileName: string, job: Job): Promise<boolean> {
     const { refiled, problem } = await refileMisnamed(this.deps.spool, state, country, fileName, job);
     if (problem) this.deps.log.warn({ country, file: fileName, job: job.hash, reason: problem }, 'misnamed job file not filed cleanly');
     return refiled;
