@@ -8,6 +8,7 @@ import { AtomicWriter } from '../spool/atomic.js';
 import { enqueueUrl, ingestBatch } from '../spool/intake.js';
 import { ABANDONED_TMP_MS, removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';
 import { SELF } from '../spool/owner.js';
+import { markerPath } from '../spool/layout.js';
 import { Spool } from '../spool/spool.js';
 import { tempDir } from './support/temp.js';
 
@@ -115,6 +116,24 @@ test('a job held by a claim cannot be claimed twice, and can once released', asy
     const second = await spool.claimJob('uk', 'abc');
     assert.ok(second);
     await second!.release();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('intake asks the tree it is given: an image there is touched and recorded, not queued', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const at = Date.parse('2026-06-01T12:00:00.000Z');
+    const spool = new Spool({ root: dir, fsync: false, staleMs: 2000, clock: () => at });
+    const touched: string[] = [];
+    const tree = { touch: async (country: string, hash: string, now: Date) => (touched.push(`${country}/${hash}@${now.toISOString()}`), new Date(at - 86_400_000)) };
+    const url = 'http://example.com/in-tree.jpg';
+    const result = await enqueueUrl(spool, tree, { url, country: 'uk' });
+    assert.is(result.outcome, 'in_tree');
+    assert.equal(touched, [`uk/${hashForUrl(url)}@2026-06-01T12:00:00.000Z`]);
+    assert.is(await spool.findJob('uk', hashForUrl(url)), undefined);
+    assert.ok(await stat(markerPath(dir, '2026-06-01', 'uk', hashForUrl(url))), 'recorded in the expiry index for the day of the clock');
   } finally {
     await cleanup();
   }
