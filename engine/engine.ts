@@ -95,7 +95,7 @@ export class Engine {
     this.countries = options.countries;
     const intakeLog = (this.intakeLog = log.child({ component: 'intake' }));
     const healthLog = (this.healthLog = log.child({ component: 'health' }));
-    this.spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs, now: () => new Date(this.clock()) });
+    this.spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs, clock: this.clock });
     this.downloader = new Downloader(config.download, this.clock);
     const { threads, tasksPerThread, nice } = config.pool;
     this.pool = options.pool ?? new ThumbnailPool({ threads, tasksPerThread, nice });

@@ -22,6 +22,8 @@ import { isMissing } from './atomic.js';
 import { openRegular } from './safe-open.js';
 import { ABANDONED_TMP_MS } from './recovery.js';
 import { isOwnerDead, ownerTag, SELF } from './owner.js';
+import { arrivalLogDir } from './layout.js';
+import { systemClock, type Clock } from '../engine/core/clock.js';
 
 /** A segment is closed after this many lines, or this long after its first line. */
 const SEGMENT_LINES = 10_000;
@@ -54,8 +56,7 @@ const OPEN = /^\.((\d{15})~([^~]+)~(\d+)~\d+\.log)\.open$/;
  * host that already has its share of the engine's queue wait there, read only when it has room again.
  */
 export function arrivalsDir(spool: string, country: string, host?: string): string {
-  const main = join(spool, '.arrivals', country);
-  return host === undefined ? main : join(main, overflowDirName(host));
+  return arrivalLogDir(spool, country, host === undefined ? undefined : overflowDirName(host));
 }
 
 /** `@<host>`, or `@h-<digest>` for a host too long (or odd) for a directory name. Pure. */
@@ -86,7 +87,11 @@ export class ArrivalWriter {
   private readonly segments = new Map<string, OpenSegment>();
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(private readonly spool: string) {}
+  /** `clock` names the segments: by time, so that readers take them oldest first. */
+  constructor(
+    private readonly spool: string,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /**
    * Records that these job files arrived in incoming/<country>/ (in this order); with `host`, in that
@@ -124,7 +129,7 @@ export class ArrivalWriter {
     if (!segment) {
       const dir = arrivalsDir(this.spool, country, host);
       await mkdir(dir, { recursive: true });
-      const name = `${String(Date.now()).padStart(15, '0')}~${ownerTag(SELF)}~${nextSeq++}.log`;
+      const name = `${String(this.clock()).padStart(15, '0')}~${ownerTag(SELF)}~${nextSeq++}.log`;
       const openPath = join(dir, `.${name}.open`);
       // a segment that cannot be closed now is closed at stop, or by recovery after a crash
       const timer = setTimeout(() => void this.chain.then(() => this.closeSegment(key)).catch(() => {}), SEGMENT_MS);
@@ -160,7 +165,7 @@ export async function closedSegments(spool: string, country: string, overflow?: 
 }
 
 function logDir(spool: string, country: string, overflow: string | undefined): string {
-  return overflow === undefined ? arrivalsDir(spool, country) : join(arrivalsDir(spool, country), overflow);
+  return arrivalLogDir(spool, country, overflow);
 }
 
 /**
@@ -208,9 +213,9 @@ export async function removeSegment(spool: string, country: string, segment: str
  * Open segments of writers that died are closed (at once on this host, after an hour elsewhere), in
  * the country's log and its overflow logs.
  */
-export async function closeAbandonedSegments(spool: string, country: string, now = Date.now()): Promise<number> {
+export async function closeAbandonedSegments(spool: string, country: string, now: number = systemClock()): Promise<number> {
   let closed = 0;
-  for (const dir of [arrivalsDir(spool, country), ...(await overflowLogs(spool, country)).map((o) => join(arrivalsDir(spool, country), o))]) closed += await closeAbandonedIn(dir, now);
+  for (const dir of [arrivalLogDir(spool, country), ...(await overflowLogs(spool, country)).map((o) => arrivalLogDir(spool, country, o))]) closed += await closeAbandonedIn(dir, now);
   return closed;
 }
 
@@ -241,5 +246,5 @@ async function closeAbandonedIn(dir: string, now: number): Promise<number> {
 
 /** Removes an overflow log's directory once it is empty; one that is not (a segment came meanwhile) stays. */
 export async function removeEmptyOverflow(spool: string, country: string, overflow: string): Promise<void> {
-  await rmdir(join(arrivalsDir(spool, country), overflow)).catch(() => {});
+  await rmdir(arrivalLogDir(spool, country, overflow)).catch(() => {});
 }

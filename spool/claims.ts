@@ -59,3 +59,16 @@ export class ClaimRegistry {
     };
   }
 }
+
+/** Thrown by whoever finds the claim it works under lost: the job belongs to its new holder now. */
+export class ClaimLost extends Error {
+  constructor(key: string) {
+    super(`claim ${key} lost`);
+    this.name = 'ClaimLost';
+  }
+}
+
+/** Stops a step that must be done under the claim once the claim is lost. */
+export function assertHeld(claim: Claim): void {
+  if (claim.lost) throw new ClaimLost(claim.key);
+}

@@ -7,12 +7,10 @@
  */
 import { entriesOf } from './dirs.js';
 import { mkdir, rmdir, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { isMissing } from './atomic.js';
+import { expiryDayDir, expiryDir, markerPath } from './layout.js';
 
-export function expiryDir(spool: string): string {
-  return join(spool, '.expiry');
-}
+export { expiryDir, markerPath } from './layout.js';
 
 /** The UTC day of a moment: the index's directory name. Pure. */
 export function dayOf(at: Date): string {
@@ -22,9 +20,6 @@ export function dayOf(at: Date): string {
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 const HASH_PATTERN = /^[0-9a-f]{32}$/;
 
-export function markerPath(spool: string, day: string, country: string, hash: string): string {
-  return join(expiryDir(spool), day, country, hash);
-}
 
 export class ExpiryIndex {
   private readonly madeDirs = new Set<string>();
@@ -37,12 +32,12 @@ export class ExpiryIndex {
    */
   async record(country: string, hash: string, at: Date, previous?: Date): Promise<void> {
     const day = dayOf(at);
-    const dir = join(expiryDir(this.spool), day, country);
+    const dir = expiryDayDir(this.spool, day, country);
     if (!this.madeDirs.has(dir)) {
       await mkdir(dir, { recursive: true });
       this.madeDirs.add(dir);
     }
-    await writeFile(join(dir, hash), '');
+    await writeFile(markerPath(this.spool, day, country, hash), '');
     if (previous && dayOf(previous) !== day) {
       await unlink(markerPath(this.spool, dayOf(previous), country, hash)).catch((error) => {
         if (!isMissing(error)) throw error;
@@ -60,7 +55,7 @@ export async function daysBefore(spool: string, day: string): Promise<string[]> 
 
 /** The markers of one day and country, streamed. */
 export async function* markersOf(spool: string, day: string, country: string): AsyncGenerator<string> {
-  for await (const entry of entriesOf(join(expiryDir(spool), day, country))) if (HASH_PATTERN.test(entry.name)) yield entry.name;
+  for await (const entry of entriesOf(expiryDayDir(spool, day, country))) if (HASH_PATTERN.test(entry.name)) yield entry.name;
 }
 
 export async function removeMarker(spool: string, day: string, country: string, hash: string): Promise<void> {
@@ -71,6 +66,6 @@ export async function removeMarker(spool: string, day: string, country: string, 
 
 /** Removes a day's directories once they are empty. */
 export async function pruneDay(spool: string, day: string, countries: readonly string[]): Promise<void> {
-  for (const country of countries) await rmdir(join(expiryDir(spool), day, country)).catch(() => {});
-  await rmdir(join(expiryDir(spool), day)).catch(() => {});
+  for (const country of countries) await rmdir(expiryDayDir(spool, day, country)).catch(() => {});
+  await rmdir(expiryDayDir(spool, day)).catch(() => {});
 }

@@ -1,12 +1,12 @@
 import { lstat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ImageSysError } from '../engine/core/errors.js';
 import { hashOfText, withoutCredentials } from '../engine/core/hash.js';
-import { touchImage } from '../engine/tree/tree.js';
+import type { ImageToucher } from './intake-tree.js';
 import { isMissing } from './atomic.js';
 import { boundedLines, type BatchLine } from './batch-lines.js';
 import { checkJobInput, newJob, parseBatchLine, STRICT_INTAKE, withFailure, type IntakePolicy, type Job, type NewJobInput } from './job.js';
-import { stateDir } from './layout.js';
+import { entryPath, stateDir } from './layout.js';
+import { reopen } from './transitions.js';
 import { LIMITS, nameProblem } from './limits.js';
 import { openRegular } from './safe-open.js';
 import { setAside } from './set-aside.js';
@@ -23,12 +23,14 @@ export interface EnqueueResult {
   job?: Job;
 }
 
+export type { ImageToucher } from './intake-tree.js';
+
 /**
  * Turns one URL into one job, unless the spool already has a job for it (in any state) or the tree
  * already has its thumbnails (then they are touched so purge keeps them). Under the job's claim, so
  * two engines or an engine and `imagesys enqueue` never make the same job twice.
  */
-export async function enqueueUrl(spool: Spool, tree: string, input: NewJobInput, options: { skipDirSync?: boolean; policy?: IntakePolicy } = {}): Promise<EnqueueResult> {
+export async function enqueueUrl(spool: Spool, tree: ImageToucher, input: NewJobInput, options: { skipDirSync?: boolean; policy?: IntakePolicy } = {}): Promise<EnqueueResult> {
   const now = spool.now();
   let job: Job;
   try {
@@ -50,7 +52,7 @@ export async function enqueueUrl(spool: Spool, tree: string, input: NewJobInput,
       const previous = await spool.readJob('thumbed', job.country, job.hash);
       const again: Job = { ...(previous ?? job), attempts: 0, updatedAt: now.toISOString() };
       if (job.refresh) again.refresh = true;
-      await spool.transition('thumbed', 'incoming', again);
+      await reopen(spool, again);
       return { outcome: 'queued', job: again };
     }
     if (existing) return { outcome: 'duplicate' };
@@ -63,8 +65,8 @@ export async function enqueueUrl(spool: Spool, tree: string, input: NewJobInput,
 }
 
 /** Refreshes an image already in the tree, and records that in the expiry index. */
-async function touched(spool: Spool, tree: string, job: Job, now: Date): Promise<boolean> {
-  const previous = await touchImage(tree, job.country, job.hash, now);
+async function touched(spool: Spool, tree: ImageToucher, job: Job, now: Date): Promise<boolean> {
+  const previous = await tree.touch(job.country, job.hash, now);
   if (!previous) return false;
   await spool.expiry.record(job.country, job.hash, now, previous);
   return true;
@@ -124,8 +126,8 @@ export const noCounts = (): Record<EnqueueOutcome, number> => ({ queued: 0, dupl
  * another engine holds the batch or it is gone. Only a regular file is read, never through a link,
  * and no line is held past LIMITS.batchLineBytes: anything else is set aside in failed/ with its reason.
  */
-export async function ingestBatch(spool: Spool, tree: string, country: string, name: string, onQueued: (job: Job) => Promise<void> | void = () => {}, policy: IntakePolicy = STRICT_INTAKE): Promise<BatchResult | undefined> {
-  const path = join(stateDir(spool.root, 'incoming', country), name);
+export async function ingestBatch(spool: Spool, toucher: ImageToucher, country: string, name: string, onQueued: (job: Job) => Promise<void> | void = () => {}, policy: IntakePolicy = STRICT_INTAKE): Promise<BatchResult | undefined> {
+  const path = entryPath(spool.root, 'incoming', country, name);
   const badName = nameProblem(name);
   if (badName) return refuse(spool, country, name, badName);
   const claim = await spool.claimBatch(country, name);
@@ -152,7 +154,7 @@ export async function ingestBatch(spool: Spool, tree: string, country: string, n
       }
       const parsed = parseBatchLine(item.line);
       if (!parsed) return;
-      const outcome = await enqueueUrl(spool, tree, { ...parsed, country }, { skipDirSync: true, policy });
+      const outcome = await enqueueUrl(spool, toucher, { ...parsed, country }, { skipDirSync: true, policy });
       if (outcome.outcome === 'busy' && !lastTry) {
         busyLines.push(item);
         return;

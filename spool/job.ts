@@ -164,6 +164,26 @@ export function withFailure(job: Job, error: { code: ErrorCode; message: string 
   return next;
 }
 
+/**
+ * The job as it rests in thumbed/: its retry state dropped; `unchanged` when only its files' mtimes
+ * were refreshed (the sweeper may skip it). Pure.
+ */
+export function withSuccess(job: Job, now: Date, unchanged: boolean): Job {
+  const done: Job = { ...job, attempts: 0, updatedAt: now.toISOString() };
+  if (unchanged) done.unchanged = true;
+  else delete done.unchanged;
+  delete done.notBefore;
+  delete done.errorCode;
+  delete done.error;
+  delete done.refresh;
+  return done;
+}
+
+/** Whether a job moving to thumbed/ carries nothing to drop, so one rename of its file will do. Pure. */
+export function restsAsIs(job: Job, unchanged: boolean): boolean {
+  return job.attempts === 0 && !job.errorCode && !job.notBefore && !job.refresh && !unchanged;
+}
+
 /** A failed job moved back to incoming/ by `retry`: a fresh start. */
 export function forRetry(job: Job, now: Date): Job {
   const next: Job = { ...job, attempts: 0, updatedAt: now.toISOString() };

@@ -2,6 +2,7 @@ import { entriesOf } from './dirs.js';
 import { rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMissing } from './atomic.js';
+import { systemClock } from '../engine/core/clock.js';
 import { ORIGINAL_SUFFIX, JOB_SUFFIX, stateDir, stripSuffix } from './layout.js';
 import { isOwnerDead, parseOwnerTag } from './owner.js';
 
@@ -12,7 +13,7 @@ export const ABANDONED_TMP_MS = 60 * 60 * 1000;
  * Removes temporaries left by writers that died: at once for dead processes of this host, after an
  * hour for others (another host's engine may still be writing). Returns how many were removed.
  */
-export async function removeStrayTemporaries(tmpDir: string, now: number = Date.now()): Promise<number> {
+export async function removeStrayTemporaries(tmpDir: string, now: number = systemClock()): Promise<number> {
   let removed = 0;
   for await (const entry of entriesOf(tmpDir)) {
     const path = join(tmpDir, entry.name);
@@ -59,7 +60,7 @@ export async function removeOrphanOriginals(spool: string, country: string): Pro
  * Claims left by engines that died after their last move (the job is done, nobody will claim it
  * again) are removed once stale: a live claim is refreshed every staleMs/4. Returns how many.
  */
-export async function removeStaleLocks(locks: string, staleMs: number, now: number = Date.now()): Promise<number> {
+export async function removeStaleLocks(locks: string, staleMs: number, now: number = systemClock()): Promise<number> {
   let removed = 0;
   for await (const entry of entriesOf(locks)) {
     if (!entry.name.endsWith('.lock')) continue;

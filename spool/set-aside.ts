@@ -6,10 +6,9 @@
  * long is replaced by `long-name-<hash of the name>`.
  */
 import { lstat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { hashOfText } from '../engine/core/hash.js';
 import { isMissing } from './atomic.js';
-import { stateDir, type State } from './layout.js';
+import { entryPath, type State } from './layout.js';
 import { nameProblem } from './limits.js';
 import type { Spool } from './spool.js';
 
@@ -36,12 +35,11 @@ export async function setAside(spool: Spool, state: State, country: string, name
 }
 
 async function setAsideAs(spool: Spool, state: State, country: string, name: string, reason: string, base: string): Promise<string | undefined> {
-  const failed = stateDir(spool.root, 'failed', country);
-  const target = join(failed, `${base}${REFUSED_SUFFIX}`);
-  const reasonPath = join(failed, `${base}${REASON_SUFFIX}`);
+  const target = entryPath(spool.root, 'failed', country, `${base}${REFUSED_SUFFIX}`);
+  const reasonPath = entryPath(spool.root, 'failed', country, `${base}${REASON_SUFFIX}`);
   await spool.writer.write(reasonPath, `${reason} (was ${state}/${country}/${name}, set aside ${spool.now().toISOString()})\n`);
   try {
-    await spool.writer.move(join(stateDir(spool.root, state, country), name), target);
+    await spool.writer.move(entryPath(spool.root, state, country, name), target);
   } catch (error) {
     if (!isMissing(error)) throw error;
     // gone: set aside by another engine (its reason is the same file), or never there
@@ -49,4 +47,15 @@ async function setAsideAs(spool: Spool, state: State, country: string, name: str
     return undefined;
   }
   return target;
+}
+
+/**
+ * A job file that was read but is not a job (corrupt, half written long ago) goes to failed/ under its
+ * own name, replaced by a note of why, what it held (its start) and when.
+ */
+export async function setAsideUnreadable(spool: Spool, state: State, country: string, name: string, reason: string, text: string): Promise<void> {
+  const note = { errorCode: 'bad_job', error: reason, original: text.slice(0, 4096), updatedAt: spool.now().toISOString() };
+  const from = entryPath(spool.root, state, country, name);
+  await spool.writer.write(from, `${JSON.stringify(note, null, 2)}\n`);
+  await spool.writer.move(from, entryPath(spool.root, 'failed', country, name));
 }

@@ -1,20 +1,21 @@
 import { entriesOf } from './dirs.js';
 import { mkdir, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ArrivalWriter } from './arrivals.js';
 import { AtomicWriter, isMissing } from './atomic.js';
 import { ClaimRegistry, type Claim } from './claims.js';
 import { ExpiryIndex } from './expiry.js';
-import { arrivalOf, decodeJob, encodeJob, type Job } from './job.js';
-import { BATCH_SUFFIX, JOB_SUFFIX, isVisible, jobPath, locksDir, originalPath, spoolTmpDir, STATES, stateDir, type State } from './layout.js';
+import { decodeJob, encodeJob, type Job } from './job.js';
+import { BATCH_SUFFIX, JOB_SUFFIX, entryPath, isVisible, jobPath, locksDir, originalPath, spoolTmpDir, STATES, stateDir, type State } from './layout.js';
 import { LIMITS } from './limits.js';
 import { readRegular } from './safe-open.js';
+import { systemClock, type Clock } from '../engine/core/clock.js';
 
 export interface SpoolOptions {
   root: string;
   fsync: boolean;
   staleMs: number;
-  now?: () => Date;
+  /** The time, for every job the spool writes and every moment it records; the system's by default. */
+  clock?: Clock;
 }
 
 /** An entry found by a scan: a job or a batch in one state directory. */
@@ -36,15 +37,20 @@ export class Spool {
   readonly expiry: ExpiryIndex;
   /** Where this process records the order in which jobs arrive in incoming/. */
   readonly arrivals: ArrivalWriter;
-  readonly now: () => Date;
+  readonly clock: Clock;
 
   constructor(options: SpoolOptions) {
+    this.clock = options.clock ?? systemClock;
     this.root = options.root;
     this.writer = new AtomicWriter(spoolTmpDir(options.root), options.fsync);
     this.claims = new ClaimRegistry(locksDir(options.root), options.staleMs);
     this.expiry = new ExpiryIndex(options.root);
-    this.arrivals = new ArrivalWriter(options.root);
-    this.now = options.now ?? (() => new Date());
+    this.arrivals = new ArrivalWriter(options.root, this.clock);
+  }
+
+  /** The spool's clock as a Date (what job files record). */
+  now(): Date {
+    return new Date(this.clock());
   }
 
   async ensureLayout(countries: readonly string[]): Promise<void> {
@@ -75,7 +81,7 @@ export class Spool {
    * but not a job.
    */
   async readJobFile(state: State, country: string, fileName: string): Promise<{ job: Job } | { missing: true } | { refused: string } | { corrupt: string; text: string }> {
-    const read = await readRegular(join(this.root, state, country, fileName), LIMITS.jobFileBytes);
+    const read = await readRegular(entryPath(this.root, state, country, fileName), LIMITS.jobFileBytes);
     if (!('text' in read)) return 'refused' in read ? { refused: `job file refused: ${read.refused}` } : read;
     const { text } = read;
     try {
@@ -103,20 +109,11 @@ export class Spool {
   /**
    * Updates a job and moves it to another state: rewrite in place (only if it is still there), then one
    * rename. A crash in between leaves the job, updated, in its old state, from where it is done again;
-   * so a job in failed/ always carries its reason.
+   * so a job in failed/ always carries its reason. The named moves are in transitions.ts.
    */
   async transition(from: State, to: State, job: Job): Promise<void> {
     await this.updateJob(from, job);
     await this.writer.move(this.jobPath(from, job.country, job.hash), this.jobPath(to, job.country, job.hash));
-  }
-
-  /**
-   * Puts a job back in incoming/ (a retry, an original gone) with its line at the end of the arrival
-   * log, so that it is worked on in its turn, its host known. The caller holds the job's claim.
-   */
-  async requeue(from: Exclude<State, 'incoming'>, job: Job): Promise<void> {
-    await this.transition(from, 'incoming', job);
-    await this.arrivals.append(job.country, [arrivalOf(job)]);
   }
 
   /** The state a job is in, or undefined. Callers hold the job's claim, so the answer stays true. */

@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hashForUrl } from '../engine/core/hash.js';
+import { treeToucher } from '../engine/tree/tree.js';
 import { AtomicWriter } from '../spool/atomic.js';
 import { enqueueUrl, ingestBatch } from '../spool/intake.js';
 import { ABANDONED_TMP_MS, removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';
 import { SELF } from '../spool/owner.js';
+import { markerPath } from '../spool/layout.js';
 import { Spool } from '../spool/spool.js';
 import { tempDir } from './support/temp.js';
 
@@ -81,7 +83,7 @@ test('a batch becomes one job per URL; duplicates, invalid lines and images in t
 
     const lines = ['http://example.com/a.jpg\t16', 'http://example.com/b.jpg', '', '# comment', 'http://example.com/a.jpg', 'ftp://example.com/c.jpg', present];
     await writeFile(join(dir, 'spool', 'incoming', 'uk', 'feed.urls'), lines.join('\n'));
-    const result = await ingestBatch(spool, tree, 'uk', 'feed.urls');
+    const result = await ingestBatch(spool, treeToucher(tree), 'uk', 'feed.urls');
     assert.equal(result!.counts, { queued: 2, duplicate: 1, in_tree: 1, invalid: 1, invalid_again: 0, busy: 0 });
     const incoming = (await readdir(join(dir, 'spool', 'incoming', 'uk'))).sort();
     assert.equal(incoming, [`${hashForUrl('http://example.com/a.jpg')}.job`, `${hashForUrl('http://example.com/b.jpg')}.job`].sort(), 'the batch is gone, the jobs are there');
@@ -95,7 +97,7 @@ test('a batch becomes one job per URL; duplicates, invalid lines and images in t
 
     // the same batch again (a crash before it was removed): nothing new
     await writeFile(join(dir, 'spool', 'incoming', 'uk', 'feed.urls'), lines.join('\n'));
-    const again = await ingestBatch(spool, tree, 'uk', 'feed.urls');
+    const again = await ingestBatch(spool, treeToucher(tree), 'uk', 'feed.urls');
     assert.equal(again!.counts, { queued: 0, duplicate: 3, in_tree: 1, invalid: 0, invalid_again: 1, busy: 0 });
   } finally {
     await cleanup();
@@ -109,12 +111,30 @@ test('a job held by a claim cannot be claimed twice, and can once released', asy
     const first = await spool.claimJob('uk', 'abc');
     assert.ok(first);
     assert.is(await spool.claimJob('uk', 'abc'), undefined);
-    const enqueued = await enqueueUrl(spool, join(dir, 'tree'), { url: 'http://example.com/z.jpg', country: 'uk' });
+    const enqueued = await enqueueUrl(spool, treeToucher(join(dir, 'tree')), { url: 'http://example.com/z.jpg', country: 'uk' });
     assert.is(enqueued.outcome, 'queued');
     await first.release();
     const second = await spool.claimJob('uk', 'abc');
     assert.ok(second);
     await second.release();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('intake asks the tree it is given: an image there is touched and recorded, not queued', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const at = Date.parse('2026-06-01T12:00:00.000Z');
+    const spool = new Spool({ root: dir, fsync: false, staleMs: 2000, clock: () => at });
+    const touched: string[] = [];
+    const tree = { touch: async (country: string, hash: string, now: Date) => (touched.push(`${country}/${hash}@${now.toISOString()}`), new Date(at - 86_400_000)) };
+    const url = 'http://example.com/in-tree.jpg';
+    const result = await enqueueUrl(spool, tree, { url, country: 'uk' });
+    assert.is(result.outcome, 'in_tree');
+    assert.equal(touched, [`uk/${hashForUrl(url)}@2026-06-01T12:00:00.000Z`]);
+    assert.is(await spool.findJob('uk', hashForUrl(url)), undefined);
+    assert.ok(await stat(markerPath(dir, '2026-06-01', 'uk', hashForUrl(url))), 'recorded in the expiry index for the day of the clock');
   } finally {
     await cleanup();
   }
@@ -128,14 +148,14 @@ test('a batch that grows while it is read stays for the next read; a half-writte
     const path = join(dir, 'spool', 'incoming', 'uk', 'feed.urls');
     await writeFile(path, 'http://example.com/1.jpg\nhttp://example.com/2.jpg\nhttp://example.com/3.j');
     let appended = false;
-    const first = await ingestBatch(spool, join(dir, 'tree'), 'uk', 'feed.urls', async () => {
+    const first = await ingestBatch(spool, treeToucher(join(dir, 'tree')), 'uk', 'feed.urls', async () => {
       if (appended) return;
       appended = true;
       await appendFile(path, 'pg\nhttp://example.com/4.jpg');
     });
     assert.is(first!.removed, false, 'kept: it grew');
     assert.is(first!.counts.queued, 2, 'the cut-off last line was not taken');
-    const second = await ingestBatch(spool, join(dir, 'tree'), 'uk', 'feed.urls');
+    const second = await ingestBatch(spool, treeToucher(join(dir, 'tree')), 'uk', 'feed.urls');
     assert.is(second!.removed, true);
     assert.equal(second!.counts, { queued: 2, duplicate: 2, in_tree: 0, invalid: 0, invalid_again: 0, busy: 0 }, 'a last line without a newline counts once the file is complete');
     const jobs = await readdir(join(dir, 'spool', 'incoming', 'uk'));
@@ -155,11 +175,11 @@ test('a URL whose claim is held (an intake killed mid-batch) keeps the batch unt
     // the claim a killed intake left on the second URL's job, not stale yet
     const held = await spool.claimJob('uk', hashForUrl(urls[1]!));
     assert.ok(held);
-    const first = await ingestBatch(spool, join(dir, 'tree'), 'uk', 'feed.urls');
+    const first = await ingestBatch(spool, treeToucher(join(dir, 'tree')), 'uk', 'feed.urls');
     assert.equal(first?.counts, { queued: 1, duplicate: 0, in_tree: 0, invalid: 0, invalid_again: 0, busy: 1 });
     assert.is(first?.removed, false, 'the batch stays: its second URL has no job yet');
     await held.release();
-    const second = await ingestBatch(spool, join(dir, 'tree'), 'uk', 'feed.urls');
+    const second = await ingestBatch(spool, treeToucher(join(dir, 'tree')), 'uk', 'feed.urls');
     assert.equal(second?.counts, { queued: 1, duplicate: 1, in_tree: 0, invalid: 0, invalid_again: 0, busy: 0 });
     assert.is(second?.removed, true);
     assert.equal((await readdir(join(dir, 'spool', 'incoming', 'uk'))).sort(), urls.map((u) => `${hashForUrl(u)}.job`).sort());

@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
-import { lstat, rename, stat, unlink } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Claim } from '../../spool/claims.js';
+import { assertHeld, ClaimLost, type Claim } from '../../spool/claims.js';
 import { isMissing } from '../../spool/atomic.js';
-import { arrivalOf, credentialsRefusal, encodeJob, withFailure, type Job } from '../../spool/job.js';
-import { JOB_SUFFIX, stripSuffix, type State } from '../../spool/layout.js';
+import { credentialsRefusal, type Job } from '../../spool/job.js';
+import { entryPath, JOB_SUFFIX, stripSuffix, type State } from '../../spool/layout.js';
 import { nameProblem } from '../../spool/limits.js';
 import { readRegularBytes } from '../../spool/safe-open.js';
-import { setAside } from '../../spool/set-aside.js';
+import { setAside, setAsideUnreadable } from '../../spool/set-aside.js';
 import type { Spool } from '../../spool/spool.js';
+import { refileMisnamed, requeue, retryLater, toDownloaded, toFailed, toThumbed, type WorkState } from '../../spool/transitions.js';
 import { backoffDelay } from '../core/backoff.js';
+import type { Clock } from '../core/clock.js';
 import { isUnwritable } from '../health/disk.js';
 import { processingFor, type Config } from '../config/config.js';
 import type { DownloadResult, Downloader } from '../download/downloader.js';
@@ -19,10 +21,11 @@ import { withoutCredentials } from '../core/hash.js';
 import { sourcesOf, type SourceHealth } from '../health/health.js';
 import type { Semaphore } from '../core/semaphore.js';
 import type { ThumbnailRunner } from '../thumbnails/thumbnail-pool.js';
-import { manifestPath, readManifest, sizeRelPath, touchImage, treeTmpDir, type Manifest } from '../tree/tree.js';
+import { manifestPath, readManifest, touchImage, treeTmpDir } from '../tree/tree.js';
 import { AtomicWriter } from '../../spool/atomic.js';
 import { NO_OBSERVER, type StageObserver } from '../observe/metrics.js';
 import type { LatestThumbnail } from '../observe/status.js';
+import { buildManifest, latestOf, manifestSizes } from './manifest.js';
 
 /** How one attempt at a job ended. */
 export type Outcome =
@@ -47,6 +50,8 @@ export interface ProcessorDeps {
   /** Hears what each stage did (metrics). */
   observer?: StageObserver;
   log: Logger;
+  /** The one clock of every decision and record the processor makes; the spool's by default. */
+  clock?: Clock;
   random?: () => number;
   /**
    * A write to the tree or the spool was refused (permissions, read-only, full): the engine looks at
@@ -54,8 +59,6 @@ export interface ProcessorDeps {
    */
   onUnwritable?: () => Promise<boolean>;
 }
-
-class ClaimLost extends Error {}
 
 /** How the engine watches one attempt: it hears of progress and may abort it (stuck). */
 export interface AttemptControl {
@@ -67,9 +70,6 @@ export interface AttemptControl {
   progress?: (waiting: boolean) => void;
 }
 
-/** A refresh of an image last written longer ago than this needs no sync. */
-const UNCHANGED_AFTER_MS = 60 * 60 * 1000;
-
 /**
  * Takes one job from the state it is in to its next resting state: incoming -> downloaded -> thumbed,
  * or back to incoming for a retry, or failed. Holds the job's claim throughout.
@@ -77,17 +77,24 @@ const UNCHANGED_AFTER_MS = 60 * 60 * 1000;
 export class Processor {
   private readonly treeWriter: AtomicWriter;
   private readonly observer: StageObserver;
+  private readonly clock: Clock;
 
   constructor(private readonly deps: ProcessorDeps) {
     this.treeWriter = new AtomicWriter(treeTmpDir(deps.config.tree), deps.config.fsync);
     this.observer = deps.observer ?? NO_OBSERVER;
+    this.clock = deps.clock ?? deps.spool.clock;
+  }
+
+  /** The processor's clock as a Date (what job files and the tree record). */
+  private now(): Date {
+    return new Date(this.clock());
   }
 
   /**
    * `fresh` is a job this engine has just made from a batch (after checking the tree): its content is
    * known, so only its presence is checked once the claim is held.
    */
-  async process(state: 'incoming' | 'downloaded', country: string, fileName: string, fresh?: Job, control: AttemptControl = {}): Promise<Outcome> {
+  async process(state: WorkState, country: string, fileName: string, fresh?: Job, control: AttemptControl = {}): Promise<Outcome> {
     const { spool } = this.deps;
     const badName = nameProblem(fileName); // its claim's name would not fit in the file system
     if (badName) return this.refuse(state, country, fileName, `job file refused: ${badName}`);
@@ -100,14 +107,15 @@ export class Processor {
       if ('refused' in read) return await this.refuse(state, country, fileName, read.refused);
       if ('corrupt' in read) {
         // a job written by hand without a rename may still be growing: give it settleMs
-        const age = await ageOf(join(spool.root, state, country, fileName), spool.now());
-        if (age < this.deps.config.intake.settleMs) return { kind: 'deferred', until: Date.now() + this.deps.config.intake.settleMs - age };
+        const now = this.clock();
+        const age = await ageOf(entryPath(spool.root, state, country, fileName), now);
+        if (age < this.deps.config.intake.settleMs) return { kind: 'deferred', until: now + this.deps.config.intake.settleMs - age };
         return await this.setAsideCorrupt(state, country, fileName, read.corrupt, read.text);
       }
       let job = read.job;
       if (job.hash !== fileHash) {
         // a hand-written or misnamed job: file it under its real hash first (then it is read again)
-        const renamed = await this.rename(state, country, fileName, job);
+        const renamed = await this.refile(state, country, fileName, job);
         if (!renamed) return { kind: 'gone' };
         return { kind: 'deferred', until: 0 };
       }
@@ -117,7 +125,7 @@ export class Processor {
         await spool.updateJob(state, job);
       }
       const due = job.notBefore ? Date.parse(job.notBefore) : 0;
-      if (due > spool.now().getTime()) return { kind: 'deferred', until: due };
+      if (due > this.clock()) return { kind: 'deferred', until: due };
       const log = this.deps.log.child({ job: job.hash, country });
       try {
         if (state === 'incoming') return await this.fromIncoming(job, claim, log, fresh !== undefined, control);
@@ -132,7 +140,7 @@ export class Processor {
           // while the engine pauses downloads until a probe write succeeds (a refusal the probe does
           // not meet, in one directory, counts as a failure: it must not loop)
           log.warn({ err: error }, 'the tree or the spool takes no write: the job waits');
-          return { kind: 'paused', until: Date.now() + this.deps.config.disk.checkMs };
+          return { kind: 'paused', until: this.clock() + this.deps.config.disk.checkMs };
         }
         const current = (await spool.findJob(country, job.hash)) ?? state;
         if (current !== 'incoming' && current !== 'downloaded') return { kind: 'gone' };
@@ -147,7 +155,7 @@ export class Processor {
 
   private async stillThere(state: State, fileName: string, job: Job): Promise<{ job: Job } | { missing: true }> {
     try {
-      await stat(join(this.deps.spool.root, state, job.country, fileName));
+      await stat(entryPath(this.deps.spool.root, state, job.country, fileName));
       return { job };
     } catch (error) {
       if (isMissing(error)) return { missing: true };
@@ -161,18 +169,18 @@ export class Processor {
     const refused = credentialsRefusal(job.url, config.intake);
     if (refused) {
       // a job written by hand meets the same rule as a batch line; its failed copy keeps no secret
-      await spool.transition('incoming', 'failed', withFailure({ ...job, url: withoutCredentials(job.url) }, refused, spool.now()));
+      await toFailed(spool, 'incoming', { ...job, url: withoutCredentials(job.url) }, refused, claim);
       return { kind: 'failed', code: 'invalid_url' };
     }
-    const previous = !job.refresh && !treeChecked ? await touchImage(config.tree, job.country, job.hash, spool.now()) : undefined;
+    const previous = !job.refresh && !treeChecked ? await touchImage(config.tree, job.country, job.hash, this.now()) : undefined;
     if (previous) {
-      await this.finish('incoming', job, claim, previous);
+      await toThumbed(this.deps.spool, 'incoming', job, claim, previous);
       log.debug('already in the tree: touched');
       return { kind: 'thumbed', skipped: 'in_tree' };
     }
     const validators = job.refresh ? (await readManifest(config.tree, job.country, job.hash))?.source : undefined;
     const sources = sourcesOf(job.url, job.country, job.datasource);
-    const admission = health.admit(sources, Date.now());
+    const admission = health.admit(sources, this.clock());
     if (!admission.go) return { kind: 'paused', until: admission.until };
     const { probes } = admission;
     if (probes.length > 0) log.info({ sources: probes }, 'probing a paused source');
@@ -186,7 +194,7 @@ export class Processor {
         control.progress?.(false);
       };
       result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) }, { signal, onStart });
-      health.record(sources, undefined, Date.now(), probes);
+      health.record(sources, undefined, this.clock(), probes);
       this.observer.done('download', { seconds: seconds(), bytesIn: 'bytes' in result ? result.bytes.length : 0 });
     } catch (error) {
       // only what a retry may cure says the source is unwell; a 404 or an HTML page is an answer;
@@ -194,23 +202,23 @@ export class Processor {
       const failure = asImageSysError(error);
       this.observer.failed('download', signal?.aborted ? 'stuck' : failure.code, { seconds: seconds() });
       if (signal?.aborted) health.abandonProbes(probes);
-      else health.record(sources, failure.retryable ? failure.code : undefined, Date.now(), probes);
+      else health.record(sources, failure.retryable ? failure.code : undefined, this.clock(), probes);
       // a Retry-After speaks for the whole host: none of its jobs asks before then
-      if (failure.retryAfterMs !== undefined && failure.retryAfterMs > 0) health.pauseUntil(sources[0]!, Date.now() + failure.retryAfterMs, failure.code, Date.now());
+      if (failure.retryAfterMs !== undefined && failure.retryAfterMs > 0) health.pauseUntil(sources[0]!, this.clock() + failure.retryAfterMs, failure.code, this.clock());
       throw error;
     }
     if (result.notModified) {
-      const touched = await touchImage(config.tree, job.country, job.hash, spool.now());
+      const touched = await touchImage(config.tree, job.country, job.hash, this.now());
       if (touched) {
-        await this.finish('incoming', job, claim, touched);
+        await toThumbed(this.deps.spool, 'incoming', job, claim, touched);
         return { kind: 'thumbed', skipped: 'not_modified' };
       }
       throw new ImageSysError('http_client_error', 'HTTP 304 but the tree has no copy of the image');
     }
     control.progress?.(false);
-    this.assertHeld(claim);
+    assertHeld(claim);
     log.debug({ bytes: result.bytes.length, format: result.format }, 'downloaded');
-    const downloaded: Job = { ...job, updatedAt: spool.now().toISOString(), source: sourceInfo(result) };
+    const downloaded: Job = { ...job, updatedAt: this.now().toISOString(), source: sourceInfo(result) };
     delete downloaded.notBefore;
     // usually a thread is free soon: then the original never touches the disk
     control.progress?.(true);
@@ -219,9 +227,7 @@ export class Processor {
       return this.thumbnail('incoming', downloaded, result.bytes, claim, log, signal);
     }
     control.progress?.(false);
-    await spool.writer.write(spool.originalPath(job.country, job.hash), result.bytes);
-    this.assertHeld(claim);
-    await spool.transition('incoming', 'downloaded', downloaded);
+    await toDownloaded(spool, downloaded, result.bytes, claim);
     log.debug('every thread busy: original set down in downloaded/');
     return { kind: 'spilled' };
   }
@@ -236,12 +242,12 @@ export class Processor {
       bytes = original.bytes;
     } else {
       // the engine died after the original was removed: finished if the tree has the image, else fetch again
-      const touched = await touchImage(config.tree, job.country, job.hash, spool.now());
+      const touched = await touchImage(config.tree, job.country, job.hash, this.now());
       if (touched) {
-        await this.finish('downloaded', job, claim, touched);
+        await toThumbed(this.deps.spool, 'downloaded', job, claim, touched);
         return { kind: 'thumbed' };
       }
-      await spool.requeue('downloaded', { ...job, updatedAt: spool.now().toISOString() });
+      await requeue(spool, 'downloaded', { ...job, updatedAt: this.now().toISOString() });
       log.info('original missing: requeued for download');
       return { kind: 'retry', until: 0, code: 'original_missing' };
     }
@@ -255,8 +261,8 @@ export class Processor {
    * Makes the thumbnails, writes them and the manifest, finishes. The caller has acquired a thumbnail
    * slot; it is released as soon as the pool is done, so that writing never keeps a thread idle.
    */
-  private async thumbnail(from: 'incoming' | 'downloaded', job: Job, bytes: Buffer, claim: Claim, log: Logger, signal?: AbortSignal): Promise<Outcome> {
-    const { config, spool, pool } = this.deps;
+  private async thumbnail(from: WorkState, job: Job, bytes: Buffer, claim: Claim, log: Logger, signal?: AbortSignal): Promise<Outcome> {
+    const { config, pool } = this.deps;
     const processing = processingFor(config, job.country, job.datasource);
     const sourceBytes = bytes.length;
     // the bytes are handed to a thread (transferred): what an operator needs to know of them is kept
@@ -280,85 +286,30 @@ export class Processor {
       throw new ImageSysError(result.code, result.message);
     }
     this.observer.done('thumbnail', { seconds: taskSeconds, bytesIn: sourceBytes, bytesOut: result.outputs.reduce((sum, o) => sum + o.data.byteLength, 0) });
-    this.assertHeld(claim);
-    const sizes: Manifest['sizes'] = result.outputs.map((output) => ({
-      name: output.name,
-      format: output.format,
-      width: output.width,
-      height: output.height,
-      bytes: output.data.byteLength,
-      path: sizeRelPath(job.country, job.hash, output.name, output.format),
-    }));
-    await this.treeWriter.writeAll(result.outputs.map((output, i) => ({ path: join(config.tree, sizes[i]!.path), data: output.data })));
-    const manifest: Manifest = {
-      version: 1,
-      url: withoutCredentials(job.url), // the manifest goes to the frontends
-      hash: job.hash,
-      country: job.country,
-      ...(job.datasource ? { datasource: job.datasource } : {}),
-      sizes,
-      source: {
-        width: result.source.width,
-        height: result.source.height,
-        format: result.source.format,
-        bytes: sourceBytes,
-        ...(job.source?.etag ? { etag: job.source.etag } : {}),
-        ...(job.source?.lastModified ? { lastModified: job.source.lastModified } : {}),
-      },
-      digest: `sha256:${digest}`,
-      processing: processing.process,
-      createdAt: spool.now().toISOString(),
-    };
-    this.assertHeld(claim);
+    assertHeld(claim);
+    const { outputs } = result;
+    const sizes = manifestSizes(job, outputs, (i) => outputs[i]!.data.byteLength);
+    await this.treeWriter.writeAll(outputs.map((output, i) => ({ path: join(config.tree, sizes[i]!.path), data: output.data })));
+    const manifest = buildManifest(job, sizes, result.source, { bytes: sourceBytes, sha256: digest }, processing.process, this.now());
+    assertHeld(claim);
     await this.treeWriter.write(manifestPath(config.tree, job.country, job.hash), `${JSON.stringify(manifest, null, 2)}\n`);
-    await this.finish(from, job, claim);
+    await toThumbed(this.deps.spool, from, job, claim);
     log.debug({ sizes: sizes.length }, 'thumbed');
-    const made = { country: job.country, hash: job.hash, url: withoutCredentials(job.url), at: manifest.createdAt, sizes: sizes.map(({ name, path, width, height }) => ({ name, path, width, height })) };
+    const made: LatestThumbnail = latestOf(manifest);
     return { kind: 'thumbed', made };
   }
 
-  /**
-   * The image is safe in the tree: drop the original, move the job to thumbed/. The job is rewritten
-   * only when it carries retry state; otherwise one rename (what the source said is in the manifest).
-   */
-  private async finish(from: State, job: Job, claim: Claim, previous?: Date): Promise<void> {
-    const { spool } = this.deps;
-    this.assertHeld(claim);
-    await spool.expiry.record(job.country, job.hash, spool.now(), previous);
-    if (from === 'downloaded') await spool.removeOriginal(job.country, job.hash);
-    // an image made long ago and only refreshed now has surely been swept: the sweeper may skip it
-    // (one made minutes ago may not have been, after a crash that undid its job's last move)
-    const unchanged = previous !== undefined && spool.now().getTime() - previous.getTime() > UNCHANGED_AFTER_MS;
-    if (job.attempts === 0 && !job.errorCode && !job.notBefore && !job.refresh && !unchanged) {
-      // no directory sync: if a crash undoes this rename, the job is found again where it was and,
-      // its manifest being durable in the tree, is finished again without any download
-      await spool.writer.move(spool.jobPath(from, job.country, job.hash), spool.jobPath('thumbed', job.country, job.hash), { skipSync: true });
-      return;
-    }
-    const done: Job = { ...job, attempts: 0, updatedAt: spool.now().toISOString() };
-    if (unchanged) done.unchanged = true;
-    else delete done.unchanged;
-    delete done.notBefore;
-    delete done.errorCode;
-    delete done.error;
-    delete done.refresh;
-    await spool.transition(from, 'thumbed', done);
-  }
-
-  private async recordFailure(state: 'incoming' | 'downloaded', job: Job, error: ImageSysError, claim: Claim, log: Logger): Promise<Outcome> {
+  private async recordFailure(state: WorkState, job: Job, error: ImageSysError, claim: Claim, log: Logger): Promise<Outcome> {
     const { config, spool } = this.deps;
-    this.assertHeld(claim);
-    const now = spool.now();
     const attempts = job.attempts + 1;
     if (error.retryable && attempts < config.retry.maxAttempts) {
       const delay = Math.max(backoffDelay(attempts, config.retry, this.deps.random), error.retryAfterMs ?? 0);
-      const until = now.getTime() + delay;
-      await spool.updateJob(state, withFailure(job, error, now, new Date(until)));
+      const until = this.clock() + delay;
+      await retryLater(spool, state, job, error, until, claim);
       log.info({ code: error.code, attempts, retryInMs: delay }, 'attempt failed, will retry');
       return { kind: 'retry', until, code: error.code };
     }
-    await spool.removeOriginal(job.country, job.hash);
-    await spool.transition(state, 'failed', withFailure(job, error, now));
+    await toFailed(spool, state, job, error, claim);
     log.warn({ code: error.code, attempts, reason: error.message }, 'job failed');
     return { kind: 'failed', code: error.code };
   }
@@ -372,42 +323,16 @@ export class Processor {
   }
 
   private async setAsideCorrupt(state: State, country: string, fileName: string, reason: string, text: string): Promise<Outcome> {
-    const { spool } = this.deps;
-    const note = { errorCode: 'bad_job', error: reason, original: text.slice(0, 4096), updatedAt: spool.now().toISOString() };
-    const target = join(spool.root, 'failed', country, fileName);
-    await spool.writer.write(join(spool.root, state, country, fileName), `${JSON.stringify(note, null, 2)}\n`);
-    await spool.writer.move(join(spool.root, state, country, fileName), target);
+    await setAsideUnreadable(this.deps.spool, state, country, fileName, reason, text);
     this.deps.log.warn({ country, file: fileName, reason }, 'unreadable job set aside in failed/');
     return { kind: 'failed', code: 'bad_job' };
   }
 
-  /** Files a misnamed job under `<hash>.job`; a duplicate of an existing job is dropped. */
-  private async rename(state: State, country: string, fileName: string, job: Job): Promise<boolean> {
-    const { spool } = this.deps;
-    const claim = await spool.claimJob(country, job.hash);
-    if (!claim) return false;
-    try {
-      const from = join(spool.root, state, country, fileName);
-      const existing = await spool.findJob(country, job.hash);
-      if (existing === 'failed' && state === 'incoming') {
-        // `cp failed/uk/<hash>.job incoming/uk/again.job`: a retry by hand; the copy takes its place
-        await unlink(spool.jobPath('failed', country, job.hash)).catch(() => {});
-      } else if (existing) {
-        await rename(from, join(spool.root, 'failed', country, `${fileName}.duplicate`)).catch(() => {});
-        return false;
-      }
-      await spool.writer.write(from, encodeJob(job));
-      await spool.writer.move(from, spool.jobPath(state, country, job.hash));
-      // its new name has no line in the arrival log yet: without one it would wait for the log to empty
-      if (state === 'incoming') await spool.arrivals.append(country, [arrivalOf(job)]);
-      return true;
-    } finally {
-      await claim.release();
-    }
-  }
-
-  private assertHeld(claim: Claim): void {
-    if (claim.lost) throw new ClaimLost();
+  /** Files a misnamed job under `<hash>.job`; a duplicate of an existing job is set aside. */
+  private async refile(state: State, country: string, fileName: string, job: Job): Promise<boolean> {
+    const { refiled, problem } = await refileMisnamed(this.deps.spool, state, country, fileName, job);
+    if (problem) this.deps.log.warn({ country, file: fileName, job: job.hash, reason: problem }, 'misnamed job file not filed cleanly');
+    return refiled;
   }
 }
 
@@ -435,9 +360,9 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promis
   });
 }
 
-async function ageOf(path: string, now: Date): Promise<number> {
+async function ageOf(path: string, now: number): Promise<number> {
   try {
-    return now.getTime() - (await lstat(path)).mtimeMs;
+    return now - (await lstat(path)).mtimeMs;
   } catch {
     return Number.POSITIVE_INFINITY;
   }

@@ -6,7 +6,8 @@
  */
 import { readOwnText } from '../../spool/safe-open.js';
 import { readdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { daemonStatePath, daemonStatesDir } from '../../spool/layout.js';
+import { systemClock } from '../core/clock.js';
 import type { AtomicWriter } from '../../spool/atomic.js';
 import { isOwnerDead, ownerTag, SELF, type Owner } from '../../spool/owner.js';
 import type { DiskFree } from '../health/disk.js';
@@ -55,12 +56,8 @@ export interface DaemonState {
 /** How often a running engine rewrites its state file; three missed refreshes mean it is gone. */
 export const STATE_INTERVAL_MS = 2_000;
 
-function stateDirOf(spool: string): string {
-  return join(spool, '.state');
-}
-
 function stateFileOf(spool: string, owner: Owner = SELF): string {
-  return join(stateDirOf(spool), `${ownerTag(owner)}.json`);
+  return daemonStatePath(spool, `${ownerTag(owner)}.json`);
 }
 
 export async function writeDaemonState(writer: AtomicWriter, spool: string, state: DaemonState): Promise<void> {
@@ -77,21 +74,21 @@ export interface SeenDaemon extends DaemonState {
 }
 
 /** Every engine's last state; dead engines' files older than a day are removed on the way. */
-export async function readDaemonStates(spool: string, now = Date.now()): Promise<SeenDaemon[]> {
-  const dir = stateDirOf(spool);
+export async function readDaemonStates(spool: string, now: number = systemClock()): Promise<SeenDaemon[]> {
+  const dir = daemonStatesDir(spool);
   const names = await readdir(dir).catch(() => [] as string[]);
   const seen: SeenDaemon[] = [];
   for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()) {
     let state: DaemonState;
     try {
-      state = JSON.parse((await readOwnText(join(dir, name))) ?? '') as DaemonState;
+      state = JSON.parse((await readOwnText(daemonStatePath(spool, name))) ?? '') as DaemonState;
     } catch {
       continue;
     }
     const age = now - Date.parse(state.updatedAt);
     const alive = age < 3 * STATE_INTERVAL_MS && !isOwnerDead({ host: state.host, pid: state.pid });
     if (!alive && age > 86_400_000) {
-      await unlink(join(dir, name)).catch(() => {});
+      await unlink(daemonStatePath(spool, name)).catch(() => {});
       continue;
     }
     seen.push({ ...state, alive });

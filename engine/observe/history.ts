@@ -7,7 +7,8 @@
  */
 import { readOwnText } from '../../spool/safe-open.js';
 import { appendFile, mkdir, readdir, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { historyDir, historyPath } from '../../spool/layout.js';
+import { systemClock } from '../core/clock.js';
 
 export interface MinuteCounts {
   thumbed: number;
@@ -94,9 +95,7 @@ export class MinuteBuckets {
   }
 }
 
-export function historyDir(spool: string): string {
-  return join(spool, '.state', 'history');
-}
+export { historyDir } from '../../spool/layout.js';
 
 /** One process: the history file's name without its suffix. */
 export function processKey(host: string, pid: number, startedAt: number): string {
@@ -106,7 +105,7 @@ export function processKey(host: string, pid: number, startedAt: number): string
 export async function appendHistory(spool: string, key: string, minutes: readonly MinuteRecord[]): Promise<void> {
   if (minutes.length === 0) return;
   await mkdir(historyDir(spool), { recursive: true });
-  await appendFile(join(historyDir(spool), `${key}.jsonl`), minutes.map((m) => `${JSON.stringify(m)}\n`).join(''));
+  await appendFile(historyPath(spool, `${key}.jsonl`), minutes.map((m) => `${JSON.stringify(m)}\n`).join(''));
 }
 
 export interface ProcessHistory {
@@ -136,7 +135,7 @@ function parseMinute(line: string): MinuteRecord | undefined {
  * Every process's minutes since `since`, from the history files, plus the minutes in progress that
  * `current` gives (from the state files) where the file does not hold them yet.
  */
-export async function readHistory(spool: string, since: number, current: ReadonlyArray<{ key: string; minute: MinuteRecord }> = [], now = Date.now()): Promise<ProcessHistory[]> {
+export async function readHistory(spool: string, since: number, current: ReadonlyArray<{ key: string; minute: MinuteRecord }> = [], now: number = systemClock()): Promise<ProcessHistory[]> {
   const dir = historyDir(spool);
   const byKey = new Map<string, ProcessHistory>();
   for (const name of await readdir(dir).catch(() => [] as string[])) {
@@ -144,7 +143,7 @@ export async function readHistory(spool: string, since: number, current: Readonl
     const key = name.slice(0, -'.jsonl'.length);
     const who = parseKey(key);
     if (!who) continue;
-    const path = join(dir, name);
+    const path = historyPath(spool, name);
     const mtime = await stat(path).then((s) => s.mtimeMs, () => 0);
     if (now - mtime > KEEP_MS) {
       await unlink(path).catch(() => {});

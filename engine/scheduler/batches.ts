@@ -1,13 +1,14 @@
 import { lstat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { isMissing } from '../../spool/atomic.js';
-import { ingestBatch, type BatchResult } from '../../spool/intake.js';
+import { ingestBatch, type BatchResult, type ImageToucher } from '../../spool/intake.js';
 import type { Job } from '../../spool/job.js';
-import { batchPath } from '../../spool/layout.js';
+import { entryPath } from '../../spool/layout.js';
 import type { Spool } from '../../spool/spool.js';
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../config/config.js';
 import type { StageObserver } from '../observe/metrics.js';
+import { treeToucher } from '../tree/tree.js';
 import type { Tally } from './tally.js';
 
 /** How long to wait before reading a batch last changed at `mtimeMs`: 0 once it stopped changing for settleMs. Pure. */
@@ -50,9 +51,12 @@ export class BatchIntake {
   /** Batches read in part (to be read again): their lines already in the tree were counted. */
   private readonly readBefore = new Set<string>();
   private running = false;
+  private readonly toucher: ImageToucher;
   private closed = false;
 
-  constructor(private readonly deps: BatchIntakeDeps) {}
+  constructor(private readonly deps: BatchIntakeDeps) {
+    this.toucher = treeToucher(deps.config.tree);
+  }
 
   /** Batches noticed but waiting to settle (a drain goes on while there are any). */
   get settling(): number {
@@ -87,7 +91,7 @@ export class BatchIntake {
     this.looking.add(key);
     try {
       // lstat: a link is judged as itself (and refused when read), never by what it points to
-      mtimeMs = (await lstat(batchPath(this.deps.config.spool, country, name))).mtimeMs;
+      mtimeMs = (await lstat(entryPath(this.deps.config.spool, 'incoming', country, name))).mtimeMs;
     } catch (error) {
       if (isMissing(error)) return;
       throw error;
@@ -143,7 +147,7 @@ export class BatchIntake {
   private async read(country: string, name: string): Promise<void> {
     const { spool, config, tally, observer, log } = this.deps;
     const began = performance.now();
-    const result = await ingestBatch(spool, config.tree, country, name, (job) => this.deps.takeFresh(country, job), config.intake);
+    const result = await ingestBatch(spool, this.toucher, country, name, (job) => this.deps.takeFresh(country, job), config.intake);
     if (!result) return;
     if (result.refused) {
       tally.progressed = true;

@@ -1,37 +1,24 @@
 /**
- * What each target still has to receive, kept in the spool as files:
- *   .sweep/<target>/<cc>/<hash>.job    a hard link to the thumbed job: send this image
- *   .sweep/<target>/<cc>/<hash>.purge  the image's paths (JSON): delete them there
- *   .sweep/.fanned/<cc>/<hash>.job     a hard link marking the thumbed job as handed to every target
- * A thumbed job leaves the spool when its only links are itself and the fanned mark, that is when
+ * What each target still has to receive, kept in the spool as files (laid out in spool/sweep-layout.ts):
+ * a hard link to a thumbed job per target to send its image, a note of paths to delete there, and a
+ * mark per thumbed job handed to every target. A thumbed job leaves the spool when its only links are itself and the fanned mark, that is when
  * every target has it. Work is proportional to what changed, never to the size of the tree.
  */
 import { readOwnText } from '../../spool/safe-open.js';
 import { entriesOf } from '../../spool/dirs.js';
 import { link, lstat, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
 import type { Spool } from '../../spool/spool.js';
 import { isMissing } from '../../spool/atomic.js';
-import { JOB_SUFFIX, isVisible, stateDir, stripSuffix } from '../../spool/layout.js';
+import { JOB_SUFFIX, entryPath, isVisible, stateDir, stripSuffix } from '../../spool/layout.js';
+import { fannedDir, fannedMarkOf, fannedMarkPath, outboxDir, outboxEntryPath, PURGE_SUFFIX, purgeNotePath, seededMarkPath } from '../../spool/sweep-layout.js';
+import { release } from '../../spool/transitions.js';
 import { LIMITS } from '../../spool/limits.js';
 import { kindOf, readRegular } from '../../spool/safe-open.js';
 import { setAside } from '../../spool/set-aside.js';
 import { isHash } from '../core/hash.js';
 
-export function sweepDir(spool: string): string {
-  return join(spool, '.sweep');
-}
-
-export function outboxDir(spool: string, target: string, country: string): string {
-  return join(sweepDir(spool), target, country);
-}
-
-function fannedPath(spool: string, country: string, hash: string): string {
-  return join(sweepDir(spool), '.fanned', country, `${hash}${JOB_SUFFIX}`);
-}
-
-export const PURGE_SUFFIX = '.purge';
+export { outboxDir, PURGE_SUFFIX, sweepDir } from '../../spool/sweep-layout.js';
 
 async function isUnchanged(job: string): Promise<boolean> {
   try {
@@ -49,17 +36,13 @@ function notAJob(hash: string, node: Node): string | undefined {
 }
 
 /** Whether a target of this name was ever seeded with the whole tree of this country. */
-function seededMark(spool: string, target: string, country: string): string {
-  return join(outboxDir(spool, target, country), '.seeded');
-}
-
 export async function isSeeded(spool: string, target: string, country: string): Promise<boolean> {
-  return stat(seededMark(spool, target, country)).then(() => true, () => false);
+  return stat(seededMarkPath(spool, target, country)).then(() => true, () => false);
 }
 
 export async function markSeeded(spool: string, target: string, country: string, at: Date): Promise<void> {
   await mkdir(outboxDir(spool, target, country), { recursive: true });
-  await writeFile(seededMark(spool, target, country), `${at.toISOString()}\n`);
+  await writeFile(seededMarkPath(spool, target, country), `${at.toISOString()}\n`);
 }
 
 /** False when the source is gone (the job left thumbed/ meanwhile). */
@@ -93,7 +76,7 @@ async function inode(path: string): Promise<Node | undefined> {
 
 /** True while a configured target's backlog still holds this job. */
 async function waitingFor(spool: string, targets: readonly string[], country: string, name: string): Promise<boolean> {
-  for (const target of targets) if (await inode(join(outboxDir(spool, target, country), name))) return true;
+  for (const target of targets) if (await inode(outboxEntryPath(spool, target, country, name))) return true;
   return false;
 }
 
@@ -113,12 +96,12 @@ export async function fanOut(owner: Spool, country: string, targets: readonly st
   const setAsideHere: string[] = [];
   const thumbed = stateDir(spool, 'thumbed', country);
   for (const target of targets) await mkdir(outboxDir(spool, target, country), { recursive: true });
-  await mkdir(join(sweepDir(spool), '.fanned', country), { recursive: true });
+  await mkdir(fannedDir(spool, country), { recursive: true });
   for await (const entry of entriesOf(thumbed)) {
     if (!isVisible(entry.name, JOB_SUFFIX)) continue;
     const hash = stripSuffix(entry.name, JOB_SUFFIX);
-    const job = join(thumbed, entry.name);
-    const mark = fannedPath(spool, country, hash);
+    const job = entryPath(spool, 'thumbed', country, entry.name);
+    const mark = fannedMarkOf(spool, country, hash);
     const [jobNode, markNode] = await Promise.all([inode(job), inode(mark)]);
     if (!jobNode) continue;
     const poison = notAJob(hash, jobNode);
@@ -129,16 +112,12 @@ export async function fanOut(owner: Spool, country: string, targets: readonly st
     if (markNode && markNode.ino === jobNode.ino) continue; // handed out already
     if (await isUnchanged(job)) {
       // only refreshed (its files' mtimes): every target has this image already
-      const claim = await owner.claimJob(country, hash);
-      if (claim) {
-        if ((await inode(job))?.ino === jobNode.ino) await unlink(job).catch(() => {});
-        await claim.release();
-      }
+      await release(owner, country, hash, jobNode.ino);
       continue;
     }
     if (markNode) await unlink(mark).catch(() => {}); // a new version of the image: hand it out again
     let present = true;
-    for (const target of targets) present &&= await linkIfAbsent(job, join(outboxDir(spool, target, country), entry.name));
+    for (const target of targets) present &&= await linkIfAbsent(job, outboxEntryPath(spool, target, country, entry.name));
     if (present && (await linkIfAbsent(job, mark))) handed++;
   }
   return { handed, setAside: setAsideHere };
@@ -152,9 +131,9 @@ export async function fanOut(owner: Spool, country: string, targets: readonly st
 export async function releaseDelivered(owner: Spool, country: string, targets: readonly string[]): Promise<number> {
   const spool = owner.root;
   let released = 0;
-  for await (const entry of entriesOf(join(sweepDir(spool), '.fanned', country))) {
-    const mark = join(sweepDir(spool), '.fanned', country, entry.name);
-    const job = join(stateDir(spool, 'thumbed', country), entry.name);
+  for await (const entry of entriesOf(fannedDir(spool, country))) {
+    const mark = fannedMarkPath(spool, country, entry.name);
+    const job = entryPath(spool, 'thumbed', country, entry.name);
     const [markNode, jobNode] = await Promise.all([inode(mark), inode(job)]);
     if (!markNode) continue;
     if (!jobNode || jobNode.ino !== markNode.ino) {
@@ -162,18 +141,10 @@ export async function releaseDelivered(owner: Spool, country: string, targets: r
       continue;
     }
     if (markNode.nlink > 2 && (await waitingFor(spool, targets, country, entry.name))) continue;
-    const claim = await owner.claimJob(country, stripSuffix(entry.name, JOB_SUFFIX));
-    if (!claim) continue;
-    try {
-      const again = await inode(job);
-      if (again && again.ino === markNode.ino) {
-        await unlink(job).catch(() => {});
-        released++;
-      }
-      await unlink(mark).catch(() => {});
-    } finally {
-      await claim.release();
-    }
+    const outcome = await release(owner, country, stripSuffix(entry.name, JOB_SUFFIX), markNode.ino);
+    if (outcome === 'busy') continue;
+    if (outcome === 'released') released++;
+    await unlink(mark).catch(() => {});
   }
   return released;
 }
@@ -184,7 +155,7 @@ export async function releaseDelivered(owner: Spool, country: string, targets: r
  */
 export async function queueDeletion(writer: AtomicWriter, spool: string, targets: readonly string[], country: string, hash: string, paths: string[]): Promise<void> {
   for (const target of targets) {
-    const path = join(outboxDir(spool, target, country), `${hash}${PURGE_SUFFIX}`);
+    const path = purgeNotePath(spool, target, country, hash);
     const waiting = await readOwnText(path).then((text) => JSON.parse(text ?? '[]') as string[]).catch(() => [] as string[]);
     await writer.write(path, `${JSON.stringify([...new Set([...paths, ...waiting])])}\n`);
   }
@@ -202,7 +173,7 @@ export async function backlog(spool: string, target: string, countries: readonly
   const out: OutboxEntry[] = [];
   for (const country of countries) {
     for await (const entry of entriesOf(outboxDir(spool, target, country))) {
-      const path = join(outboxDir(spool, target, country), entry.name);
+      const path = outboxEntryPath(spool, target, country, entry.name);
       const kind = isVisible(entry.name, JOB_SUFFIX) ? 'send' : isVisible(entry.name, PURGE_SUFFIX) ? 'delete' : undefined;
       if (!kind) continue;
       const hash = stripSuffix(entry.name, kind === 'send' ? JOB_SUFFIX : PURGE_SUFFIX);

@@ -3,10 +3,11 @@ import { access, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicWriter } from '../../spool/atomic.js';
 import { Spool } from '../../spool/spool.js';
+import { sweepDir, sweepLockPath } from '../../spool/sweep-layout.js';
 import type { Config } from '../config/config.js';
 import { treeTmpDir } from '../tree/tree.js';
 import { checkLocal, checkTarget, type CheckReport } from './fscheck.js';
-import { countBacklog, fanOut, releaseDelivered, sweepDir } from './outbox.js';
+import { countBacklog, fanOut, releaseDelivered } from './outbox.js';
 import { purge, type PurgeReport } from './purge.js';
 import { seedTarget, syncTarget, unseededCountries, type SyncReport } from './sync.js';
 import { recordTargetSweep } from './target-status.js';
@@ -55,9 +56,9 @@ export class SweepLocked extends Error {}
 async function lock(spool: string): Promise<() => Promise<void>> {
   await mkdir(sweepDir(spool), { recursive: true });
   try {
-    return await lockfile.lock(sweepDir(spool), { lockfilePath: join(spool, '.sweep.lock'), stale: 30_000, update: 5_000, retries: 0, realpath: false });
+    return await lockfile.lock(sweepDir(spool), { lockfilePath: sweepLockPath(spool), stale: 30_000, update: 5_000, retries: 0, realpath: false });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new SweepLocked(`another sweep is running (lock ${join(spool, '.sweep.lock')})`);
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new SweepLocked(`another sweep is running (lock ${sweepLockPath(spool)})`);
     throw error;
   }
 }

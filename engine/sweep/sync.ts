@@ -3,7 +3,8 @@ import { access, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SweepTarget } from '../config/targets.js';
 import { manifestRelPath, type Manifest } from '../tree/tree.js';
-import { backlog, isSeeded, markSeeded, sweepDir, type OutboxEntry } from './outbox.js';
+import { sweepListsDir } from '../../spool/sweep-layout.js';
+import { backlog, isSeeded, markSeeded, type OutboxEntry } from './outbox.js';
 import { readTargetRecord } from './target-status.js';
 import { rsyncReason, rsyncSucceeded, runRsync, seedArgs, sendListArgs, type RsyncOptions } from './rsync.js';
 
@@ -114,7 +115,7 @@ async function deletionPaths(tree: string, entry: OutboxEntry): Promise<Array<{ 
  */
 export async function syncTarget(spool: string, tree: string, target: SweepTarget, countries: readonly string[], options: RsyncOptions & { batchSize: number }): Promise<SyncReport> {
   const report: SyncReport = { target: target.name, sent: 0, deleted: 0, level: false, seeding: false };
-  const lists = join(sweepDir(spool), '.lists');
+  const lists = sweepListsDir(spool);
   await mkdir(lists, { recursive: true });
   const watchdogMs = (options.timeoutSeconds * 4 + options.connectTimeoutSeconds) * 1000 + 60_000;
   for (;;) {

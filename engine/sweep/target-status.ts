@@ -5,9 +5,8 @@
  */
 import { readOwnText } from '../../spool/safe-open.js';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
-import { sweepDir } from './outbox.js';
+import { targetStatusDir, targetStatusPath } from '../../spool/sweep-layout.js';
 
 /** How far behind a target is, as status, the page and /metrics show it. */
 export interface TargetStatus {
@@ -51,13 +50,9 @@ export interface TargetRecord {
   seeding?: boolean;
 }
 
-function statusDir(spool: string): string {
-  return join(sweepDir(spool), '.status');
-}
-
 export async function readTargetRecord(spool: string, target: string): Promise<TargetRecord | undefined> {
   try {
-    const text = await readOwnText(join(statusDir(spool), `${target}.json`));
+    const text = await readOwnText(targetStatusPath(spool, target));
     return text === undefined ? undefined : (JSON.parse(text) as TargetRecord);
   } catch {
     return undefined;
@@ -98,13 +93,13 @@ export function nextRecord(previous: TargetRecord | undefined, sweep: SweepOfTar
 
 export async function recordTargetSweep(writer: AtomicWriter, spool: string, sweep: SweepOfTarget): Promise<void> {
   const record = nextRecord(await readTargetRecord(spool, sweep.target), sweep);
-  await writer.write(join(statusDir(spool), `${sweep.target}.json`), `${JSON.stringify(record, null, 2)}\n`, { skipDirSync: true });
+  await writer.write(targetStatusPath(spool, sweep.target), `${JSON.stringify(record, null, 2)}\n`, { skipDirSync: true });
 }
 
 /** Every configured target's record (targets never swept appear with no lag known). */
 export async function readTargetRecords(spool: string, targets: readonly string[]): Promise<Array<TargetRecord | { target: string }>> {
   const names = new Set(targets);
-  for (const name of await readdir(statusDir(spool)).catch(() => [] as string[])) if (name.endsWith('.json') && !name.startsWith('.')) names.add(name.slice(0, -5));
+  for (const name of await readdir(targetStatusDir(spool)).catch(() => [] as string[])) if (name.endsWith('.json') && !name.startsWith('.')) names.add(name.slice(0, -5));
   const records: Array<TargetRecord | { target: string }> = [];
   for (const target of [...names].sort()) records.push((await readTargetRecord(spool, target)) ?? { target });
   return records;

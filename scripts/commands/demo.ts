@@ -7,6 +7,7 @@ import { createLogger } from '../../engine/log/logger.js';
 import { formatStatus, gatherStatus, statusSource } from '../../engine/observe/status.js';
 import { describe, exitCodeOf, sweep, warnings } from '../../engine/sweep/sweep.js';
 import { makeSample, makeSampleSet } from '../sample-images.js';
+import { entryPath, stateDir } from '../../spool/layout.js';
 import { startSourceServer, type Route } from '../source-server.js';
 
 /**
@@ -45,11 +46,13 @@ export async function demoCommand(dir: string): Promise<number> {
   });
   const urls = [...routes.keys()].map((path) => server.url(path));
   // ETL's way: write a dotfile, then rename it into place
-  const incoming = join(config.spool, 'incoming', 'uk');
+  const incoming = stateDir(config.spool, 'incoming', 'uk');
+  const batch = entryPath(config.spool, 'incoming', 'uk', 'demo.urls');
+  const hidden = entryPath(config.spool, 'incoming', 'uk', '.demo.urls.tmp');
   await mkdir(incoming, { recursive: true });
-  await writeFile(join(incoming, '.demo.urls.tmp'), `${urls.join('\t16\n')}\t16\n`);
-  await rename(join(incoming, '.demo.urls.tmp'), join(incoming, 'demo.urls'));
-  step(`dropped ${urls.length} URLs into ${join(incoming, 'demo.urls')}`);
+  await writeFile(hidden, `${urls.join('\t16\n')}\t16\n`);
+  await rename(hidden, batch);
+  step(`dropped ${urls.length} URLs into ${batch}`);
 
   const engine = new Engine({ config, countries: ['uk'], log: createLogger({ level: 'error', component: 'demo', pretty: process.stderr.isTTY }) });
   const started = performance.now();
@@ -72,7 +75,7 @@ export async function demoCommand(dir: string): Promise<number> {
   console.log('');
   console.log(`thumbnails are in ${join(config.tree, 'uk')}; one image, as the Interface returns it:`);
   for (const size of example?.sizes ?? []) console.log(`  ${size.name.padEnd(7)} ${size.width}x${size.height} ${size.bytes} bytes  ${join(config.tree, size.path)}`);
-  console.log(`failed jobs say why: cat ${join(config.spool, 'failed', 'uk')}/*.job`);
+  console.log(`failed jobs say why: cat ${stateDir(config.spool, 'failed', 'uk')}/*.job`);
   console.log(`the frontends' copies: ${config.sweep.targets.map((t) => t.dest).join(', ')}`);
   console.log(`the status page and /metrics: bin/imagesys run --spool ${config.spool} --tree ${config.tree} --country uk, then open http://127.0.0.1:9464/`);
   console.log(`demo: ${engine.stats.thumbed} thumbed, ${engine.stats.failed} failed (as intended: an HTML page and a 404), ${engine.stats.retries} retries in ${seconds.toFixed(1)}s`);

@@ -8,6 +8,7 @@ import { formatStatus, gatherStatus, statusSource } from '../../engine/observe/s
 import { Spool } from '../../spool/spool.js';
 import { STATES } from '../../spool/layout.js';
 import { UsageError } from '../cli-config.js';
+import { systemClock, type Clock } from '../../engine/core/clock.js';
 
 /** `imagesys status`: counts per state and country, oldest job, top failures, disk. */
 export async function statusCommand(config: Config, countries: string[], json: boolean): Promise<number> {
@@ -17,8 +18,8 @@ export async function statusCommand(config: Config, countries: string[], json: b
 }
 
 /** `imagesys report`: what every engine of this spool did, per process, host and hour. */
-export async function reportCommand(config: Config, hours: number, json: boolean): Promise<number> {
-  const now = Date.now();
+export async function reportCommand(config: Config, hours: number, json: boolean, clock: Clock = systemClock): Promise<number> {
+  const now = clock();
   const engines = await readDaemonStates(config.spool, now);
   const report = buildReport(await readHistory(config.spool, now - hours * 3_600_000, minutesInProgress(engines), now), now, hours);
   console.log(json ? JSON.stringify(report, null, 2) : formatReport(report));

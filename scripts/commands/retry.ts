@@ -3,6 +3,7 @@ import { hashForUrl, isHash } from '../../engine/core/hash.js';
 import { forRetry } from '../../spool/job.js';
 import { JOB_SUFFIX, stripSuffix } from '../../spool/layout.js';
 import { Spool } from '../../spool/spool.js';
+import { requeue } from '../../spool/transitions.js';
 
 export interface RetryArgs {
   countries: string[];
@@ -33,7 +34,7 @@ export async function retryCommand(config: Config, args: RetryArgs): Promise<num
       try {
         const job = await spool.readJob('failed', country, hash);
         if (!job || (args.code && job.errorCode !== args.code)) continue;
-        await spool.requeue('failed', forRetry(job, spool.now()));
+        await requeue(spool, 'failed', forRetry(job, spool.now()));
         moved++;
         if (moved % 1000 === 0) process.stderr.write(`progress: ${moved} moved\n`);
       } finally {
