@@ -16,7 +16,7 @@ import { openRegular } from '../../spool/safe-open.js';
 import type { Logger } from 'pino';
 import { parseListen } from '../config/config.js';
 import type { Metrics } from './metrics.js';
-import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
+import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './page/status-page.js';
 import type { StatusReport } from './status.js';
 
 export interface HttpServerOptions {
