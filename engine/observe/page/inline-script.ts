@@ -6,8 +6,9 @@
  * Each module becomes a function scope that returns its exports; an import becomes a destructuring
  * of the imported module's exports; modules come after what they import. It understands only the
  * shapes tsc emits for this code (`import { a, b as c } from './x.js';`, `export function|const|let|
- * class name`) and refuses anything else, so a new kind of import fails the page's build loudly
- * instead of breaking the page. Pure: the modules are read through `read`.
+ * class name`; an export is the value it has once its module ran) and refuses anything else, so
+ * a new kind of import fails loudly when the page is put together rather than break the page in a
+ * browser. Pure: the modules are read through `read`.
  */
 import { dirname, relative, resolve } from 'node:path';
 
