@@ -11,13 +11,14 @@ import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { SeenDaemon } from '../../engine/observe/daemon-state.js';
-import { STATUS_PAGE_HTML } from '../../engine/observe/page/status-page.js';
+import { statusPage } from '../../engine/observe/page/status-page.js';
 import type { LatestThumbnail, StatusReport, ThroughputCounts } from '../../engine/observe/status.js';
 import { STATES } from '../../spool/layout.js';
 import { makeSample } from '../../scripts/sample-images.js';
 import { browserMissing, launchBrowser, saveScreenshot } from '../support/browser.js';
 import { testsNeeding } from '../support/needs.js';
 
+const STATUS_PAGE_HTML = statusPage().html;
 const MINUTES = 90;
 const SCRIPT_URL = 'https://feeds.example.net/listing/77<script>window.__pwned=1</script>.jpg';
 const IMG_URL = '<img src=x onerror="window.__pwned=2">';

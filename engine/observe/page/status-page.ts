@@ -1,7 +1,7 @@
 /**
  * The status page the daemon serves at `/`: one self-contained HTML document (inline CSS, inline
- * script, no external URL, no web fonts, no library), put together when this module loads from the
- * files the build leaves beside it: page.html (the markup), page.css, and the page's script, typed
+ * script, no external URL, no web fonts, no library), put together once, on first use, from the
+ * files the build leaves beside this module: page.html (the markup), page.css, and the page's script, typed
  * browser code in client/ (its own tsconfig, with the DOM) linked into one inline script by
  * inline-script.ts. The script fetches `api/status` and re-renders in place (client/main.ts); every
  * text that comes from the report is set as text, never parsed as HTML. A Content-Security-Policy
@@ -70,7 +70,7 @@ export function assemblePage(template: string, style: string, script: string): S
   return { html: fill(template, { csp, style, script }), csp };
 }
 
-/** Reads the page's files from where the build put them: beside this module. */
+/** Reads the page's files from where the build puts them: beside this module. */
 function loadStatusPage(): StatusPage {
   const here = dirname(fileURLToPath(import.meta.url));
   const read = (path: string): string => {
@@ -83,8 +83,10 @@ function loadStatusPage(): StatusPage {
   return assemblePage(read(join(here, 'page.html')), read(join(here, 'page.css')), inlineScript(join(here, 'client', 'main.js'), read));
 }
 
-const page = loadStatusPage();
+let loaded: StatusPage | undefined;
 
 /** The status page: one HTML document that needs nothing but `api/status` and `tree/...` from the daemon. */
-export const STATUS_PAGE_HTML = page.html;
-export const STATUS_PAGE_CSP = page.csp;
+export function statusPage(): StatusPage {
+  loaded ??= loadStatusPage();
+  return loaded;
+}
