@@ -1,12 +1,15 @@
 /** The throughput section: both charts with their legends, and the table of the last 5 minutes and hour. */
 import { formatBytes, formatCount } from '../../format.js';
-import type { StatusReport } from '../../status.js';
+import type { StatusReport, ThroughputCounts } from '../../status.js';
 import { drawChart, type Series, type Unit } from './chart.js';
 import { byId, h } from './dom.js';
 
-const COLORS = { thumbed: '#2f9e5f', skipped: '#a3adba', failed: '#d64545', bytesIn: '#2f6fde', bytesOut: '#9a5bd6' };
+type Charted = 'thumbed' | 'skipped' | 'failed' | 'bytesIn' | 'bytesOut';
+type ChartedSeries = Series & { name: Charted };
 
-function legend(id: string, series: Series[], hour: Record<string, number>, unit: Unit): void {
+const COLORS: Record<Charted, string> = { thumbed: '#2f9e5f', skipped: '#a3adba', failed: '#d64545', bytesIn: '#2f6fde', bytesOut: '#9a5bd6' };
+
+function legend(id: string, series: ChartedSeries[], hour: ThroughputCounts, unit: Unit): void {
   byId(id).replaceChildren(
     ...series.map((s) => {
       const swatch = h('i', { class: 'swatch' });
@@ -19,19 +22,18 @@ function legend(id: string, series: Series[], hour: Record<string, number>, unit
 export function renderThroughput(r: StatusReport): void {
   const minutes = r.throughput.minutes;
   const times = minutes.map((m) => m.t);
-  const pick = (k: 'thumbed' | 'skipped' | 'failed' | 'bytesIn' | 'bytesOut'): number[] => minutes.map((m) => Number(m[k]) || 0);
-  const images: Series[] = [
+  const pick = (k: Charted): number[] => minutes.map((m) => Number(m[k]) || 0);
+  const images: ChartedSeries[] = [
     { name: 'thumbed', label: 'thumbed', color: COLORS.thumbed, values: pick('thumbed') },
     { name: 'skipped', label: 'already there', color: COLORS.skipped, values: pick('skipped') },
     { name: 'failed', label: 'failed', color: COLORS.failed, values: pick('failed') },
   ];
-  const traffic: Series[] = [
+  const traffic: ChartedSeries[] = [
     { name: 'bytesIn', label: 'downloaded', color: COLORS.bytesIn, values: pick('bytesIn') },
     { name: 'bytesOut', label: 'written', color: COLORS.bytesOut, values: pick('bytesOut') },
   ];
-  const hour = r.throughput.lastHour as unknown as Record<string, number>;
-  legend('legend-images', images, hour, 'count');
-  legend('legend-bytes', traffic, hour, 'bytes');
+  legend('legend-images', images, r.throughput.lastHour, 'count');
+  legend('legend-bytes', traffic, r.throughput.lastHour, 'bytes');
   drawChart(byId<SVGSVGElement>('chart-images'), times, images, 'stacked', 'count');
   drawChart(byId<SVGSVGElement>('chart-bytes'), times, traffic, 'lines', 'bytes');
   const span = minutes.length >= 120 ? `${Math.round(minutes.length / 60)} hours` : `${minutes.length} minutes`;
