@@ -1,6 +1,7 @@
 /**
  * The daemon's HTTP server, for people and Prometheus on the local network:
- *   GET /             the status page (one self-contained document: no CDN, no external request)
+ *   GET /             the status page (one self-contained document: no CDN, no external request;
+ *                     engine/observe/page/)
  *   GET /api/status   what the page shows: the report `imagesys status --json` prints
  *   GET /metrics      Prometheus text
  *   GET /tree/<path>  a thumbnail of the tree, for the page's strip of latest thumbnails
@@ -16,7 +17,7 @@ import { openRegular } from '../../spool/safe-open.js';
 import type { Logger } from 'pino';
 import { parseListen } from '../config/config.js';
 import type { Metrics } from './metrics.js';
-import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
+import { statusPage, type StatusPage } from './page/status-page.js';
 import type { StatusReport } from './status.js';
 
 export interface HttpServerOptions {
@@ -96,6 +97,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   if (!address) throw new Error(`http.listen: not host:port: ${options.listen}`);
   const log = options.log.child({ component: 'http' });
   const hosts = answeredHosts(address.host, options.allowedHosts ?? [], hostname());
+  const page = pageOrNothing(log);
   const server: Server = createServer((request, response) => {
     const host = hostOfHeader(request.headers.host);
     if (!host || !hosts.has(host)) {
@@ -103,7 +105,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       send(response, 421, 'text/plain; charset=utf-8', `not served for host ${JSON.stringify((request.headers.host ?? '').slice(0, 100))}: add it to http.allowedHosts\n`);
       return;
     }
-    handle(options, request, response).catch((error) => {
+    handle(options, page, request, response).catch((error) => {
       log.warn({ err: error, url: request.url }, 'request failed');
       if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else response.destroy();
@@ -131,7 +133,20 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   };
 }
 
-async function handle(options: HttpServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+/**
+ * The page, read once at start; without it (a dist/ that `npm run build` did not make) /api/status and
+ * /metrics are served all the same: the daemon's figures matter more than their page.
+ */
+function pageOrNothing(log: Logger): StatusPage | undefined {
+  try {
+    return statusPage();
+  } catch (error) {
+    log.error({ err: error }, 'status page not served: it could not be put together (npm run build makes its files)');
+    return undefined;
+  }
+}
+
+async function handle(options: HttpServerOptions, page: StatusPage | undefined, request: IncomingMessage, response: ServerResponse): Promise<void> {
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     response.setHeader('Allow', 'GET, HEAD');
     send(response, 405, 'text/plain; charset=utf-8', 'only GET\n');
@@ -139,7 +154,8 @@ async function handle(options: HttpServerOptions, request: IncomingMessage, resp
   }
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
   if (path === '/' || path === '/index.html') {
-    send(response, 200, 'text/html; charset=utf-8', STATUS_PAGE_HTML, { 'Content-Security-Policy': `${STATUS_PAGE_CSP}; frame-ancestors 'none'`, 'X-Content-Type-Options': 'nosniff' });
+    if (page) send(response, 200, 'text/html; charset=utf-8', page.html, { 'Content-Security-Policy': `${page.csp}; frame-ancestors 'none'`, 'X-Content-Type-Options': 'nosniff' });
+    else send(response, 503, 'text/plain; charset=utf-8', 'the status page is not built (npm run build); /api/status and /metrics are served\n');
   } else if (path === '/api/status') {
     send(response, 200, 'application/json; charset=utf-8', `${JSON.stringify(await options.status())}\n`);
   } else if (path === '/metrics') {

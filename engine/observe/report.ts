@@ -2,6 +2,7 @@
  * `imagesys report`, like the old worker report: per process and per host, images per hour and
  * failures over the last 24 hours, from the engines' history files (engine/observe/history.ts).
  */
+import { padLeft, plural } from './format.js';
 import { addCounts, emptyCounts, minuteOf, type MinuteCounts, type ProcessHistory } from './history.js';
 
 export interface HourRow extends MinuteCounts {
@@ -62,18 +63,16 @@ export function buildReport(histories: readonly ProcessHistory[], now: number, h
   return { since: new Date(since).toISOString(), until: new Date(now).toISOString(), hours, processes, hosts, total: totalOf(hosts.map((h) => h.total)) };
 }
 
-const pad = (text: string | number, width: number): string => String(text).padStart(width);
-
 function topFailure(codes: Record<string, number>): string {
   const top = Object.entries(codes).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0];
   return top ? `${top[0]} ${top[1]}` : '';
 }
 
 function row(label: string, counts: MinuteCounts): string {
-  return `${label.padEnd(34)}${pad(counts.thumbed, 9)}${pad(counts.skipped, 9)}${pad(counts.failed, 8)}${pad(counts.retries, 9)}  ${topFailure(counts.codes)}`;
+  return `${label.padEnd(34)}${padLeft(counts.thumbed, 9)}${padLeft(counts.skipped, 9)}${padLeft(counts.failed, 8)}${padLeft(counts.retries, 9)}  ${topFailure(counts.codes)}`;
 }
 
-const HEADER = `${''.padEnd(34)}${pad('thumbed', 9)}${pad('in tree', 9)}${pad('failed', 8)}${pad('retries', 9)}  top failure`;
+const HEADER = `${''.padEnd(34)}${padLeft('thumbed', 9)}${padLeft('in tree', 9)}${padLeft('failed', 8)}${padLeft('retries', 9)}  top failure`;
 const hourLabel = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
 
 /** The text form: each process's hours, each host's hours, then a one-line summary. Pure. */
@@ -86,7 +85,7 @@ export function formatReport(report: WorkReport): string {
     lines.push(row('  total', p.total));
   }
   for (const h of report.hosts) {
-    lines.push('', `host ${h.host} (${h.processes} process${h.processes === 1 ? '' : 'es'})`, HEADER);
+    lines.push('', `host ${h.host} (${plural(h.processes, 'process', 'processes')})`, HEADER);
     for (const r of h.hours) lines.push(row(`  ${hourLabel(r.hour)}`, r));
     lines.push(row('  total', h.total));
   }

@@ -6,7 +6,9 @@ import { JOB_SUFFIX, isVisible, stateDir, STATES, type State } from '../../spool
 import { LIMITS } from '../../spool/limits.js';
 import { readRegular } from '../../spool/safe-open.js';
 import { readDaemonStates, type SeenDaemon } from './daemon-state.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { withoutCredentials } from '../core/hash.js';
+import { formatBytes, formatDuration, padLeft, secondsBetween } from './format.js';
 import { minutesInProgress, readHistory, slotted, sumSince, type MinuteCounts } from './history.js';
 import { readTargetRecords, targetStatus, type TargetStatus } from '../sweep/target-status.js';
 
@@ -105,8 +107,10 @@ const EXAMPLES_PER_CODE = 3;
  * Everything `imagesys status` and the status page report, read from the spool, the engines' state
  * and history files and the sweeper's target records (no daemon needs to run).
  */
-export async function gatherStatus(source: StatusSource, now = Date.now()): Promise<StatusReport> {
+export async function gatherStatus(source: StatusSource, clock: Clock = systemClock): Promise<StatusReport> {
   const { spool, tree, countries } = source;
+  // one reading of the clock, so every age in the report is measured from the same `at`
+  const now = clock();
   const counts: StatusReport['counts'] = {};
   const totals = emptyStateCounts();
   let batches = 0;
@@ -228,31 +232,11 @@ async function disk(path: string): Promise<DiskInfo | undefined> {
   }
 }
 
-const pad = (text: string | number, width: number): string => String(text).padStart(width);
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
-
-export function formatDuration(seconds: number): string {
-  if (seconds < 60) return `${seconds}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${seconds % 60}s`;
-  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
-  return `${Math.floor(seconds / 86400)}d ${Math.floor((seconds % 86400) / 3600)}h`;
-}
-
 /** The text form of a status report: a table per country, then what needs attention. Pure. */
 export function formatStatus(report: StatusReport): string {
-  const lines = [`spool ${report.spool}   tree ${report.tree}`, '', `country ${STATES.map((s) => pad(s, 11)).join('')}`];
-  for (const [country, row] of Object.entries(report.counts)) lines.push(`${country.padEnd(7)} ${STATES.map((s) => pad(row[s], 11)).join('')}`);
-  lines.push(`${'total'.padEnd(7)} ${STATES.map((s) => pad(report.totals[s], 11)).join('')}`);
+  const lines = [`spool ${report.spool}   tree ${report.tree}`, '', `country ${STATES.map((s) => padLeft(s, 11)).join('')}`];
+  for (const [country, row] of Object.entries(report.counts)) lines.push(`${country.padEnd(7)} ${STATES.map((s) => padLeft(row[s], 11)).join('')}`);
+  lines.push(`${'total'.padEnd(7)} ${STATES.map((s) => padLeft(report.totals[s], 11)).join('')}`);
   if (report.batches > 0) lines.push('', `${report.batches} batch file(s) waiting to be read`);
   const waiting = Object.values(report.counts).reduce((sum, row) => sum + row.incoming + row.downloaded, 0);
   const sampled = report.oldestOf < waiting ? ` (the oldest of ${report.oldestOf} looked at)` : '';
@@ -260,7 +244,7 @@ export function formatStatus(report: StatusReport): string {
   if (report.failures.length > 0) {
     lines.push('', report.failuresRead < report.totals.failed ? `top failure reasons (from ${report.failuresRead} of the ${report.totals.failed} failed jobs):` : 'top failure reasons:');
     for (const f of report.failures) {
-      lines.push(`${pad(f.count, 8)}  ${f.code}`);
+      lines.push(`${padLeft(f.count, 8)}  ${f.code}`);
       for (const e of f.examples) lines.push(`${' '.repeat(10)}e.g. ${e.url.slice(0, 160)}: ${e.error.slice(0, 120)}`);
     }
   }
@@ -271,9 +255,7 @@ export function formatStatus(report: StatusReport): string {
   lines.push('');
   if (report.engines.length === 0) lines.push('engines: none has run on this spool lately');
   for (const e of report.engines) {
-    const seen = Math.max(0, Math.round((Date.parse(report.at) - Date.parse(e.updatedAt)) / 1000));
-    const up = Math.max(0, Math.round((Date.parse(e.updatedAt) - Date.parse(e.startedAt)) / 1000));
-    const state = e.alive ? `running ${formatDuration(up)}` : `NOT RUNNING, last seen ${formatDuration(seen)} ago`;
+    const state = e.alive ? `running ${formatDuration(secondsBetween(e.startedAt, e.updatedAt))}` : `NOT RUNNING, last seen ${formatDuration(secondsBetween(e.updatedAt, report.at))} ago`;
     lines.push(`engine ${e.host}~${e.pid} (${e.mode}, ${e.countries.join(' ')}): ${state}; ${e.stats.thumbed} thumbed, ${e.stats.failed} failed, ${e.stats.retries} retries, ${e.stats.stuck} stuck, ${e.queued.active} in progress, ${e.queued.waiting} waiting`);
   }
   for (const page of report.pages) lines.push(`status page and /metrics: ${page}`);

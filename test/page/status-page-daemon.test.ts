@@ -7,12 +7,12 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { STATES } from '../spool/layout.js';
-import { browserMissing, launchBrowser, saveScreenshot } from './support/browser.js';
-import { kill, runCli, startDaemon, statusPageOf as pageOf, waitUntil, writeTestConfig, type Daemon } from './support/cli.js';
-import { firstMissing, programMissing, testsNeeding } from './support/needs.js';
-import { dropBatches, listJobs, startScenario } from './support/scenario.js';
-import { tempDir } from './support/temp.js';
+import { STATES } from '../../spool/layout.js';
+import { browserMissing, launchBrowser, saveScreenshot } from '../support/browser.js';
+import { kill, runCli, startDaemon, statusPageOf as pageOf, waitUntil, writeTestConfig, type Daemon } from '../support/cli.js';
+import { firstMissing, programMissing, testsNeeding } from '../support/needs.js';
+import { dropBatches, listJobs, startScenario } from '../support/scenario.js';
+import { tempDir } from '../support/temp.js';
 
 /** What the spool holds, counted the way an operator would with ls. */
 async function spoolCounts(spool: string, countries: string[]): Promise<Record<string, number>> {
