@@ -18,7 +18,7 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'
 
 /** `thumbnails.process`, apart because a country or a datasource overrides any part of it. */
 const PROCESS = {
-  quality: key(integer(1, 100), 75, 'encoder quality (WebP q75 matches mozjpeg q80 in SSIM at ~27% fewer bytes on the listing photos)'),
+  quality: key(integer(1, 100), 75, 'encoder quality, 1-100 (WebP q75 matches mozjpeg q80 in SSIM at ~27% fewer bytes on the listing photos)'),
   sharpen: key(number(0, 10), 0, 'Gaussian sharpen sigma after resizing (0: off)'),
   gamma: key(refine(number(0, 3), (g) => g === 0 || g >= 1, '0 (off) or a number from 1 to 3'), 0, 'gamma used while resizing (0: off, else 1-3, e.g. 2.2)'),
   background: key(colour, '#ffffff', 'colour that transparency is flattened onto'),
