@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConfigError, DEFAULT_CONFIG, parseConfig, processingFor } from '../engine/config/config.js';
+import { configTable, readmeConfigTable } from '../engine/config/docs.js';
 
 function errorOf(raw: unknown): ConfigError {
   try {
@@ -190,13 +191,15 @@ test('values that contradict each other are refused', () => {
   assert.is(errorOf({ health: { coolOffMs: 60_000, maxCoolOffMs: 1_000 } }).key, 'health.maxCoolOffMs');
 });
 
+const readReadme = (): string => readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md'), 'utf8');
+
 /**
  * The keys the README's config table documents. A row names one key (`download.maxBytes`), several
  * (`download.connectTimeoutMs` / `headersTimeoutMs`: later ones relative to the first's section), or a
  * section as a whole (`thumbnails.process`, `thumbnails.countries.<cc>`).
  */
 function readmeKeys(): string[] {
-  const readme = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md'), 'utf8');
+  const readme = readReadme();
   const start = readme.indexOf('| key | default | meaning |');
   assert.ok(start >= 0, 'the README has the config table');
   const keys: string[] = [];
@@ -216,6 +219,14 @@ test('the README documents every config key, and no key that does not exist', ()
   assert.equal(leavesOfDefaults.filter((key) => !covered(key)), [], 'keys without a row in the README');
   const exists = (key: string): boolean => leavesOfDefaults.some((leaf) => leaf === key || leaf.startsWith(`${key}.`));
   assert.equal(documented.filter((key) => !exists(key)), [], 'rows for keys that do not exist');
+});
+
+test("the README's config table is the one the schema generates: each key's doc and default in one place", () => {
+  assert.fixture(readmeConfigTable(readReadme()), configTable(), 'README.md is behind engine/config/schema.ts: run npm run docs:config');
+});
+
+test('ConfigError carries a stable code', () => {
+  assert.is(errorOf({ spool: 3 }).code, 'ERR_IMAGESYS_CONFIG');
 });
 
 test.run();
