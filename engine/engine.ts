@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
-import { closeAbandonedSegments } from '../spool/arrivals.js';
-import { locksDir, spoolTmpDir, stateDir } from '../spool/layout.js';
-import { removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from '../spool/recovery.js';
+import { spoolTmpDir, stateDir } from '../spool/layout.js';
+import { removeStrayTemporaries } from '../spool/recovery.js';
 import { SELF } from '../spool/owner.js';
 import { Spool } from '../spool/spool.js';
 import type { Config } from './config/config.js';
@@ -19,7 +18,7 @@ import { BatchIntake } from './scheduler/batches.js';
 import { watchBatches, type BatchWatcher } from './scheduler/batch-watcher.js';
 import { ArrivalFeeder } from './scheduler/feeder.js';
 import { dueAfter } from './scheduler/follow-up.js';
-import { Queues, WORK_STATES, type Candidate, type WorkState } from './scheduler/queues.js';
+import { Queues, type Candidate, type WorkState } from './scheduler/queues.js';
 import { SpoolScan } from './scheduler/scan.js';
 import { Tally } from './scheduler/tally.js';
 import { UnexpectedErrors } from './scheduler/unexpected.js';
@@ -172,13 +171,9 @@ export class Engine {
 
   /** Recovery: runs before anything is watched or claimed. */
   async recover(): Promise<void> {
-    await this.spool.ensureLayout(this.countries);
-    const tmp = (await removeStrayTemporaries(spoolTmpDir(this.config.spool))) + (await removeStrayTemporaries(treeTmpDir(this.config.tree)));
-    let originals = 0;
-    for (const country of this.countries) originals += await removeOrphanOriginals(this.config.spool, country);
-    const locks = await removeStaleLocks(locksDir(this.config.spool), this.config.claims.staleMs);
-    for (const country of this.countries) await closeAbandonedSegments(this.config.spool, country);
-    this.log.info({ temporaries: tmp, orphanOriginals: originals, staleClaims: locks }, 'recovery done');
+    const found = await this.spool.recover(this.countries, this.config.claims.staleMs);
+    const treeTemporaries = await removeStrayTemporaries(treeTmpDir(this.config.tree), this.clock());
+    this.log.info({ ...found, temporaries: found.temporaries + treeTemporaries }, 'recovery done');
   }
 
   /** Runs as a daemon until stop(). */
@@ -249,7 +244,8 @@ export class Engine {
   }
 
   get queueDepth(): number {
-    return WORK_STATES.reduce((n, state) => n + this.queues.queued(state) + this.queues.inHand(state), 0);
+    const q = this.queues.figures();
+    return q.incoming + q.downloaded + q.active;
   }
 
   get deferredCount(): number {
@@ -263,11 +259,11 @@ export class Engine {
 
   /** What /metrics reads of this engine when scraped. */
   liveFigures(): LiveFigures {
-    const q = this.queues;
+    const q = this.queues.figures();
     return {
-      queue: { queued: q.queued('incoming') + q.queued('downloaded'), active: q.inHand('incoming') + q.inHand('downloaded'), deferred: q.deferredCount },
+      queue: { queued: q.incoming + q.downloaded, active: q.active, deferred: q.deferred },
       pool: this.pool.figures?.() ?? { threads: 0, active: 0, capacity: 0, waiting: 0 },
-      downloads: { inUse: q.inHand('incoming'), limit: q.limitOf.incoming },
+      downloads: { inUse: this.queues.inHand('incoming'), limit: this.queues.limitOf.incoming },
       sources: this.health.sources(this.clock(), SOURCE_LIMIT),
       disks: this.disk.disks,
       downloadsPaused: this.disk.paused !== undefined,
@@ -276,7 +272,7 @@ export class Engine {
 
   /** The state file's content at `now`. */
   private snapshot(now: number): DaemonState {
-    const q = this.queues;
+    const q = this.queues.figures();
     return {
       version: 1,
       host: SELF.host,
@@ -285,7 +281,7 @@ export class Engine {
       countries: this.countries,
       startedAt: new Date(this.startedAt).toISOString(),
       updatedAt: new Date(now).toISOString(),
-      queued: { incoming: q.queued('incoming'), downloaded: q.queued('downloaded'), active: q.inHand('incoming') + q.inHand('downloaded'), waiting: q.deferredCount },
+      queued: { incoming: q.incoming, downloaded: q.downloaded, active: q.active, waiting: q.deferred },
       stats: this.tally.snapshot(),
       paused: this.health.paused(now),
       disk: this.disk.disks,

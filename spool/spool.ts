@@ -1,12 +1,13 @@
 import { entriesOf } from './dirs.js';
 import { mkdir, stat, unlink } from 'node:fs/promises';
-import { ArrivalWriter } from './arrivals.js';
+import { ArrivalWriter, closeAbandonedSegments } from './arrivals.js';
 import { AtomicWriter, isMissing } from './atomic.js';
 import { ClaimRegistry, type Claim } from './claims.js';
 import { ExpiryIndex } from './expiry.js';
 import { decodeJob, encodeJob, type Job } from './job.js';
 import { BATCH_SUFFIX, JOB_SUFFIX, entryPath, isVisible, jobPath, locksDir, originalPath, spoolTmpDir, STATES, stateDir, type State } from './layout.js';
 import { LIMITS } from './limits.js';
+import { removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from './recovery.js';
 import { readRegular } from './safe-open.js';
 import { systemClock, type Clock } from '../engine/core/clock.js';
 
@@ -57,6 +58,20 @@ export class Spool {
     await mkdir(spoolTmpDir(this.root), { recursive: true });
     await mkdir(locksDir(this.root), { recursive: true });
     for (const state of STATES) for (const country of countries) await mkdir(stateDir(this.root, state, country), { recursive: true });
+  }
+
+  /**
+   * Recovery, before anything is watched or claimed: the layout made, temporaries and originals that
+   * dead writers left removed, stale claims cleared, arrival segments of dead engines closed.
+   */
+  async recover(countries: readonly string[], staleMs: number): Promise<{ temporaries: number; orphanOriginals: number; staleClaims: number }> {
+    await this.ensureLayout(countries);
+    const temporaries = await removeStrayTemporaries(spoolTmpDir(this.root), this.clock());
+    let orphanOriginals = 0;
+    for (const country of countries) orphanOriginals += await removeOrphanOriginals(this.root, country);
+    const staleClaims = await removeStaleLocks(locksDir(this.root), staleMs, this.clock());
+    for (const country of countries) await closeAbandonedSegments(this.root, country, this.clock());
+    return { temporaries, orphanOriginals, staleClaims };
   }
 
   jobPath(state: State, country: string, hash: string): string {

@@ -5,7 +5,7 @@ import { parseItemized } from '../engine/sweep/fscheck.js';
 import { commonArgs, rsyncReason, runRsync } from '../engine/sweep/rsync.js';
 import { targetKind } from '../engine/config/targets.js';
 import { phases } from '../engine/sweep/sync.js';
-import { exitCodeOf } from '../engine/sweep/sweep.js';
+import { sweepExitCode } from '../engine/sweep/sweep.js';
 import { dayOf } from '../spool/expiry.js';
 
 test('targets: local directory, host:/path over ssh, rsync daemon', () => {
@@ -58,10 +58,10 @@ test('sweep config: targets validated with the key named', () => {
 
 test('exit codes: behind, differences, ok', () => {
   const level = { target: 'n1', sent: 1, deleted: 0, level: true, backlog: 0, seeding: false };
-  assert.is(exitCodeOf({ handedOut: 0, released: 0, setAside: [], targets: [level], checks: [] }), 0);
-  assert.is(exitCodeOf({ handedOut: 0, released: 0, setAside: [], targets: [{ ...level, level: false, backlog: 3 }], checks: [] }), 1);
-  assert.is(exitCodeOf({ handedOut: 0, released: 0, setAside: [], targets: [level], checks: [{ where: 'n1', country: 'uk', differences: [{ kind: 'missing', path: 'x' }], repaired: false }] }), 4);
-  assert.is(exitCodeOf({ handedOut: 0, released: 0, setAside: [], targets: [level], checks: [{ where: 'n1', country: 'uk', differences: [{ kind: 'missing', path: 'x' }], repaired: true }] }), 0);
+  assert.is(sweepExitCode({ handedOut: 0, released: 0, setAside: [], targets: [level], checks: [] }), 0);
+  assert.is(sweepExitCode({ handedOut: 0, released: 0, setAside: [], targets: [{ ...level, level: false, backlog: 3 }], checks: [] }), 1);
+  assert.is(sweepExitCode({ handedOut: 0, released: 0, setAside: [], targets: [level], checks: [{ where: 'n1', country: 'uk', differences: [{ kind: 'missing', path: 'x' }], repaired: false }] }), 4);
+  assert.is(sweepExitCode({ handedOut: 0, released: 0, setAside: [], targets: [level], checks: [{ where: 'n1', country: 'uk', differences: [{ kind: 'missing', path: 'x' }], repaired: true }] }), 0);
 });
 
 test.run();

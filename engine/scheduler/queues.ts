@@ -68,6 +68,11 @@ export class Queues {
     return this.deferred.size;
   }
 
+  /** Queued per state, in hand (both states), waiting for a due time. */
+  figures(): { incoming: number; downloaded: number; active: number; deferred: number } {
+    return { incoming: this.waiting.incoming.length, downloaded: this.waiting.downloaded.length, active: this.active.incoming + this.active.downloaded, deferred: this.deferred.size };
+  }
+
   get limitOf(): Readonly<Record<WorkState, number>> {
     return { incoming: this.limits.downloads, downloaded: this.limits.thumbnails };
   }

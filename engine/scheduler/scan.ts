@@ -90,12 +90,13 @@ export class SpoolScan {
           this.unreadable.set(where, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
         }
       }
-      await closeAbandonedSegments(config.spool, country);
+      await closeAbandonedSegments(config.spool, country, this.deps.clock());
     }
     // what engines that died meanwhile left behind: their stale claims and their temporaries
-    await removeStaleLocks(locksDir(config.spool), config.claims.staleMs);
-    await removeStrayTemporaries(spoolTmpDir(config.spool));
-    await removeStrayTemporaries(treeTmpDir(config.tree));
+    const now = this.deps.clock();
+    await removeStaleLocks(locksDir(config.spool), config.claims.staleMs, now);
+    await removeStrayTemporaries(spoolTmpDir(config.spool), now);
+    await removeStrayTemporaries(treeTmpDir(config.tree), now);
     return seen;
   }
 }

@@ -150,7 +150,7 @@ async function repairImage(context: CheckContext, country: string, hash: string)
         await context.writer.writeAll(await Promise.all(sizes.map(async (path) => ({ path: join(context.tree, path), data: await readFile(join(scratch, path)) }))));
         await context.writer.write(join(context.tree, `${rel}/${hash}.json`), await readFile(join(scratch, `${rel}/${hash}.json`)));
         for (const path of files.others) if (!sizes.includes(path)) await rm(join(context.tree, path), { force: true });
-        await context.spool.expiry.record(country, hash, new Date());
+        await context.spool.expiry.record(country, hash, context.spool.now());
         return true;
       } finally {
         await rm(scratch, { recursive: true, force: true });

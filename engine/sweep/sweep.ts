@@ -5,6 +5,8 @@ import { AtomicWriter } from '../../spool/atomic.js';
 import { Spool } from '../../spool/spool.js';
 import { sweepDir, sweepLockPath } from '../../spool/sweep-layout.js';
 import type { Config } from '../config/config.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { PROGRAM_ERRORS, ProgramError } from '../core/program-errors.js';
 import { treeTmpDir } from '../tree/tree.js';
 import { checkLocal, checkTarget, type CheckReport } from './fscheck.js';
 import { countBacklog, fanOut, releaseDelivered } from './outbox.js';
@@ -18,7 +20,9 @@ export interface SweepOptions {
   fsCheck: boolean;
   repair: boolean;
   countries: string[];
+  /** The time the purge's cutoff counts from; the clock's now unless given. */
   now?: Date;
+  clock?: Clock;
   /** Progress lines (--verbose). */
   say?: (line: string) => void;
 }
@@ -48,9 +52,8 @@ async function unknownTargets(spool: string, names: readonly string[]): Promise<
 }
 
 /** Exit codes of `imagesys sweep`. */
-export const SWEEP_EXIT = { ok: 0, behind: 1, usage: 2, locked: 3, differences: 4 } as const;
-
-export class SweepLocked extends Error {}
+/** The sweep's exit codes; bad usage and a held lock are program errors, whose codes give theirs. */
+export const SWEEP_EXIT = { ok: 0, behind: 1, usage: PROGRAM_ERRORS.ERR_IMAGESYS_USAGE.exit, locked: PROGRAM_ERRORS.ERR_IMAGESYS_SWEEP_LOCKED.exit, differences: 4 } as const;
 
 /** One sweep at a time: a lock directory next to the spool's sweep state, refreshed while held. */
 async function lock(spool: string): Promise<() => Promise<void>> {
@@ -58,7 +61,7 @@ async function lock(spool: string): Promise<() => Promise<void>> {
   try {
     return await lockfile.lock(sweepDir(spool), { lockfilePath: sweepLockPath(spool), stale: 30_000, update: 5_000, retries: 0, realpath: false });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new SweepLocked(`another sweep is running (lock ${sweepLockPath(spool)})`);
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new ProgramError('ERR_IMAGESYS_SWEEP_LOCKED', `another sweep is running (lock ${sweepLockPath(spool)})`);
     throw error;
   }
 }
@@ -70,22 +73,23 @@ async function lock(spool: string): Promise<() => Promise<void>> {
  */
 export async function sweep(config: Config, options: SweepOptions): Promise<SweepResult> {
   const say = options.say ?? (() => {});
+  const clock = options.clock ?? systemClock;
   const release = await lock(config.spool);
   try {
     const names = config.sweep.targets.map((t) => t.name);
     const writer = new AtomicWriter(treeTmpDir(config.tree), config.fsync);
-    const spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs });
+    const spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs, clock });
     const result: SweepResult = { handedOut: 0, released: 0, targets: [], checks: [], unknownTargets: await unknownTargets(config.spool, names), setAside: [] };
     const rsync = { rsync: config.sweep.rsync, timeoutSeconds: config.sweep.timeoutSeconds, connectTimeoutSeconds: config.sweep.connectTimeoutSeconds, bwlimitKiB: config.sweep.bwlimitKiB };
 
     if (options.purge) {
-      const now = options.now ?? new Date();
+      const now = options.now ?? spool.now();
       const cutoff = new Date(now.getTime() - config.sweep.purgeAfterDays * 86_400_000);
       say(`purge: images not refreshed since ${cutoff.toISOString()}`);
       const context = { spool, tree: config.tree, countries: options.countries, targets: names };
       result.purge = await purge(context, cutoff, (r) => say(`purge: ${r.days} day(s) read, ${r.checked} checked, ${r.purged} purged`));
     }
-    const handedOutAt = options.sync ? new Date() : undefined;
+    const handedOutAt = options.sync ? spool.now() : undefined;
     if (options.sync) {
       for (const country of options.countries) {
         const fanned = await fanOut(spool, country, names);
@@ -102,7 +106,7 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
           say(`sync: ${target.name}: ${before} to deliver`);
           // a target new to the sweeper first gets the whole tree (a purge alone does not seed); the
           // countries it has are brought level through their backlogs whatever became of the others
-          const seedError = options.sync ? await seedTarget(config.spool, config.tree, target, options.countries, rsync, say) : undefined;
+          const seedError = options.sync ? await seedTarget(config.spool, config.tree, target, options.countries, rsync, say, spool.now()) : undefined;
           // seeding (and so not level) until every configured country was seeded, not only those of this run
           const notSeeded = await unseededCountries(config.spool, target.name, [...new Set([...config.countries, ...options.countries])]);
           const seeded = options.countries.filter((c) => !notSeeded.includes(c));
@@ -113,8 +117,8 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
           const backlog = report.level ? 0 : await countBacklog(config.spool, target.name, options.countries);
           say(`sync: ${target.name}: ${report.sent} sent, ${report.deleted} deleted, ${backlog} left${report.error ? ` (${report.error})` : ''}`);
           // for status, the page and /metrics: how far behind this target is
-          const sweepOfTarget = { target: target.name, at: new Date(), seconds: (performance.now() - began) / 1000, sent: report.sent, deleted: report.deleted, level: report.level, backlog, seeding: report.seeding, ...(handedOutAt ? { handedOutAt } : {}), ...(report.error ? { error: report.error } : {}) };
-          await recordTargetSweep(spool.writer, config.spool, sweepOfTarget).catch((error) => say(`sync: ${target.name}: status not recorded: ${(error as Error).message}`));
+          const sweepOfTarget = { target: target.name, at: spool.now(), seconds: (performance.now() - began) / 1000, sent: report.sent, deleted: report.deleted, level: report.level, backlog, seeding: report.seeding, ...(handedOutAt ? { handedOutAt } : {}), ...(report.error ? { error: report.error } : {}) };
+          await recordTargetSweep(spool.writer, config.spool, sweepOfTarget).catch((error: unknown) => say(`sync: ${target.name}: status not recorded: ${(error as Error).message}`));
           return { ...report, backlog };
         }),
       );
@@ -135,7 +139,7 @@ export async function sweep(config: Config, options: SweepOptions): Promise<Swee
 }
 
 /** The exit code a sweep's result calls for. Pure. */
-export function exitCodeOf(result: SweepResult): number {
+export function sweepExitCode(result: SweepResult): number {
   if (result.targets.some((t) => !t.level)) return SWEEP_EXIT.behind;
   if (result.checks.some((c) => c.error || (c.differences.length > 0 && !c.repaired))) return SWEEP_EXIT.differences;
   return SWEEP_EXIT.ok;

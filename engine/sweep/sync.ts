@@ -34,10 +34,9 @@ export async function unseededCountries(spool: string, target: string, countries
  * record of (it synced before seeding existed) has had everything through its backlog: it is only
  * marked. Returns why seeding failed, if it did.
  */
-export async function seedTarget(spool: string, tree: string, target: SweepTarget, countries: readonly string[], options: RsyncOptions, say: (line: string) => void): Promise<string | undefined> {
+export async function seedTarget(spool: string, tree: string, target: SweepTarget, countries: readonly string[], options: RsyncOptions, say: (line: string) => void, began: Date): Promise<string | undefined> {
   const unseeded = await unseededCountries(spool, target.name, countries);
   if (unseeded.length === 0) return undefined;
-  const began = new Date();
   const record = await readTargetRecord(spool, target.name);
   if (record && record.seeding !== true) {
     // a record from before seeding existed: everything was handed to it through its backlog

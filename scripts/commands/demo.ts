@@ -5,7 +5,7 @@ import { Engine } from '../../engine/engine.js';
 import { thumbnailsForUrl } from '../../engine/interface.js';
 import { createLogger } from '../../engine/log/logger.js';
 import { formatStatus, gatherStatus, statusSource } from '../../engine/observe/status.js';
-import { describe, exitCodeOf, sweep, warnings } from '../../engine/sweep/sweep.js';
+import { describe, sweepExitCode, sweep, warnings } from '../../engine/sweep/sweep.js';
 import { makeSample, makeSampleSet } from '../sample-images.js';
 import { entryPath, stateDir } from '../../spool/layout.js';
 import { startSourceServer, type Route } from '../source-server.js';
@@ -68,7 +68,7 @@ export async function demoCommand(dir: string): Promise<number> {
   for (const target of config.sweep.targets) await mkdir(target.dest, { recursive: true });
   const swept = await sweep(config, { sync: true, purge: false, fsCheck: false, repair: false, countries: ['uk'] });
   for (const line of [...warnings(swept), ...describe(swept, true)]) step(line);
-  if (exitCodeOf(swept) !== 0) return 1;
+  if (sweepExitCode(swept) !== 0) return 1;
 
   const example = await thumbnailsForUrl({ tree: config.tree, baseUrl: config.baseUrl }, 'uk', server.url('/photos/rotated-exif-6.jpg'));
   console.log(formatStatus(await gatherStatus(statusSource(config, ['uk']))));

@@ -1,6 +1,7 @@
 import type { Config } from '../../engine/config/config.js';
 import { killRunningRsync } from '../../engine/sweep/rsync.js';
-import { describe, exitCodeOf, sweep, SweepLocked, SWEEP_EXIT, warnings } from '../../engine/sweep/sweep.js';
+import { programCodeOf } from '../../engine/core/program-errors.js';
+import { describe, sweepExitCode, sweep, SWEEP_EXIT, warnings } from '../../engine/sweep/sweep.js';
 import { UsageError } from '../cli-config.js';
 
 export interface SweepArgs {
@@ -30,13 +31,13 @@ export async function sweepCommand(config: Config, args: SweepArgs): Promise<num
   }
   try {
     const result = await sweep(config, { sync, purge, fsCheck: args.fsCheck, repair: args.repair, countries: args.countries, ...(say ? { say } : {}) });
-    const code = exitCodeOf(result);
+    const code = sweepExitCode(result);
     for (const line of warnings(result)) console.error(line);
     for (const line of describe(result, args.verbose)) (code === 0 ? console.log : console.error)(line);
     return code;
   } catch (error) {
-    if (error instanceof SweepLocked) {
-      console.error(`sweep: ${error.message}; exiting`);
+    if (programCodeOf(error) === 'ERR_IMAGESYS_SWEEP_LOCKED') {
+      console.error(`sweep: ${(error as Error).message}; exiting`);
       return SWEEP_EXIT.locked;
     }
     throw error;
