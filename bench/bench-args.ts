@@ -1,6 +1,7 @@
 /** `npm run bench`'s command line: its phases, flags and usage, parsed once (pure but for resolving paths). */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { UsageError } from '../scripts/cli-config.js';
 
 export const PHASES = ['pipeline', 'raw', 'vipsthumbnail', 'imagemagick', 'e2e'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -18,8 +19,6 @@ export const usage = (tmpDefault: string): string => `usage: npm run bench -- [-
   --fsync BOOL   e2e with fsync true (default, as deployed) or false (to see what fsync costs)
   --keep         keep the temporary directory`;
 
-/** A command line the bench cannot run: the message goes out with the usage, exit code 2. */
-export class UsageError extends Error {}
 
 export interface BenchArgs {
   corpus?: string;

@@ -18,7 +18,9 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { parseConfig, processingFor } from '../engine/config/config.js';
-import { DEFAULT_SAMPLE_COUNT, parseBenchArgs, usage, UsageError, type BenchArgs } from './bench-args.js';
+import { DEFAULT_SAMPLE_COUNT, parseBenchArgs, usage, type BenchArgs } from './bench-args.js';
+import { exitCodeOf, programCodeOf } from '../engine/core/program-errors.js';
+import { UsageError } from '../scripts/cli-config.js';
 import { benchReport, type BenchResults } from './bench-report.js';
 import { loadCorpus, makeCorpus, type CorpusImage } from './lib/corpus.js';
 import { fmt } from './lib/format.js';
@@ -37,8 +39,9 @@ const progress = progressLines('bench');
 
 async function corpusOf(args: BenchArgs, workDir: string): Promise<{ corpus: CorpusImage[]; label: string }> {
   if (args.corpus) {
-    const corpus = await loadCorpus(args.corpus, args.images).catch((error: NodeJS.ErrnoException) => {
-      throw error.code === 'ENOENT' || error.code === 'ENOTDIR' ? new UsageError(`--corpus ${args.corpus}: not a directory`) : error;
+    const corpus = await loadCorpus(args.corpus, args.images).catch((error: unknown) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw code === 'ENOENT' || code === 'ENOTDIR' ? new UsageError(`--corpus ${args.corpus}: not a directory`) : error;
     });
     if (corpus.length === 0) throw new Error(`no images in ${args.corpus}`);
     return { corpus, label: args.corpus };
@@ -135,9 +138,10 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError) {
-      process.stderr.write(`bench: ${error.message}\n${usage(tmpdir())}\n`);
-      process.exitCode = 2;
+    // a command line it cannot run goes out with the usage (exit 2, as every program error of ImageSys)
+    if (programCodeOf(error) === 'ERR_IMAGESYS_USAGE') {
+      process.stderr.write(`bench: ${(error as Error).message}\n${usage(tmpdir())}\n`);
+      process.exitCode = exitCodeOf(error);
       return;
     }
     process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

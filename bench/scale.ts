@@ -39,11 +39,12 @@ const progress = progressLines('bench:scale');
 function stubPool(): ThumbnailRunner {
   const data = new Uint8Array(600);
   return {
-    run: async (task) => ({
-      ok: true,
-      source: { width: 640, height: 480, format: 'jpeg', orientation: 1 },
-      outputs: task.sizes.flatMap((size) => task.formats.map((format) => ({ name: size.name, format, width: size.width, height: size.height, data }))),
-    }),
+    run: (task) =>
+      Promise.resolve({
+        ok: true,
+        source: { width: 640, height: 480, format: 'jpeg', orientation: 1 },
+        outputs: task.sizes.flatMap((size) => task.formats.map((format) => ({ name: size.name, format, width: size.width, height: size.height, data }))),
+      }),
     close: async () => {},
   };
 }

@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal);
 
   const cases: CaseResult[] = [];
-  let failure: unknown;
+  let failure: { error: unknown } | undefined;
   try {
     mkdirSync(bench.spool, { recursive: true });
     mkdirSync(bench.tree, { recursive: true });
@@ -100,17 +100,17 @@ async function main(): Promise<void> {
 
     for (const size of sizes) cases.push(await runCase(bench, config, size, repeat, trace));
   } catch (error) {
-    failure = error;
+    failure = { error };
   } finally {
     await stopAll();
     progress('rsync daemons stopped');
     if (!values.keep) {
       const started = performance.now();
-      await execFileAsync('rm', ['-rf', dir]).catch((error: Error) => progress(`could not remove ${dir}: ${error.message}`));
+      await execFileAsync('rm', ['-rf', dir]).catch((error: unknown) => progress(`could not remove ${dir}: ${(error as Error).message}`));
       progress(`removed ${dir} in ${secondsSince(started).toFixed(1)} s`);
     }
   }
-  if (failure) throw failure;
+  if (failure) throw failure.error;
 
   const [small, large] = cases as [CaseResult, CaseResult];
   const syncRatio = large.sync.seconds / small.sync.seconds;

@@ -204,7 +204,7 @@ export async function replaceSegment(spool: string, country: string, segment: st
 }
 
 export async function removeSegment(spool: string, country: string, segment: string, overflow?: string): Promise<void> {
-  await unlink(join(logDir(spool, country, overflow), segment)).catch((error) => {
+  await unlink(join(logDir(spool, country, overflow), segment)).catch((error: unknown) => {
     if (!isMissing(error)) throw error;
   });
 }

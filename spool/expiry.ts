@@ -39,7 +39,7 @@ export class ExpiryIndex {
     }
     await writeFile(markerPath(this.spool, day, country, hash), '');
     if (previous && dayOf(previous) !== day) {
-      await unlink(markerPath(this.spool, dayOf(previous), country, hash)).catch((error) => {
+      await unlink(markerPath(this.spool, dayOf(previous), country, hash)).catch((error: unknown) => {
         if (!isMissing(error)) throw error;
       });
     }
@@ -59,7 +59,7 @@ export async function* markersOf(spool: string, day: string, country: string): A
 }
 
 export async function removeMarker(spool: string, day: string, country: string, hash: string): Promise<void> {
-  await unlink(markerPath(spool, day, country, hash)).catch((error) => {
+  await unlink(markerPath(spool, day, country, hash)).catch((error: unknown) => {
     if (!isMissing(error)) throw error;
   });
 }

@@ -184,7 +184,7 @@ export async function ingestBatch(spool: Spool, toucher: ImageToucher, country: 
     await spool.writer.syncDir(stateDir(spool.root, 'incoming', country));
     if ((await sizeOf(path)) !== size) return result; // it grew: read again once it settles
     if (result.counts.busy > 0) return result; // a claim held by someone (perhaps a dead engine): read again
-    await unlink(path).catch((error) => {
+    await unlink(path).catch((error: unknown) => {
       if (!isMissing(error)) throw error;
     });
     result.removed = true;

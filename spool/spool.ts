@@ -145,7 +145,7 @@ export class Spool {
   }
 
   async removeOriginal(country: string, hash: string): Promise<void> {
-    await unlink(this.originalPath(country, hash)).catch((error) => {
+    await unlink(this.originalPath(country, hash)).catch((error: unknown) => {
       if (!isMissing(error)) throw error;
     });
   }

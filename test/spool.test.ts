@@ -128,7 +128,10 @@ test('intake asks the tree it is given: an image there is touched and recorded, 
     const at = Date.parse('2026-06-01T12:00:00.000Z');
     const spool = new Spool({ root: dir, fsync: false, staleMs: 2000, clock: () => at });
     const touched: string[] = [];
-    const tree = { touch: async (country: string, hash: string, now: Date) => (touched.push(`${country}/${hash}@${now.toISOString()}`), new Date(at - 86_400_000)) };
+    const tree = { touch: (country: string, hash: string, now: Date) => {
+        touched.push(`${country}/${hash}@${now.toISOString()}`);
+        return Promise.resolve(new Date(at - 86_400_000));
+      } };
     const url = 'http://example.com/in-tree.jpg';
     const result = await enqueueUrl(spool, tree, { url, country: 'uk' });
     assert.is(result.outcome, 'in_tree');

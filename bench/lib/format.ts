@@ -11,7 +11,7 @@ export type Align = 'left' | 'right';
  * Rows as columns two spaces apart, each padded to its widest cell (the first row sets the column
  * count); `align` says per column which side the padding goes. Trailing blanks are trimmed.
  */
-export function table(rows: readonly (readonly string[])[], align: (column: number) => Align = () => 'left'): string {
+export function table(rows: ReadonlyArray<readonly string[]>, align: (column: number) => Align = () => 'left'): string {
   const widths = (rows[0] ?? []).map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows
     .map((r) => r.map((cell, c) => (align(c) === 'left' ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ').trimEnd())

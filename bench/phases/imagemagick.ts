@@ -16,7 +16,7 @@ export const imagemagick: CliTool = {
   versionArgs: ['-version'],
   versionOf(stdout) {
     const first = stdout.split('\n')[0] ?? '';
-    if (!/ImageMagick/.test(first)) return { missing: `${CONVERT} is not ImageMagick: ${first.slice(0, 100)}` };
+    if (!first.includes('ImageMagick')) return { missing: `${CONVERT} is not ImageMagick: ${first.slice(0, 100)}` };
     return first.replace(/^Version:\s*/, '').replace(/\s+https?:\S+/, '').trim();
   },
   // ImageMagick's own thread default (OpenMP) measured as fast as or faster than MAGICK_THREAD_LIMIT=1 here

@@ -19,7 +19,9 @@ export async function pipelinePhase({ corpus, config, processing, warmCount, rou
   try {
     // warm-up: starts every worker, loads sharp in it, touches the code paths
     const warm = corpus.slice(0, warmCount).map((image) => new Uint8Array(image.bytes));
-    await runLimited(warm, inFlight, async (bytes) => void (await pool.run(task(bytes))));
+    await runLimited(warm, inFlight, async (bytes) => {
+      await pool.run(task(bytes));
+    });
 
     const timing = new Rounds(corpus.length);
     let outputBytes = 0;

@@ -99,7 +99,9 @@ export async function rawPhase({ corpus, processing, threads, warmCount, rounds,
   let failures = 0;
   for (const strategy of RAW_STRATEGIES) {
     const inFlight = threads * strategy.inFlightPerThread;
-    await runLimited(corpus.slice(0, warmCount), inFlight, async (image) => void (await strategy.run(image.bytes, processing)));
+    await runLimited(corpus.slice(0, warmCount), inFlight, async (image) => {
+      await strategy.run(image.bytes, processing);
+    });
     const timing = new Rounds(corpus.length);
     let bytes = 0;
     let failed = 0;

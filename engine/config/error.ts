@@ -16,5 +16,6 @@ export class ConfigError extends ProgramError {
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  // JSON has no text for a function, a symbol or a bigint: say what it is
+  return text === undefined ? typeof value : text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -125,12 +125,12 @@ export function stringList(entry?: Check<string>): Check<string[]> {
 export const allowEntry = refine(nonEmptyString, isAllowEntry, 'a host name, an IP address or a range like 10.0.0.0/8');
 
 /** A host name or address as in a Host header, without port; kept in lower case. */
-const hostSpelling = refine(nonEmptyString, (h) => /^[A-Za-z0-9.:\[\]_-]+$/.test(h), 'a host name or address, without port');
+const hostSpelling = refine(nonEmptyString, (h) => /^[A-Za-z0-9.:[\]_-]+$/.test(h), 'a host name or address, without port');
 export const hostName: Check<string> = (raw, key) => hostSpelling(raw, key).toLowerCase();
 
 /** `host:port` (an IPv6 host in brackets), or '' for none. */
 export function parseListen(value: string): { host: string; port: number } | undefined {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\[\]]+):(\d{1,5})$/.exec(value);
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(value);
   const port = Number(match?.[2]);
   if (!match || port > 65_535) return undefined;
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port };

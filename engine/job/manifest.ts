@@ -16,7 +16,7 @@ export interface OriginalFacts {
 }
 
 /** Each output as the manifest lists it, its path relative to the tree root. Pure. */
-export function manifestSizes(job: Pick<Job, 'country' | 'hash'>, outputs: readonly Omit<ThumbnailOutput, 'data'>[], bytesOf: (index: number) => number): Manifest['sizes'] {
+export function manifestSizes(job: Pick<Job, 'country' | 'hash'>, outputs: ReadonlyArray<Omit<ThumbnailOutput, 'data'>>, bytesOf: (index: number) => number): Manifest['sizes'] {
   return outputs.map((output, i) => ({
     name: output.name,
     format: output.format,

@@ -352,7 +352,7 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promis
         signal.removeEventListener('abort', onAbort);
         resolve(value);
       },
-      (error) => {
+      (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
         reject(error);
       },

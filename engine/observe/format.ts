@@ -9,12 +9,12 @@ export const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
 
 /** A whole number as plain digits (`1234`); anything that is not a number reads `0`. */
 export function formatCount(n: number): string {
-  return String(Math.round(Number(n) || 0));
+  return String(Math.round(n || 0)); // || 0: NaN (and a field missing from old JSON) reads 0
 }
 
 /** Bytes in binary units with one decimal (`3.0 MiB`); plain bytes without one (`512 B`). */
 export function formatBytes(n: number): string {
-  let value = Number(n) || 0;
+  let value = n || 0;
   let unit = 0;
   while (Math.abs(value) >= 1024 && unit < BYTE_UNITS.length - 1) {
     value /= 1024;

@@ -170,7 +170,7 @@ export function minutesInProgress(states: ReadonlyArray<{ historyKey?: string; c
 }
 
 /** Sums minutes into fixed slots of `slotMs` from `from` to `to` (exclusive), zeros where idle. Pure. */
-export function slotted(minutes: readonly MinuteRecord[], from: number, to: number, slotMs: number): Array<MinuteRecord> {
+export function slotted(minutes: readonly MinuteRecord[], from: number, to: number, slotMs: number): MinuteRecord[] {
   const start = Math.floor(from / slotMs) * slotMs;
   const slots: MinuteRecord[] = [];
   for (let t = start; t < to; t += slotMs) slots.push({ t: new Date(t).toISOString(), ...emptyCounts() });

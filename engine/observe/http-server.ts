@@ -105,7 +105,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       send(response, 421, 'text/plain; charset=utf-8', `not served for host ${JSON.stringify((request.headers.host ?? '').slice(0, 100))}: add it to http.allowedHosts\n`);
       return;
     }
-    handle(options, page, request, response).catch((error) => {
+    handle(options, page, request, response).catch((error: unknown) => {
       log.warn({ err: error, url: request.url }, 'request failed');
       if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else response.destroy();

@@ -179,7 +179,7 @@ export function parseItemized(output: string): Difference[] {
     if (!item) continue;
     const flags = item[2]!;
     if (flags.startsWith('+')) differences.push({ kind: 'missing', path: item[3]! });
-    else if (flags[0] === 'c' || flags[1] === 's') differences.push({ kind: 'differs', path: item[3]! });
+    else if (flags.startsWith('c') || flags[1] === 's') differences.push({ kind: 'differs', path: item[3]! });
   }
   return differences;
 }

@@ -109,7 +109,7 @@ export async function fanOut(owner: Spool, country: string, targets: readonly st
       if (await setAside(owner, 'thumbed', country, entry.name, poison)) setAsideHere.push(`thumbed/${country}/${entry.name}: ${poison}`);
       continue;
     }
-    if (markNode && markNode.ino === jobNode.ino) continue; // handed out already
+    if (markNode?.ino === jobNode.ino) continue; // handed out already
     if (await isUnchanged(job)) {
       // only refreshed (its files' mtimes): every target has this image already
       await release(owner, country, hash, jobNode.ino);
@@ -136,7 +136,7 @@ export async function releaseDelivered(owner: Spool, country: string, targets: r
     const job = entryPath(spool, 'thumbed', country, entry.name);
     const [markNode, jobNode] = await Promise.all([inode(mark), inode(job)]);
     if (!markNode) continue;
-    if (!jobNode || jobNode.ino !== markNode.ino) {
+    if (jobNode?.ino !== markNode.ino) {
       await unlink(mark).catch(() => {});
       continue;
     }

@@ -80,7 +80,7 @@ async function purgeImage(context: PurgeContext, country: string, hash: string, 
     const paths = [manifest, ...names.map((name) => `${relDir}/${name}`).filter((p) => p !== manifest)];
     await queueDeletion(context.spool.writer, context.spool.root, context.targets, country, hash, paths);
     for (const path of paths) {
-      await unlink(join(context.tree, path)).catch((error) => {
+      await unlink(join(context.tree, path)).catch((error: unknown) => {
         if (!isMissing(error)) throw error;
       });
     }

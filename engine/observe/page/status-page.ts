@@ -77,7 +77,7 @@ function loadStatusPage(): StatusPage {
     try {
       return readFileSync(path, 'utf8');
     } catch (error) {
-      throw new Error(`status page: cannot read ${path} (\`npm run build\` compiles and copies the page's files there): ${(error as Error).message}`);
+      throw new Error(`status page: cannot read ${path} (\`npm run build\` compiles and copies the page's files there): ${(error as Error).message}`, { cause: error });
     }
   };
   return assemblePage(read(join(here, 'page.html')), read(join(here, 'page.css')), inlineScript(join(here, 'client', 'main.js'), read));

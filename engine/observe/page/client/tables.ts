@@ -89,7 +89,7 @@ export function renderTargets(r: StatusReport): void {
       const tone = t.lastError ? 'bad' : t.lagSeconds === null ? 'warn' : 'ok';
       return h(
         'tr',
-        { 'data-target': t.target, 'data-lag': t.lagSeconds === null ? '' : t.lagSeconds, class: t.lastError ? 'behind' : '' },
+        { 'data-target': t.target, 'data-lag': t.lagSeconds ?? '', class: t.lastError ? 'behind' : '' },
         h('td', { class: 'nowrap' }, h('i', { class: `dot ${tone}` }), h('strong', {}, t.target)),
         h('td', { class: 'num' }, t.seeding ? 'seeding' : t.lagSeconds === null ? 'never level' : formatDuration(t.lagSeconds)),
         num(t.backlog, { 'data-backlog': '' }),

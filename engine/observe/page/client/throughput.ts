@@ -22,7 +22,7 @@ function legend(id: string, series: ChartedSeries[], hour: ThroughputCounts, uni
 export function renderThroughput(r: StatusReport): void {
   const minutes = r.throughput.minutes;
   const times = minutes.map((m) => m.t);
-  const pick = (k: Charted): number[] => minutes.map((m) => Number(m[k]) || 0);
+  const pick = (k: Charted): number[] => minutes.map((m) => m[k] || 0);
   const images: ChartedSeries[] = [
     { name: 'thumbed', label: 'thumbed', color: COLORS.thumbed, values: pick('thumbed') },
     { name: 'skipped', label: 'already there', color: COLORS.skipped, values: pick('skipped') },
@@ -45,7 +45,7 @@ export function renderThroughput(r: StatusReport): void {
       {},
       h('th', { scope: 'row' }, label),
       ...fields.map((field) => {
-        const value = Number(r.throughput[key][field]) || 0;
+        const value = r.throughput[key][field] || 0;
         const isBytes = field === 'bytesIn' || field === 'bytesOut';
         return h('td', { class: `num${value === 0 ? ' zero' : ''}${field === 'failed' && value > 0 ? ' bad' : ''}`, 'data-rate': `${key}.${field}`, 'data-value': value }, isBytes ? formatBytes(value) : formatCount(value));
       }),
