@@ -1,7 +1,6 @@
 import { lstat, unlink } from 'node:fs/promises';
 import { ImageSysError } from '../engine/core/errors.js';
 import { hashOfText, withoutCredentials } from '../engine/core/hash.js';
-import type { ImageToucher } from './intake-tree.js';
 import { isMissing } from './atomic.js';
 import { boundedLines, type BatchLine } from './batch-lines.js';
 import { checkJobInput, newJob, parseBatchLine, STRICT_INTAKE, withFailure, type IntakePolicy, type Job, type NewJobInput } from './job.js';
@@ -23,7 +22,14 @@ export interface EnqueueResult {
   job?: Job;
 }
 
-export type { ImageToucher } from './intake-tree.js';
+/**
+ * What intake needs of the tree, passed in by the caller (the tree's `treeToucher`) so that spool/
+ * does not depend on the tree: an image already there is refreshed (purge keeps it), not made again.
+ */
+export interface ImageToucher {
+  /** Refreshes the image's files; their mtime before, or undefined when the image is not (whole) in the tree. */
+  touch(country: string, hash: string, now: Date): Promise<Date | undefined>;
+}
 
 /**
  * Turns one URL into one job, unless the spool already has a job for it (in any state) or the tree

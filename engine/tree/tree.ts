@@ -81,7 +81,7 @@ export async function touchImage(tree: string, country: string, hash: string, no
   }
 }
 
-/** The tree as intake sees it: an image to touch (spool/intake-tree.ts). */
+/** The tree as intake sees it: an image to touch (ImageToucher in spool/intake.ts). */
 export function treeToucher(tree: string): { touch(country: string, hash: string, now: Date): Promise<Date | undefined> } {
   return { touch: (country, hash, now) => touchImage(tree, country, hash, now) };
 }
