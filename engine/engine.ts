@@ -224,18 +224,19 @@ export class Engine {
     this.queues.close();
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
-    this.batches.close();
     this.watcher?.close();
     // what is only queued stays in the spool for the next start, and keeps its place in the arrival
     // log: its segment was removed once it was queued
     await this.feeder.journal(this.queues.waitingIncoming(), (error, country) => this.intakeLog.warn({ err: error, country }, 'queued jobs could not be logged; the scan will find them'));
     this.queues.dropQueued();
+    this.batches.close();
     this.checkIdle();
     // a job hung beyond its abort must not hold the stop forever: its claim goes when the process exits
     const grace = new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
     await Promise.race([this.idle(), grace]);
     if (!this.isIdle()) this.log.error({ active: { incoming: this.queues.inHand('incoming'), downloaded: this.queues.inHand('downloaded') } }, 'stopping with work still hanging');
-    await Promise.all([this.feeder.settled(), this.scanner.settled(), this.state.settled()]);
+    // a feed or scan that failed meanwhile (it logged why) holds up no part of the stop
+    await Promise.allSettled([this.feeder.settled(), this.scanner.settled(), this.state.settled()]);
     await this.pool.close();
     await this.downloader.close();
     await this.spool.arrivals.close();

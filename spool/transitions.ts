@@ -82,7 +82,8 @@ export async function retryLater(spool: Spool, state: WorkState, job: Job, error
  * Back to incoming/ (a retry, an original gone) with its line at the end of the arrival log, so that
  * it is worked on in its turn, its host known.
  */
-export async function requeue(spool: Spool, from: Exclude<State, 'incoming' | 'thumbed'>, job: Job): Promise<void> {
+export async function requeue(spool: Spool, from: Exclude<State, 'incoming' | 'thumbed'>, job: Job, claim: Claim): Promise<void> {
+  assertHeld(claim);
   await spool.transition(from, 'incoming', job);
   await announce(spool, job);
 }

@@ -84,7 +84,6 @@ test.before.each(async (world) => {
     thumbnailSlots: world.slots,
     health: new SourceHealth(world.config.health),
     log: pino({ level: 'silent' }),
-    clock: world.clock,
     random: () => 0.5, // no jitter: the backoff is its base
   });
 });

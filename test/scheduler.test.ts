@@ -83,6 +83,19 @@ test('queues: a host with its share waiting has a full line; thumbnails behind h
   assert.ok(queues.thumbnailsBehind());
 });
 
+test('queues: an offer says whether it queued; offerNow refuses what is waiting for its due time (so it is logged, not lost)', async () => {
+  const clock = manualClock();
+  const queues = new Queues(LIMITS, clock.now);
+  assert.ok(await queues.offer(job('a'), false));
+  assert.not.ok(await queues.offer(job('a'), false), 'known already');
+  queues.defer(job('later'), clock.now() + 1_000);
+  assert.not.ok(queues.offerNow(job('later')));
+  queues.close();
+  assert.not.ok(queues.offerNow(job('b')), 'closing');
+  assert.not.ok(await queues.offer(job('c'), true));
+  assert.ok(queues.isClosed);
+});
+
 test('queues: close stops queueing and starting; dropQueued empties the queues; waiting incoming is what a stop journals', async () => {
   const clock = manualClock();
   const queues = new Queues({ ...LIMITS, queueLimit: 1 }, clock.now);

@@ -100,6 +100,18 @@ moves('toDownloaded under a lost claim: the job stays where it is', async (world
   assert.is(await world.spool.findJob(COUNTRY, job.hash), 'incoming');
 });
 
+moves('requeue under a lost claim: the job stays where it is, no arrival line', async (world) => {
+  const job = await put(world, 'failed');
+  try {
+    await requeue(world.spool, 'failed', job, lost);
+    assert.unreachable('a lost claim stops the move');
+  } catch (error) {
+    assert.instance(error, ClaimLost);
+  }
+  assert.is(await world.spool.findJob(COUNTRY, job.hash), 'failed');
+  assert.equal(await arrivalLines(world.spool), []);
+});
+
 moves('toThumbed from downloaded: expiry marker of the clock\'s day, original gone, a clean job only renamed', async (world) => {
   const job = await put(world, 'downloaded');
   await writeFile(world.spool.originalPath(COUNTRY, job.hash), 'original');
@@ -148,7 +160,7 @@ moves('retryLater: the job stays, due again when told', async (world) => {
 
 moves('requeue: back to incoming/ with its arrival line, its host known; reopen writes none', async (world) => {
   const failed = await put(world, 'failed');
-  await requeue(world.spool, 'failed', failed);
+  await requeue(world.spool, 'failed', failed, held);
   assert.is(await world.spool.findJob(COUNTRY, failed.hash), 'incoming');
   const thumbed = await put(world, 'thumbed', newJob({ url: 'http://other.example/b.jpg', country: COUNTRY }, new Date(START)));
   await reopen(world.spool, thumbed);

@@ -50,8 +50,6 @@ export interface ProcessorDeps {
   /** Hears what each stage did (metrics). */
   observer?: StageObserver;
   log: Logger;
-  /** The one clock of every decision and record the processor makes; the spool's by default. */
-  clock?: Clock;
   random?: () => number;
   /**
    * A write to the tree or the spool was refused (permissions, read-only, full): the engine looks at
@@ -82,7 +80,8 @@ export class Processor {
   constructor(private readonly deps: ProcessorDeps) {
     this.treeWriter = new AtomicWriter(treeTmpDir(deps.config.tree), deps.config.fsync);
     this.observer = deps.observer ?? NO_OBSERVER;
-    this.clock = deps.clock ?? deps.spool.clock;
+    // one clock for the processor and the transitions it calls: the spool's
+    this.clock = deps.spool.clock;
   }
 
   /** The processor's clock as a Date (what job files and the tree record). */
@@ -247,7 +246,7 @@ export class Processor {
         await toThumbed(this.deps.spool, 'downloaded', job, claim, touched);
         return { kind: 'thumbed' };
       }
-      await requeue(spool, 'downloaded', { ...job, updatedAt: this.now().toISOString() });
+      await requeue(spool, 'downloaded', { ...job, updatedAt: this.now().toISOString() }, claim);
       log.info('original missing: requeued for download');
       return { kind: 'retry', until: 0, code: 'original_missing' };
     }

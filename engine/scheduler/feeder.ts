@@ -101,7 +101,8 @@ export class ArrivalFeeder {
           if (this.isStopping() || claim.lost) return fed; // the segment stays for whoever comes next
           const candidate = candidateOf(country, line);
           if (line.host && this.queues.hostLineFull(candidate)) pushTo(later, line.host, line);
-          else await this.queues.offer(candidate, true);
+          // turned away by the stop (even its last line): the segment stays for whoever comes next
+          else if (!(await this.queues.offer(candidate, true)) && this.queues.isClosed) return fed;
           fed++;
         }
         for (const [host, lines] of later) await this.spool.arrivals.append(country, lines, host);
@@ -151,7 +152,7 @@ export class ArrivalFeeder {
             const candidate = candidateOf(country, line);
             if (rest.length > 0 || this.queues.hostLineFull(candidate)) rest.push(line);
             else {
-              await this.queues.offer(candidate, true);
+              if (!(await this.queues.offer(candidate, true)) && this.queues.isClosed) return fed;
               fed++;
             }
           }

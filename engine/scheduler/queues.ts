@@ -109,18 +109,25 @@ export class Queues {
   offerNow(candidate: Candidate): boolean {
     if (this.known.has(keyOf(candidate))) return true;
     if (!this.hasRoom(candidate.state)) return false;
-    this.add(candidate, false);
-    return true;
+    return this.add(candidate, false); // refused (closing, or waiting for its due time): the caller logs it
   }
 
-  /** Queues a candidate unless it is known or not due; `wait`: until there is room (scans), else gives up. */
-  async offer(candidate: Candidate, wait: boolean): Promise<void> {
-    if (!this.isOfferable(candidate)) return;
+  /**
+   * Queues a candidate unless it is known or not due; `wait`: until there is room (scans), else gives
+   * up. False when it was not queued now (known or not due, full, or closing): a rescan will find it.
+   */
+  async offer(candidate: Candidate, wait: boolean): Promise<boolean> {
+    if (!this.isOfferable(candidate)) return false;
     while (!this.hasRoom(candidate.state)) {
-      if (!wait || this.closed) return; // a rescan will find it
+      if (!wait || this.closed) return false;
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     }
-    this.add(candidate, false);
+    return this.add(candidate, false);
+  }
+
+  /** Closing: nothing is queued any more. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** `front`: work that was due before anything queued now (a due retry, a dead engine's claim). False when not queued. */

@@ -18,7 +18,7 @@ export interface ScanDeps {
   /** A batch was seen. */
   noteBatch: (country: string, name: string) => Promise<void>;
   /** A job was seen: queue it, waiting for room. */
-  offer: (candidate: Candidate) => Promise<void>;
+  offer: (candidate: Candidate) => Promise<unknown>;
   /** Whether a country's arrival log orders its incoming/ jobs (then the scan only counts them). */
   logHoldsWork: (country: string) => Promise<boolean>;
   /** A job that failed unexpectedly too often: left alone until restart. */

@@ -34,7 +34,7 @@ export async function retryCommand(config: Config, args: RetryArgs): Promise<num
       try {
         const job = await spool.readJob('failed', country, hash);
         if (!job || (args.code && job.errorCode !== args.code)) continue;
-        await requeue(spool, 'failed', forRetry(job, spool.now()));
+        await requeue(spool, 'failed', forRetry(job, spool.now()), claim);
         moved++;
         if (moved % 1000 === 0) process.stderr.write(`progress: ${moved} moved\n`);
       } finally {
