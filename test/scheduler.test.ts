@@ -8,6 +8,8 @@ import { Spool } from '../spool/spool.js';
 import { parseConfig } from '../engine/config/config.js';
 import { NO_OBSERVER } from '../engine/observe/metrics.js';
 import { BatchIntake, countedLines, settleDelay } from '../engine/scheduler/batches.js';
+import { ArrivalFeeder } from '../engine/scheduler/feeder.js';
+import { closedSegments } from '../spool/arrivals.js';
 import { dueAfter, BUSY_MARGIN_MS } from '../engine/scheduler/follow-up.js';
 import { Queues, type Candidate, type QueueLimits } from '../engine/scheduler/queues.js';
 import { Tally } from '../engine/scheduler/tally.js';
@@ -214,6 +216,30 @@ test('unexpected errors: the file waits 2 s, 4 s ... up to retry.maxMs; after ma
   assert.equal(errors.outcomeOf(odd, new Error('EIO')), { kind: 'gone' });
   assert.ok(errors.leftAlone(odd));
   assert.not.ok(errors.leftAlone(job('other.job')), 'counted per file');
+});
+
+test('feeder: a segment whose last line the stop turned away stays for the next engine', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const spool = new Spool({ root: join(dir, 'spool'), fsync: false, staleMs: 10_000 });
+    await spool.ensureLayout(['uk']);
+    await spool.arrivals.append('uk', [{ name: 'a.job', host: 'a:80' }]);
+    await spool.arrivals.close(); // the segment is closed: feedable
+    assert.is((await closedSegments(spool.root, 'uk')).length, 1);
+    const queues = new Queues({ ...LIMITS, queueLimit: 1 }, Date.now);
+    queues.add(job('in-the-way'), false); // the queue is full: the feed waits for room
+    let stopping = false;
+    const feeder = new ArrivalFeeder(spool, ['uk'], queues, () => stopping);
+    const feeding = feeder.feed();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    stopping = true;
+    queues.close();
+    await feeding;
+    assert.is((await closedSegments(spool.root, 'uk')).length, 1, 'the segment is still there');
+    assert.is(queues.queued('incoming'), 1, 'a.job was not queued');
+  } finally {
+    await cleanup();
+  }
 });
 
 test.run();
