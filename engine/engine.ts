@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { spoolTmpDir, stateDir } from '../spool/layout.js';
+import type { WorkState } from '../spool/transitions.js';
 import { removeStrayTemporaries } from '../spool/recovery.js';
 import { SELF } from '../spool/owner.js';
 import { Spool } from '../spool/spool.js';
@@ -18,7 +19,7 @@ import { BatchIntake } from './scheduler/batches.js';
 import { watchBatches, type BatchWatcher } from './scheduler/batch-watcher.js';
 import { ArrivalFeeder } from './scheduler/feeder.js';
 import { dueAfter } from './scheduler/follow-up.js';
-import { Queues, type Candidate, type WorkState } from './scheduler/queues.js';
+import { Queues, type Candidate } from './scheduler/queues.js';
 import { SpoolScan } from './scheduler/scan.js';
 import { Tally } from './scheduler/tally.js';
 import { UnexpectedErrors } from './scheduler/unexpected.js';

@@ -1,7 +1,7 @@
 /**
- * The spool's state machine: every move of a job between states, each written once. A move is always
- * the job rewritten in place (only if it is still there) and then one rename (Spool.transition), so a
- * crash leaves the job, whole, in one state or the other. Whoever calls these holds the job's claim;
+ * The spool's state machine: every move of a job between states, each written once. A move is the job
+ * rewritten in place (only if it is still there) and then one rename (Spool.transition), or the rename
+ * alone when the job has nothing to record; a crash leaves the job, whole, in one state or the other. Whoever calls these holds the job's claim;
  * a step that cannot be undone checks the claim first.
  *
  *   incoming --toDownloaded--> downloaded      every thread busy: the original is set down beside it

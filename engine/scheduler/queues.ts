@@ -1,11 +1,9 @@
 import type { Job } from '../../spool/job.js';
-import type { State } from '../../spool/layout.js';
+import type { WorkState } from '../../spool/transitions.js';
 import type { Clock } from '../core/clock.js';
 import { HostQueue } from './host-queue.js';
 
 /** The states an engine works on: a job in incoming/ is downloaded, one in downloaded/ thumbnailed. */
-export type WorkState = Extract<State, 'incoming' | 'downloaded'>;
-
 export const WORK_STATES: readonly WorkState[] = ['incoming', 'downloaded'];
 
 /** One job file the engine may work on. */
