@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { spoolTmpDir, stateDir } from '../spool/layout.js';
 import type { WorkState } from '../spool/transitions.js';
@@ -181,7 +182,6 @@ export class Engine {
   async start(): Promise<void> {
     await this.recover();
     await this.startHousekeeping('daemon');
-    const intakeLog = this.intakeLog;
     // batches only: jobs that appear by hand (mv from failed/) are found by the rescan; the engine
     // queues those it makes itself at once
     this.watcher = watchBatches(
@@ -189,9 +189,9 @@ export class Engine {
       (country, name) => {
         if (!this.stopping) void this.batches.note(country, name);
       },
-      (error, dir) => intakeLog.warn({ err: error, dir }, 'watcher error; rescans continue'),
+      (error, dir) => this.intakeLog.warn({ err: error, dir }, 'watcher error; rescans continue'),
     );
-    const feed = (): void => void this.feeder.feed().catch((error: unknown) => intakeLog.error({ err: error }, 'arrival log could not be read; the full scan covers it'));
+    const feed = (): void => void this.feeder.feed().catch((error: unknown) => this.intakeLog.error({ err: error }, 'arrival log could not be read; the full scan covers it'));
     this.every(Math.min(1_000, this.config.intake.rescanMs), () => {
       this.releaseDue();
       this.checkStuck();
@@ -393,8 +393,4 @@ export class Engine {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

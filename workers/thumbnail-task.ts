@@ -1,4 +1,6 @@
 /** The contract between the engine and the sharp worker: plain data, nothing about the spool. */
+import type { ErrorCode } from '../engine/core/errors.js';
+
 /** One output size: fit inside width x height, never upscaled. */
 export interface SizeSpec {
   name: string;
@@ -48,9 +50,9 @@ export interface SourceImage {
   orientation: number;
 }
 
-/** Errors cross the thread boundary as data: a code and a message. */
+/** Errors cross the thread boundary as data: a code (of the one table) and a message. */
 export type ThumbnailResult =
   | { ok: true; source: SourceImage; outputs: ThumbnailOutput[] }
-  | { ok: false; code: 'pixel_limit' | 'unsupported_format' | 'decode_failed'; message: string };
+  | { ok: false; code: Extract<ErrorCode, 'pixel_limit' | 'unsupported_format' | 'decode_failed'>; message: string };
 
 export const EXTENSIONS: Record<OutputFormat, string> = { webp: 'webp', jpeg: 'jpg', avif: 'avif', png: 'png' };
