@@ -27,6 +27,9 @@ export interface MemoryFigures {
   peakExternalBytes: number;
   peakArrayBuffersBytes: number;
   spilled: number;
+  /** The most bytes of originals the engine held in memory at once (its memory budget's peak), and the budget. */
+  peakOriginalsBytes: number;
+  budgetBytes: number;
 }
 
 async function writeBatch(spool: string, country: string, name: string, urls: string[]): Promise<void> {
@@ -122,7 +125,7 @@ export async function e2ePhase({ corpus, workDir, warmCount, rounds, progress }:
       ingestSeconds: bestIngest,
       failuresByCode,
       retries,
-      memory: { peakHeapBytes: sampler.peakHeapBytes, peakExternalBytes: sampler.peakExternalBytes, peakArrayBuffersBytes: sampler.peakArrayBuffersBytes, spilled },
+      memory: { peakHeapBytes: sampler.peakHeapBytes, peakExternalBytes: sampler.peakExternalBytes, peakArrayBuffersBytes: sampler.peakArrayBuffersBytes, spilled, peakOriginalsBytes: engine.memoryBudget.peak, budgetBytes: engine.memoryBudget.limit },
       note: `${thumbed}/${corpus.length} thumbed, ${retries} retries, ${spilled} spilled; fsync ${config.fsync}; ${timing.note}${best?.cpu ?? ''}`,
     };
   } finally {

@@ -45,6 +45,13 @@ const NETWORK_CODES: Record<string, ErrorCode> = {
  * a body limit enforced while streaming, redirects followed by hand (each hop counted) and the
  * content sniffed by its magic bytes.
  */
+/** What a caller of `download` may hear of and hold it back at. */
+export interface DownloadHooks {
+  signal?: AbortSignal;
+  onStart?: () => void;
+  onBody?: (declaredBytes: number | undefined, signal: AbortSignal) => Promise<void>;
+}
+
 export class Downloader {
   private readonly dispatcher: Dispatcher;
   private readonly global: Semaphore;
@@ -86,9 +93,11 @@ export class Downloader {
 
   /**
    * `signal` (the engine's, for a job that stopped moving) cancels the download wherever it is;
-   * `onStart` hears when a request begins, after the waits for a download slot.
+   * `onStart` hears when a request begins, after the waits for a download slot; `onBody` is awaited
+   * before an image's body is read, with its Content-Length if declared (the memory budget makes the
+   * download wait there, its slot held, the server held back by TCP).
    */
-  async download(url: string, validators?: Validators, options: { signal?: AbortSignal; onStart?: () => void } = {}): Promise<DownloadResult> {
+  async download(url: string, validators?: Validators, options: DownloadHooks = {}): Promise<DownloadResult> {
     const total = new TotalLimit(this.options.totalTimeoutMs, options.signal);
     try {
       return await this.follow(url, validators, options, total);
@@ -97,7 +106,7 @@ export class Downloader {
     }
   }
 
-  private async follow(url: string, validators: Validators | undefined, options: { onStart?: () => void }, total: TotalLimit): Promise<DownloadResult> {
+  private async follow(url: string, validators: Validators | undefined, options: DownloadHooks, total: TotalLimit): Promise<DownloadResult> {
     // the total time counts from the first request, not from the wait for a slot
     let signal: AbortSignal | undefined;
     const limit = (): AbortSignal => total.start();
@@ -114,7 +123,7 @@ export class Downloader {
         this.global.run(async () => {
           await this.pacer.wait(host, this.clock());
           options.onStart?.();
-          return this.fetchOnce(current, validators, (signal ??= limit()), auth?.origin === new URL(current).origin ? auth.header : undefined);
+          return this.fetchOnce(current, validators, (signal ??= limit()), auth?.origin === new URL(current).origin ? auth.header : undefined, options.onBody);
         }),
       );
       if (outcome.kind === 'done') return outcome.result;
@@ -157,6 +166,7 @@ export class Downloader {
     validators: Validators | undefined,
     signal: AbortSignal,
     authorization?: string,
+    onBody?: DownloadHooks['onBody'],
   ): Promise<{ kind: 'done'; result: DownloadResult } | { kind: 'redirect'; location: string }> {
     // an address written in the URL was checked by refuseEarly (it is connected to without a lookup)
     const hostname = new URL(url).hostname.replace(/^\[|\]$/g, '');
@@ -213,7 +223,15 @@ export class Downloader {
       body.destroy();
       throw new ImageSysError('too_big', `Content-Length ${declared} exceeds the limit of ${this.options.maxBytes} bytes`);
     }
-    const bytes = await readLimited(body, this.options.maxBytes, signal);
+    if (onBody) {
+      try {
+        await onBody(Number.isFinite(declared) ? declared : undefined, signal);
+      } catch (error) {
+        body.destroy();
+        throw networkError(error, signal);
+      }
+    }
+    const bytes = await readLimited(body, this.options.maxBytes, signal, Number.isFinite(declared) ? declared : undefined);
     const sniffed = sniff(bytes);
     if (sniffed.kind === 'not_image') {
       throw new ImageSysError(bytes.length === 0 ? 'empty_body' : 'not_image', `not an image: ${sniffed.what} (${bytes.length} bytes, Content-Type ${header('content-type') ?? 'none'})`);
@@ -228,22 +246,36 @@ export class Downloader {
   }
 }
 
-async function readLimited(body: Dispatcher.ResponseData['body'], maxBytes: number, signal: AbortSignal): Promise<Buffer> {
+/**
+ * The body, at most `maxBytes`. With a Content-Length it is read into one buffer of that size (not
+ * chunks then a copy: a large original was twice in memory at its end); a body longer than declared
+ * (undici refuses that) or without one is gathered in chunks.
+ */
+async function readLimited(body: Dispatcher.ResponseData['body'], maxBytes: number, signal: AbortSignal, declared?: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
+  let into = declared !== undefined && declared > 0 ? Buffer.allocUnsafeSlow(declared) : undefined;
   let total = 0;
   try {
     for await (const chunk of body) {
-      total += (chunk as Buffer).length;
-      if (total > maxBytes) {
+      const piece = chunk as Buffer;
+      if (total + piece.length > maxBytes) {
         body.destroy();
         throw new ImageSysError('too_big', `body exceeds the limit of ${maxBytes} bytes`);
       }
-      chunks.push(chunk as Buffer);
+      if (into && total + piece.length <= into.length) {
+        piece.copy(into, total);
+      } else {
+        if (into) chunks.push(into.subarray(0, total));
+        into = undefined;
+        chunks.push(piece);
+      }
+      total += piece.length;
     }
   } catch (error) {
     if (error instanceof ImageSysError) throw error;
     throw networkError(error, signal);
   }
+  if (into) return total === into.length ? into : into.subarray(0, total);
   return Buffer.concat(chunks, total);
 }
 
