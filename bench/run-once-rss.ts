@@ -1,12 +1,12 @@
 /**
- * `npm run bench:run-once [-- --corpus DIR] [--images N] [--threads N] [--concurrency N] [--budget MiB] [--tmp DIR] [--plain]`
+ * `npm run bench:run-once [-- --corpus DIR] [--images N] [--threads N] [--concurrency N] [--budget MiB] [--tmp DIR] [--plain] [--bin PATH]`
  *
  * The peak RSS of `bin/imagesys run --once`, as shipped, in a process of its own: this bench serves
  * the mixed corpus of `npm run bench -- --mixed` (small photos and 24-40 Mpx JPEGs and 4000x3000
  * PNGs made from them; `--plain` for the small ones alone) over HTTP from its own process, writes one
  * batch of every URL into a fresh spool, runs the command on it and samples the child's VmHWM (the
  * kernel's high-water mark, so no peak between samples is missed). Prints a table and one JSON line
- * with `run_once_peak_rss_mb`. Progress goes to stderr.
+ * with `run_once_peak_rss_mb`. `--bin` runs another build's bin/imagesys (an A/B of commits). Progress goes to stderr.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -22,7 +22,6 @@ import { printJsonLine, printLines, progressLines } from './lib/output.js';
 import { MIB, round, secondsSince } from './lib/stats.js';
 
 const progress = progressLines('bench:run-once');
-const BIN = fileURLToPath(new URL('../../bin/imagesys', import.meta.url));
 
 const { values } = parseArgs({
   options: {
@@ -33,6 +32,7 @@ const { values } = parseArgs({
     budget: { type: 'string' },
     tmp: { type: 'string', default: tmpdir() },
     plain: { type: 'boolean', default: false },
+    bin: { type: 'string' },
   },
   strict: true,
 });
@@ -46,6 +46,7 @@ const threads = positive('threads', values.threads)!;
 const concurrency = positive('concurrency', values.concurrency)!;
 const budget = positive('budget', values.budget);
 const tmp = resolve(values.tmp);
+const BIN = values.bin ? resolve(values.bin) : fileURLToPath(new URL('../../bin/imagesys', import.meta.url));
 
 /** The child's kernel high-water mark and current RSS (bytes), or null once it has gone. */
 function memoryOf(pid: number): { hwm: number; rss: number } | null {
