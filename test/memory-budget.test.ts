@@ -225,4 +225,29 @@ inUse('the engine with a budget of 1 MiB: every job thumbed, each URL downloaded
   }
 });
 
+inUse('a download waiting for the budget before its body is not timed out by download.totalTimeoutMs or bodyTimeoutMs', async (world) => {
+  const path = '/waits.jpg';
+  world.server.routes.set(path, { kind: 'image', bytes: world.large[0]! });
+  const config = parseConfig({ download: { allow: ['127.0.0.1'], perHostRate: 0, proxy: 'none', totalTimeoutMs: 1_000, bodyTimeoutMs: 500 } });
+  const downloader = new Downloader(config.download);
+  const memory = new ByteBudget(MIB);
+  memory.force(MIB); // spent: the download waits until it is given back, well past both limits
+  let heard: number | undefined;
+  const waited = downloader.download(world.server.url(path), undefined, {
+    onBody: async (declared, signal) => {
+      heard = declared;
+      await memory.take(declared ?? 0, signal);
+    },
+  });
+  const given = new Promise<void>((resolve) => setTimeout(() => resolve(memory.release(MIB)), 2_500));
+  try {
+    const result = await waited;
+    assert.ok(!result.notModified && result.bytes.equals(world.large[0]!), 'the whole original');
+    assert.is(heard, world.large[0]!.length, 'the Content-Length was heard before the body');
+  } finally {
+    await given;
+    await downloader.close();
+  }
+});
+
 inUse.run();

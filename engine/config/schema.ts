@@ -72,7 +72,7 @@ export const SCHEMA = {
     connectTimeoutMs: key(durationMs(1), 10_000, 'time allowed to connect'),
     headersTimeoutMs: key(durationMs(1), 15_000, 'time allowed for the response headers'),
     bodyTimeoutMs: key(durationMs(1), 30_000, 'time allowed between two chunks of the body'),
-    totalTimeoutMs: key(durationMs(1), 120_000, 'time allowed for the whole download, all redirects included'),
+    totalTimeoutMs: key(durationMs(1), 120_000, 'time allowed for the whole download, all redirects included (a wait for `pool.memoryBudgetMiB` does not count)'),
     maxBytes: key(bytes(1), 32 * 1024 * 1024, 'body limit, by Content-Length and while streaming'),
     maxRedirects: key(integer(0, 20), 5, 'redirects followed, each hop checked'),
     userAgent: key(headerValue, 'ImageSys/0.1 (+thumbnailer)', 'sent with every request (printable ASCII)'),

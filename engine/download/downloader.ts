@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import { ImageSysError, type ErrorCode } from '../core/errors.js';
 import { HostPacer } from './pacer.js';
 import { KeyedSemaphore, Semaphore } from '../core/semaphore.js';
+import { TotalLimit } from './total-limit.js';
 import { sniff } from './sniff.js';
 
 export type DownloadOptions = Config['download'];
@@ -95,7 +96,8 @@ export class Downloader {
    * `signal` (the engine's, for a job that stopped moving) cancels the download wherever it is;
    * `onStart` hears when a request begins, after the waits for a download slot; `onBody` is awaited
    * before an image's body is read, with its Content-Length if declared (the memory budget makes the
-   * download wait there, its slot held, the server held back by TCP).
+   * download wait there, its slot held, the server held back by TCP; that wait stops the clock of
+   * `totalTimeoutMs`, and undici's body timeout does not run while the body is not read).
    */
   async download(url: string, validators?: Validators, options: DownloadHooks = {}): Promise<DownloadResult> {
     const total = new TotalLimit(this.options.totalTimeoutMs, options.signal);
@@ -113,6 +115,18 @@ export class Downloader {
     // credentials in the URL (allowed by intake.allowCredentials) go as Basic auth, to their own origin only
     const { url: start, auth } = basicAuthOf(url);
     let current = start;
+    // a wait for the memory budget stops the total time's clock (the engine's watchdog knows it waits)
+    const { onBody: hook } = options;
+    const onBody = hook
+      ? async (declared: number | undefined, bodySignal: AbortSignal): Promise<void> => {
+          total.pause();
+          try {
+            await hook(declared, bodySignal);
+          } finally {
+            total.resume();
+          }
+        }
+      : undefined;
     for (let hop = 0; ; hop++) {
       const host = new URL(current).host;
       // a URL the guard refuses costs no slot and no turn under the host's request rate
@@ -123,7 +137,7 @@ export class Downloader {
         this.global.run(async () => {
           await this.pacer.wait(host, this.clock());
           options.onStart?.();
-          return this.fetchOnce(current, validators, (signal ??= limit()), auth?.origin === new URL(current).origin ? auth.header : undefined, options.onBody);
+          return this.fetchOnce(current, validators, (signal ??= limit()), auth?.origin === new URL(current).origin ? auth.header : undefined, onBody);
         }),
       );
       if (outcome.kind === 'done') return outcome.result;
@@ -325,34 +339,6 @@ export function basicAuthOf(url: string): { url: string; auth?: { origin: string
   parsed.username = '';
   parsed.password = '';
   return { url: parsed.href, auth: { origin: parsed.origin, header: `Basic ${Buffer.from(secret, 'utf8').toString('base64')}` } };
-}
-
-/**
- * The total time limit of one download, and the engine's abort, as one signal. A timer and a listener
- * held here, not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: Node lets a garbage collection
- * take the timeout signal that only `any()` refers to, and a collected timeout never fires.
- */
-class TotalLimit {
-  private readonly controller = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
-  private readonly onAbort = (): void => this.controller.abort(this.engine?.reason);
-
-  constructor(private readonly ms: number, private readonly engine: AbortSignal | undefined) {}
-
-  /** The signal, with the clock started at the first call. */
-  start(): AbortSignal {
-    if (this.timer === undefined) {
-      this.timer = setTimeout(() => this.controller.abort(new DOMException('download took longer than the total time limit', 'TimeoutError')), this.ms);
-      if (this.engine?.aborted) this.controller.abort(this.engine.reason);
-      else this.engine?.addEventListener('abort', this.onAbort, { once: true });
-    }
-    return this.controller.signal;
-  }
-
-  clear(): void {
-    clearTimeout(this.timer);
-    this.engine?.removeEventListener('abort', this.onAbort);
-  }
 }
 
 function networkError(error: unknown, signal: AbortSignal): ImageSysError {
