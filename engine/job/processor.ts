@@ -177,13 +177,13 @@ export class Processor {
     // hands no more or on disk (given back by thumbnail(), else here, whatever happened)
     const hold = new BudgetHold(this.budget);
     try {
-      return await this.download(job, claim, log, treeChecked, control, hold);
+      return await this.fetchAndThumbnail(job, claim, log, treeChecked, control, hold);
     } finally {
       hold.release();
     }
   }
 
-  private async download(job: Job, claim: Claim, log: Logger, treeChecked: boolean, control: AttemptControl, hold: BudgetHold): Promise<Outcome> {
+  private async fetchAndThumbnail(job: Job, claim: Claim, log: Logger, treeChecked: boolean, control: AttemptControl, hold: BudgetHold): Promise<Outcome> {
     const { config, spool, downloader, health } = this.deps;
     const { signal } = control;
     const refused = credentialsRefusal(job.url, config.intake);
