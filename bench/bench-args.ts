@@ -10,13 +10,15 @@ const PHASE_ALIASES: Record<string, Phase> = { vips: 'vipsthumbnail', im: 'image
 /** Images generated when no --corpus is given. */
 export const DEFAULT_SAMPLE_COUNT = 120;
 
-export const usage = (tmpDefault: string): string => `usage: npm run bench -- [--corpus DIR] [--images N] [--phases ${PHASES.join(',')}] [--rounds N] [--tmp DIR] [--fsync BOOL] [--keep]
+export const usage = (tmpDefault: string): string => `usage: npm run bench -- [--corpus DIR] [--images N] [--phases ${PHASES.join(',')}] [--rounds N] [--tmp DIR] [--fsync BOOL] [--mixed] [--keep]
   --corpus DIR   images to use (default: ${DEFAULT_SAMPLE_COUNT} generated sample JPEGs in a temp dir)
   --images N     use at most N images (the first N by name; or generate N samples)
   --phases LIST  run only these phases (aliases: vips, im, sharp)
   --tmp DIR      where temporary files go: e2e spool and tree, tool outputs (default ${tmpDefault})
   --rounds N     time every phase N times and report its best round (default 1; helps on a busy machine)
   --fsync BOOL   e2e with fsync true (default, as deployed) or false (to see what fsync costs)
+  --mixed        a mixed corpus: small photos (--corpus, else generated) with 24-40 Mpx grainy JPEGs and
+                 4000x3000 PNGs made from them (cached under --tmp); prints mixed_peak_rss_mb for e2e
   --keep         keep the temporary directory`;
 
 
@@ -28,6 +30,8 @@ export interface BenchArgs {
   keep: boolean;
   fsync: boolean;
   rounds: number;
+  /** The mixed corpus (large camera-like photos among the small ones). */
+  mixed: boolean;
 }
 
 /** The flags, checked; 'help' for --help (whatever else is given). */
@@ -44,6 +48,7 @@ export function parseBenchArgs(argv: string[], tmpDefault: string): BenchArgs | 
         fsync: { type: 'string' },
         rounds: { type: 'string' },
         keep: { type: 'boolean', default: false },
+        mixed: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -79,5 +84,6 @@ export function parseBenchArgs(argv: string[], tmpDefault: string): BenchArgs | 
     keep: values.keep ?? false,
     fsync: values.fsync !== 'false',
     rounds,
+    mixed: values.mixed ?? false,
   };
 }

@@ -8,6 +8,7 @@ import { Spool } from '../spool/spool.js';
 import type { Config } from './config/config.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { Semaphore } from './core/semaphore.js';
+import { ByteBudget } from './core/byte-budget.js';
 import { Downloader } from './download/downloader.js';
 import { DiskWatch } from './health/disk-watch.js';
 import { SourceHealth } from './health/health.js';
@@ -67,6 +68,7 @@ export class Engine {
   private readonly downloader: Downloader;
   private readonly pool: ThumbnailRunner;
   private readonly processor: Processor;
+  readonly memoryBudget: ByteBudget; // the originals' bytes in memory (pool.memoryBudgetMiB); the bench reads it
   private readonly queues: Queues;
   private readonly tally: Tally;
   private readonly watchdog: Watchdog;
@@ -154,6 +156,7 @@ export class Engine {
       downloader: this.downloader,
       pool: this.pool,
       thumbnailSlots: new Semaphore(thumbnailSlots),
+      memoryBudget: (this.memoryBudget = new ByteBudget(config.pool.memoryBudgetMiB * 1024 * 1024)),
       log: log.child({ component: 'jobs' }),
       onUnwritable: async () => {
         await this.disk.check();

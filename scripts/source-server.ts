@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 export type Route =
-  | { kind: 'image'; bytes: Buffer; contentType?: string; etag?: string }
+  | { kind: 'image'; bytes: Buffer; contentType?: string; etag?: string; chunked?: boolean } // chunked: no Content-Length
   | { kind: 'status'; status: number; retryAfter?: string }
   /** Answers `status` for the first `failures` requests, then the image. */
   | { kind: 'flaky'; failures: number; status: number; bytes: Buffer; retryAfter?: string }
@@ -61,12 +61,12 @@ export async function startSourceServer(routes = new Map<string, Route>(), optio
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    const sendImage = (bytes: Buffer, contentType = 'image/jpeg', etag?: string): void => {
+    const sendImage = (bytes: Buffer, contentType = 'image/jpeg', etag?: string, chunked = false): void => {
       if (etag && req.headers['if-none-match'] === etag) {
         res.writeHead(304, { etag }).end();
         return;
       }
-      res.writeHead(200, { 'content-type': contentType, 'content-length': bytes.length, ...(etag ? { etag } : {}) }).end(bytes);
+      res.writeHead(200, { 'content-type': contentType, ...(chunked ? {} : { 'content-length': bytes.length }), ...(etag ? { etag } : {}) }).end(bytes);
     };
     switch (route.kind) {
       case 'auth': {
@@ -76,7 +76,7 @@ export async function startSourceServer(routes = new Map<string, Route>(), optio
         return;
       }
       case 'image':
-        return sendImage(route.bytes, route.contentType, route.etag);
+        return sendImage(route.bytes, route.contentType, route.etag, route.chunked);
       case 'status':
         res.writeHead(route.status, { 'content-type': 'text/plain', ...(route.retryAfter ? { 'retry-after': route.retryAfter } : {}) }).end(`status ${route.status}\n`);
         return;

@@ -30,6 +30,10 @@ export class RssSampler {
   /** RSS when sampling first started (corpus loaded, pool threads up): what the spans add comes on top. */
   firstBytes: number | undefined;
   hwmResetWorked = true;
+  /** The peaks of V8's heap in use, of external memory (Buffers, sharp's inputs) and of ArrayBuffers, at the samples. */
+  peakHeapBytes = 0;
+  peakExternalBytes = 0;
+  peakArrayBuffersBytes = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: { kernelHighWater: boolean } = { kernelHighWater: true }) {}
@@ -50,6 +54,10 @@ export class RssSampler {
   }
 
   private sample(): void {
-    this.peakBytes = Math.max(this.peakBytes, process.memoryUsage.rss());
+    const usage = process.memoryUsage();
+    this.peakBytes = Math.max(this.peakBytes, usage.rss);
+    this.peakHeapBytes = Math.max(this.peakHeapBytes, usage.heapUsed);
+    this.peakExternalBytes = Math.max(this.peakExternalBytes, usage.external);
+    this.peakArrayBuffersBytes = Math.max(this.peakArrayBuffersBytes, usage.arrayBuffers);
   }
 }

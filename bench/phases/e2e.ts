@@ -17,6 +17,19 @@ export interface E2eResult extends PhaseResult {
   ingestSeconds: number | null;
   failuresByCode: Record<string, number>;
   retries: number;
+  /** Where the memory went, over the timed rounds (see MemoryFigures). */
+  memory: MemoryFigures;
+}
+
+/** Peaks over the timed rounds: V8's heap, external memory and ArrayBuffers (in this thread), and the originals the engine spilled to disk. */
+export interface MemoryFigures {
+  peakHeapBytes: number;
+  peakExternalBytes: number;
+  peakArrayBuffersBytes: number;
+  spilled: number;
+  /** The most bytes of originals the engine held in memory at once (its memory budget's peak), and the budget. */
+  peakOriginalsBytes: number;
+  budgetBytes: number;
 }
 
 async function writeBatch(spool: string, country: string, name: string, urls: string[]): Promise<void> {
@@ -65,6 +78,7 @@ export async function e2ePhase({ corpus, workDir, warmCount, rounds, progress }:
     let thumbed = 0;
     let bestIngest: number | null = null;
     let retries = 0;
+    let spilled = 0;
     const failuresByCode: Record<string, number> = {};
     for (let round = 0; round < rounds; round++) {
       const before = { ...engine.stats, failuresByCode: { ...engine.stats.failuresByCode } };
@@ -93,6 +107,7 @@ export async function e2ePhase({ corpus, workDir, warmCount, rounds, progress }:
       }
       missing += corpus.length - thumbed;
       retries += engine.stats.retries - before.retries;
+      spilled += engine.stats.spilled - before.spilled;
       if (thumbed !== corpus.length) {
         progress(`e2e: only ${thumbed}/${corpus.length} thumbed; failed ${failed} ${JSON.stringify(failuresByCode)}, retries ${engine.stats.retries - before.retries}, skipped ${engine.stats.skipped - before.skipped}`);
       }
@@ -110,7 +125,8 @@ export async function e2ePhase({ corpus, workDir, warmCount, rounds, progress }:
       ingestSeconds: bestIngest,
       failuresByCode,
       retries,
-      note: `${thumbed}/${corpus.length} thumbed, ${retries} retries; fsync ${config.fsync}; ${timing.note}${best?.cpu ?? ''}`,
+      memory: { peakHeapBytes: sampler.peakHeapBytes, peakExternalBytes: sampler.peakExternalBytes, peakArrayBuffersBytes: sampler.peakArrayBuffersBytes, spilled, peakOriginalsBytes: engine.memoryBudget.peak, budgetBytes: engine.memoryBudget.limit },
+      note: `${thumbed}/${corpus.length} thumbed, ${retries} retries, ${spilled} spilled; fsync ${config.fsync}; ${timing.note}${best?.cpu ?? ''}`,
     };
   } finally {
     await engine.stop();

@@ -54,6 +54,11 @@ export const SCHEMA = {
     threads: key(integer(1, 256), availableParallelism(), 'sharp worker threads (each runs one libvips thread)', 'core count'),
     tasksPerThread: key(integer(1, 16), 2, "images a thread works on at once (sharp's calls are asynchronous: two keep a core busy)"),
     spillAfterMs: key(durationMs(0), 2_000, 'a downloaded image waits this long in memory for a thread; then its original goes to `downloaded/` and the download slot is freed'),
+    memoryBudgetMiB: key(
+      integer(1, 1_048_576),
+      64,
+      'originals held in memory at once, in MiB: being downloaded (by Content-Length), waiting for a thread or in one. Past it a download waits before its body and a downloaded original waits on disk in `downloaded/`; one original larger than the budget goes alone. 64 fits 2 threads of camera photos; allow about 24 per thread (see [Memory](#memory))',
+    ),
     nice: key(integer(0, 19), 0, 'niceness for the engine and its sharp threads (0: unchanged)'),
   },
   download: {
@@ -67,7 +72,7 @@ export const SCHEMA = {
     connectTimeoutMs: key(durationMs(1), 10_000, 'time allowed to connect'),
     headersTimeoutMs: key(durationMs(1), 15_000, 'time allowed for the response headers'),
     bodyTimeoutMs: key(durationMs(1), 30_000, 'time allowed between two chunks of the body'),
-    totalTimeoutMs: key(durationMs(1), 120_000, 'time allowed for the whole download, all redirects included'),
+    totalTimeoutMs: key(durationMs(1), 120_000, 'time allowed for the whole download, all redirects included (a wait for `pool.memoryBudgetMiB` does not count)'),
     maxBytes: key(bytes(1), 32 * 1024 * 1024, 'body limit, by Content-Length and while streaming'),
     maxRedirects: key(integer(0, 20), 5, 'redirects followed, each hop checked'),
     userAgent: key(headerValue, 'ImageSys/0.1 (+thumbnailer)', 'sent with every request (printable ASCII)'),

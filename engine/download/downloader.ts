@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import { ImageSysError, type ErrorCode } from '../core/errors.js';
 import { HostPacer } from './pacer.js';
 import { KeyedSemaphore, Semaphore } from '../core/semaphore.js';
+import { TotalLimit } from './total-limit.js';
 import { sniff } from './sniff.js';
 
 export type DownloadOptions = Config['download'];
@@ -45,6 +46,13 @@ const NETWORK_CODES: Record<string, ErrorCode> = {
  * a body limit enforced while streaming, redirects followed by hand (each hop counted) and the
  * content sniffed by its magic bytes.
  */
+/** What a caller of `download` may hear of and hold it back at. */
+export interface DownloadHooks {
+  signal?: AbortSignal;
+  onStart?: () => void;
+  onBody?: (declaredBytes: number | undefined, signal: AbortSignal) => Promise<void>;
+}
+
 export class Downloader {
   private readonly dispatcher: Dispatcher;
   private readonly global: Semaphore;
@@ -86,9 +94,12 @@ export class Downloader {
 
   /**
    * `signal` (the engine's, for a job that stopped moving) cancels the download wherever it is;
-   * `onStart` hears when a request begins, after the waits for a download slot.
+   * `onStart` hears when a request begins, after the waits for a download slot; `onBody` is awaited
+   * before an image's body is read, with its Content-Length if declared (the memory budget makes the
+   * download wait there, its slot held, the server held back by TCP; that wait stops the clock of
+   * `totalTimeoutMs`, and undici's body timeout does not run while the body is not read).
    */
-  async download(url: string, validators?: Validators, options: { signal?: AbortSignal; onStart?: () => void } = {}): Promise<DownloadResult> {
+  async download(url: string, validators?: Validators, options: DownloadHooks = {}): Promise<DownloadResult> {
     const total = new TotalLimit(this.options.totalTimeoutMs, options.signal);
     try {
       return await this.follow(url, validators, options, total);
@@ -97,13 +108,25 @@ export class Downloader {
     }
   }
 
-  private async follow(url: string, validators: Validators | undefined, options: { onStart?: () => void }, total: TotalLimit): Promise<DownloadResult> {
+  private async follow(url: string, validators: Validators | undefined, options: DownloadHooks, total: TotalLimit): Promise<DownloadResult> {
     // the total time counts from the first request, not from the wait for a slot
     let signal: AbortSignal | undefined;
     const limit = (): AbortSignal => total.start();
     // credentials in the URL (allowed by intake.allowCredentials) go as Basic auth, to their own origin only
     const { url: start, auth } = basicAuthOf(url);
     let current = start;
+    // a wait for the memory budget stops the total time's clock (the engine's watchdog knows it waits)
+    const { onBody: hook } = options;
+    const onBody = hook
+      ? async (declared: number | undefined, bodySignal: AbortSignal): Promise<void> => {
+          total.pause();
+          try {
+            await hook(declared, bodySignal);
+          } finally {
+            total.resume();
+          }
+        }
+      : undefined;
     for (let hop = 0; ; hop++) {
       const host = new URL(current).host;
       // a URL the guard refuses costs no slot and no turn under the host's request rate
@@ -114,7 +137,7 @@ export class Downloader {
         this.global.run(async () => {
           await this.pacer.wait(host, this.clock());
           options.onStart?.();
-          return this.fetchOnce(current, validators, (signal ??= limit()), auth?.origin === new URL(current).origin ? auth.header : undefined);
+          return this.fetchOnce(current, validators, (signal ??= limit()), auth?.origin === new URL(current).origin ? auth.header : undefined, onBody);
         }),
       );
       if (outcome.kind === 'done') return outcome.result;
@@ -157,6 +180,7 @@ export class Downloader {
     validators: Validators | undefined,
     signal: AbortSignal,
     authorization?: string,
+    onBody?: DownloadHooks['onBody'],
   ): Promise<{ kind: 'done'; result: DownloadResult } | { kind: 'redirect'; location: string }> {
     // an address written in the URL was checked by refuseEarly (it is connected to without a lookup)
     const hostname = new URL(url).hostname.replace(/^\[|\]$/g, '');
@@ -213,7 +237,15 @@ export class Downloader {
       body.destroy();
       throw new ImageSysError('too_big', `Content-Length ${declared} exceeds the limit of ${this.options.maxBytes} bytes`);
     }
-    const bytes = await readLimited(body, this.options.maxBytes, signal);
+    if (onBody) {
+      try {
+        await onBody(Number.isFinite(declared) ? declared : undefined, signal);
+      } catch (error) {
+        body.destroy();
+        throw networkError(error, signal);
+      }
+    }
+    const bytes = await readLimited(body, this.options.maxBytes, signal, Number.isFinite(declared) ? declared : undefined);
     const sniffed = sniff(bytes);
     if (sniffed.kind === 'not_image') {
       throw new ImageSysError(bytes.length === 0 ? 'empty_body' : 'not_image', `not an image: ${sniffed.what} (${bytes.length} bytes, Content-Type ${header('content-type') ?? 'none'})`);
@@ -228,22 +260,36 @@ export class Downloader {
   }
 }
 
-async function readLimited(body: Dispatcher.ResponseData['body'], maxBytes: number, signal: AbortSignal): Promise<Buffer> {
+/**
+ * The body, at most `maxBytes`. With a Content-Length it is read into one buffer of that size (not
+ * chunks then a copy: a large original was twice in memory at its end); a body longer than declared
+ * (undici refuses that) or without one is gathered in chunks.
+ */
+async function readLimited(body: Dispatcher.ResponseData['body'], maxBytes: number, signal: AbortSignal, declared?: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
+  let into = declared !== undefined && declared > 0 ? Buffer.allocUnsafeSlow(declared) : undefined;
   let total = 0;
   try {
     for await (const chunk of body) {
-      total += (chunk as Buffer).length;
-      if (total > maxBytes) {
+      const piece = chunk as Buffer;
+      if (total + piece.length > maxBytes) {
         body.destroy();
         throw new ImageSysError('too_big', `body exceeds the limit of ${maxBytes} bytes`);
       }
-      chunks.push(chunk as Buffer);
+      if (into && total + piece.length <= into.length) {
+        piece.copy(into, total);
+      } else {
+        if (into) chunks.push(into.subarray(0, total));
+        into = undefined;
+        chunks.push(piece);
+      }
+      total += piece.length;
     }
   } catch (error) {
     if (error instanceof ImageSysError) throw error;
     throw networkError(error, signal);
   }
+  if (into) return total === into.length ? into : into.subarray(0, total);
   return Buffer.concat(chunks, total);
 }
 
@@ -293,34 +339,6 @@ export function basicAuthOf(url: string): { url: string; auth?: { origin: string
   parsed.username = '';
   parsed.password = '';
   return { url: parsed.href, auth: { origin: parsed.origin, header: `Basic ${Buffer.from(secret, 'utf8').toString('base64')}` } };
-}
-
-/**
- * The total time limit of one download, and the engine's abort, as one signal. A timer and a listener
- * held here, not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: Node lets a garbage collection
- * take the timeout signal that only `any()` refers to, and a collected timeout never fires.
- */
-class TotalLimit {
-  private readonly controller = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
-  private readonly onAbort = (): void => this.controller.abort(this.engine?.reason);
-
-  constructor(private readonly ms: number, private readonly engine: AbortSignal | undefined) {}
-
-  /** The signal, with the clock started at the first call. */
-  start(): AbortSignal {
-    if (this.timer === undefined) {
-      this.timer = setTimeout(() => this.controller.abort(new DOMException('download took longer than the total time limit', 'TimeoutError')), this.ms);
-      if (this.engine?.aborted) this.controller.abort(this.engine.reason);
-      else this.engine?.addEventListener('abort', this.onAbort, { once: true });
-    }
-    return this.controller.signal;
-  }
-
-  clear(): void {
-    clearTimeout(this.timer);
-    this.engine?.removeEventListener('abort', this.onAbort);
-  }
 }
 
 function networkError(error: unknown, signal: AbortSignal): ImageSysError {

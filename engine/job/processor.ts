@@ -20,6 +20,8 @@ import { asImageSysError, ImageSysError, type ErrorCode } from '../core/errors.j
 import { withoutCredentials } from '../core/hash.js';
 import { sourcesOf, type SourceHealth } from '../health/health.js';
 import type { Semaphore } from '../core/semaphore.js';
+import { BudgetHold, ByteBudget } from '../core/byte-budget.js';
+import { abortable } from '../core/abortable.js';
 import type { ThumbnailRunner } from '../thumbnails/thumbnail-pool.js';
 import { manifestPath, readManifest, touchImage, treeTmpDir } from '../tree/tree.js';
 import { AtomicWriter } from '../../spool/atomic.js';
@@ -45,6 +47,12 @@ export interface ProcessorDeps {
   pool: ThumbnailRunner;
   /** Limits how many images wait in memory for, or are in, the thumbnail pool. */
   thumbnailSlots: Semaphore;
+  /**
+   * Bounds the bytes of originals in memory (being read, waiting for a thread, in one): past it a
+   * download waits before its body, and a downloaded original waits on disk (pool.memoryBudgetMiB).
+   * Unbounded when not given.
+   */
+  memoryBudget?: ByteBudget;
   /** Which hosts and datasources are paused for failing too often. */
   health: SourceHealth;
   /** Hears what each stage did (metrics). */
@@ -76,8 +84,10 @@ export class Processor {
   private readonly treeWriter: AtomicWriter;
   private readonly observer: StageObserver;
   private readonly clock: Clock;
+  private readonly budget: ByteBudget;
 
   constructor(private readonly deps: ProcessorDeps) {
+    this.budget = deps.memoryBudget ?? new ByteBudget(Number.POSITIVE_INFINITY);
     this.treeWriter = new AtomicWriter(treeTmpDir(deps.config.tree), deps.config.fsync);
     this.observer = deps.observer ?? NO_OBSERVER;
     // one clock for the processor and the transitions it calls: the spool's
@@ -163,6 +173,17 @@ export class Processor {
   }
 
   private async fromIncoming(job: Job, claim: Claim, log: Logger, treeChecked: boolean, control: AttemptControl): Promise<Outcome> {
+    // the original's bytes under the memory budget, from its Content-Length until it is in a thread's
+    // hands no more or on disk (given back by thumbnail(), else here, whatever happened)
+    const hold = new BudgetHold(this.budget);
+    try {
+      return await this.fetchAndThumbnail(job, claim, log, treeChecked, control, hold);
+    } finally {
+      hold.release();
+    }
+  }
+
+  private async fetchAndThumbnail(job: Job, claim: Claim, log: Logger, treeChecked: boolean, control: AttemptControl, hold: BudgetHold): Promise<Outcome> {
     const { config, spool, downloader, health } = this.deps;
     const { signal } = control;
     const refused = credentialsRefusal(job.url, config.intake);
@@ -192,7 +213,13 @@ export class Processor {
         began = performance.now();
         control.progress?.(false);
       };
-      result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) }, { signal, onStart });
+      const onBody = async (declared: number | undefined, bodySignal: AbortSignal): Promise<void> => {
+        if (declared === undefined) return; // no Content-Length: counted once read
+        control.progress?.(true); // waiting for memory is not a lack of progress
+        await hold.take(declared, bodySignal);
+        control.progress?.(false);
+      };
+      result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) }, { signal, onStart, onBody });
       health.record(sources, undefined, this.clock(), probes);
       this.observer.done('download', { seconds: seconds(), bytesIn: 'bytes' in result ? result.bytes.length : 0 });
     } catch (error) {
@@ -215,52 +242,64 @@ export class Processor {
       throw new ImageSysError('http_client_error', 'HTTP 304 but the tree has no copy of the image');
     }
     control.progress?.(false);
+    hold.settle(result.bytes.length);
     assertHeld(claim);
     log.debug({ bytes: result.bytes.length, format: result.format }, 'downloaded');
     const downloaded: Job = { ...job, updatedAt: this.now().toISOString(), source: sourceInfo(result) };
     delete downloaded.notBefore;
-    // usually a thread is free soon: then the original never touches the disk
+    // usually a thread is free soon: then the original never touches the disk; but one read without
+    // a Content-Length that took the budget past its limit goes to disk at once
     control.progress?.(true);
-    if (await this.deps.thumbnailSlots.acquireWithin(config.pool.spillAfterMs)) {
+    if (this.budget.inUse <= this.budget.limit && (await this.deps.thumbnailSlots.acquireWithin(config.pool.spillAfterMs))) {
       control.progress?.(false);
-      return this.thumbnail('incoming', downloaded, result.bytes, claim, log, signal);
+      return this.thumbnail('incoming', downloaded, result.bytes, claim, log, signal, hold);
     }
     control.progress?.(false);
     await toDownloaded(spool, downloaded, result.bytes, claim);
-    log.debug('every thread busy: original set down in downloaded/');
+    log.debug('every thread busy or the memory budget spent: original set down in downloaded/');
     return { kind: 'spilled' };
   }
 
   private async fromDownloaded(job: Job, claim: Claim, log: Logger, control: AttemptControl): Promise<Outcome> {
     const { config, spool } = this.deps;
-    // not through a link, not from a FIFO, not past the download limit: the spool is writable by others
-    const original = await readRegularBytes(spool.originalPath(job.country, job.hash), config.download.maxBytes);
-    if ('refused' in original) throw new ImageSysError('original_missing', `original refused: ${original.refused}`);
-    let bytes: Buffer;
-    if ('bytes' in original) {
-      bytes = original.bytes;
-    } else {
-      // the engine died after the original was removed: finished if the tree has the image, else fetch again
-      const touched = await touchImage(config.tree, job.country, job.hash, this.now());
-      if (touched) {
-        await toThumbed(this.deps.spool, 'downloaded', job, claim, touched);
-        return { kind: 'thumbed' };
-      }
-      await requeue(spool, 'downloaded', { ...job, updatedAt: this.now().toISOString() }, claim);
-      log.info('original missing: requeued for download');
-      return { kind: 'retry', until: 0, code: 'original_missing' };
-    }
+    // a thread first, then room in the memory budget (by the size the job recorded), then the read:
+    // an original on disk comes into memory only when a thread is there for it
     control.progress?.(true);
     await this.deps.thumbnailSlots.acquire();
-    control.progress?.(false);
-    return this.thumbnail('downloaded', job, bytes, claim, log, control.signal);
+    let slotHeld = true;
+    const hold = new BudgetHold(this.budget);
+    try {
+      await hold.take(Math.min(job.source?.bytes ?? 0, config.download.maxBytes), control.signal);
+      control.progress?.(false);
+      // not through a link, not from a FIFO, not past the download limit: the spool is writable by others
+      const original = await readRegularBytes(spool.originalPath(job.country, job.hash), config.download.maxBytes);
+      if ('refused' in original) throw new ImageSysError('original_missing', `original refused: ${original.refused}`);
+      if (!('bytes' in original)) {
+        // the engine died after the original was removed: finished if the tree has the image, else fetch again
+        const touched = await touchImage(config.tree, job.country, job.hash, this.now());
+        if (touched) {
+          await toThumbed(this.deps.spool, 'downloaded', job, claim, touched);
+          return { kind: 'thumbed' };
+        }
+        await requeue(spool, 'downloaded', { ...job, updatedAt: this.now().toISOString() }, claim);
+        log.info('original missing: requeued for download');
+        return { kind: 'retry', until: 0, code: 'original_missing' };
+      }
+      hold.settle(original.bytes.length);
+      slotHeld = false; // thumbnail() gives it back
+      return await this.thumbnail('downloaded', job, original.bytes, claim, log, control.signal, hold);
+    } finally {
+      hold.release();
+      if (slotHeld) this.deps.thumbnailSlots.release();
+    }
   }
 
   /**
    * Makes the thumbnails, writes them and the manifest, finishes. The caller has acquired a thumbnail
-   * slot; it is released as soon as the pool is done, so that writing never keeps a thread idle.
+   * slot; it is released as soon as the pool is done, so that writing never keeps a thread idle, and
+   * so is the original's share of the memory budget (`hold`).
    */
-  private async thumbnail(from: WorkState, job: Job, bytes: Buffer, claim: Claim, log: Logger, signal?: AbortSignal): Promise<Outcome> {
+  private async thumbnail(from: WorkState, job: Job, bytes: Buffer, claim: Claim, log: Logger, signal: AbortSignal | undefined, hold: BudgetHold): Promise<Outcome> {
     const { config, pool } = this.deps;
     const processing = processingFor(config, job.country, job.datasource);
     const sourceBytes = bytes.length;
@@ -277,6 +316,7 @@ export class Processor {
       throw error;
     } finally {
       this.deps.thumbnailSlots.release();
+      hold.release();
     }
     const taskSeconds = (performance.now() - began) / 1000;
     if (!result.ok) {
@@ -333,30 +373,6 @@ export class Processor {
     if (problem) this.deps.log.warn({ country, file: fileName, job: job.hash, reason: problem }, 'misnamed job file not filed cleanly');
     return refiled;
   }
-}
-
-/**
- * Stops waiting for a thumbnail task once the engine aborts the job (stuck). The task itself is not
- * cancelled: piscina runs an abortable task alone on its thread, which would halve the throughput
- * that two tasks per thread give; a task that really hangs keeps its thread busy until a restart.
- */
-function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 async function ageOf(path: string, now: number): Promise<number> {
