@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../scripts/cli-config.js';
 
-export const PHASES = ['pipeline', 'raw', 'vipsthumbnail', 'imagemagick', 'e2e'] as const;
+export const PHASES = ['pipeline', 'raw', 'vipsthumbnail', 'imagemagick', 'e2e', 'bookkeeping'] as const;
 export type Phase = (typeof PHASES)[number];
 const PHASE_ALIASES: Record<string, Phase> = { vips: 'vipsthumbnail', im: 'imagemagick', convert: 'imagemagick', sharp: 'raw' };
 
