@@ -17,6 +17,7 @@ export const usage = (tmpDefault: string): string => `usage: npm run bench -- [-
   --tmp DIR      where temporary files go: e2e spool and tree, tool outputs (default ${tmpDefault})
   --rounds N     time every phase N times and report its best round (default 1; helps on a busy machine)
   --fsync BOOL   e2e with fsync true (default, as deployed) or false (to see what fsync costs)
+  --cpu-prof DIR write a CPU profile of the main thread over each timed e2e and bookkeeping round to DIR
   --keep         keep the temporary directory`;
 
 
@@ -28,6 +29,8 @@ export interface BenchArgs {
   keep: boolean;
   fsync: boolean;
   rounds: number;
+  /** --cpu-prof: where the main thread's profiles of the timed engine rounds go. */
+  cpuProf?: string;
 }
 
 /** The flags, checked; 'help' for --help (whatever else is given). */
@@ -43,6 +46,7 @@ export function parseBenchArgs(argv: string[], tmpDefault: string): BenchArgs | 
         tmp: { type: 'string' },
         fsync: { type: 'string' },
         rounds: { type: 'string' },
+        'cpu-prof': { type: 'string' },
         keep: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -74,6 +78,7 @@ export function parseBenchArgs(argv: string[], tmpDefault: string): BenchArgs | 
   return {
     ...(values.corpus ? { corpus: resolve(values.corpus) } : {}),
     ...(images !== undefined ? { images } : {}),
+    ...(values['cpu-prof'] ? { cpuProf: resolve(values['cpu-prof']) } : {}),
     phases,
     tmp: resolve(values.tmp ?? tmpDefault),
     keep: values.keep ?? false,

@@ -108,7 +108,7 @@ async function main(): Promise<number> {
     const outputs = `${processing.sizes.map((s) => `${s.width}x${s.height}`).join(', ')} ${processing.formats.join('+')} q${processing.process.quality}`;
     progress(`${corpus.length} images (${corpusMiB.toFixed(1)} MiB) from ${label}; ${threads} threads; outputs ${outputs}`);
     const warmCount = Math.min(Math.max(2, threads * 2), corpus.length);
-    const results = await runPhases(args, { corpus, config, processing, threads, warmCount, rounds: args.rounds, workDir, progress }, sampler);
+    const results = await runPhases(args, { corpus, config, processing, threads, warmCount, rounds: args.rounds, workDir, progress, ...(args.cpuProf ? { cpuProf: args.cpuProf } : {}) }, sampler);
 
     const report = benchReport(results, {
       images: corpus.length,

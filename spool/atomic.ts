@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { renamePath, syncDirectory, writeWhole } from './fs-calls.js';
 import { ownerTag, SELF } from './owner.js';
+
+/**
+ * Temporary names are unique per process: a random part drawn once, and a counter (a random draw per
+ * file cost the main thread more than the name is worth). Twelve hex digits, as before.
+ */
+const TMP_PREFIX = randomBytes(3).toString('hex');
+let tmpCount = 0;
+const tmpId = (): string => `${TMP_PREFIX}${(tmpCount++ & 0xffffff).toString(16).padStart(6, '0')}`;
 
 /**
  * Writes files so that they appear whole or not at all: temporary name in `tmpDir` (same file
@@ -24,7 +33,7 @@ export class AtomicWriter {
 
   /** A fresh temporary path, tagged with its writer so recovery knows whose it is. */
   tmpPath(finalPath: string): string {
-    return join(this.tmpDir, `${ownerTag(SELF)}~${randomBytes(6).toString('hex')}~${basename(finalPath)}`);
+    return join(this.tmpDir, `${ownerTag(SELF)}~${tmpId()}~${basename(finalPath)}`);
   }
 
   /**
@@ -70,15 +79,10 @@ export class AtomicWriter {
   /** Writes data to a fresh temporary file and syncs it; returns the temporary's path. */
   private async stage(path: string, data: string | Uint8Array): Promise<string> {
     const tmp = this.tmpPath(path);
-    let handle: FileHandle | undefined;
     try {
-      handle = await open(tmp, 'w', 0o644);
-      await handle.writeFile(data);
-      if (this.fsync) await handle.sync();
-      await handle.close();
+      await writeWhole(tmp, data, this.fsync);
       return tmp;
     } catch (error) {
-      await handle?.close().catch(() => {});
       await unlink(tmp).catch(() => {});
       throw error;
     }
@@ -100,24 +104,19 @@ export class AtomicWriter {
   /** rename(2); when the target directory vanished since it was made, makes it again once. */
   private async renameInto(from: string, to: string): Promise<void> {
     try {
-      await rename(from, to);
+      await renamePath(from, to);
     } catch (error) {
       if (!isMissing(error)) throw error;
       await stat(from); // the source is gone: that is the caller's ENOENT
       this.madeDirs.delete(dirname(to));
       await this.ensureDir(dirname(to));
-      await rename(from, to);
+      await renamePath(from, to);
     }
   }
 }
 
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+export function syncDir(dir: string): Promise<void> {
+  return syncDirectory(dir);
 }
 
 export function isMissing(error: unknown): boolean {

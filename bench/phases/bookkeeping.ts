@@ -16,9 +16,9 @@ export const BOOKKEEPING_THREADS = 16;
 /** URLs per round: at a thousand per second a round of the fixture's 248 would be over before it began. */
 export const BOOKKEEPING_IMAGES = 3_000;
 
-export async function bookkeepingPhase({ corpus, rounds, workDir, progress }: PhaseContext, fsync: boolean, sampler?: RssSampler): Promise<E2eResult> {
+export async function bookkeepingPhase({ corpus, rounds, workDir, progress, cpuProf }: PhaseContext, fsync: boolean, sampler?: RssSampler): Promise<E2eResult> {
   // the corpus' photos, over and over (the stub never looks at them; the downloads carry their bytes)
   const images: RoundImage[] = Array.from({ length: Math.max(BOOKKEEPING_IMAGES, corpus.length) }, (_, i) => corpus[i % corpus.length]!);
   const pool = stubPool();
-  return engineRounds({ images, warm: images.slice(0, 200), rounds, workDir, fsync, progress, label: 'bookkeeping', threads: BOOKKEEPING_THREADS, pool, ...(sampler ? { sampler } : {}) });
+  return engineRounds({ images, warm: images.slice(0, 200), rounds, workDir, fsync, progress, label: 'bookkeeping', threads: BOOKKEEPING_THREADS, pool, ...(sampler ? { sampler } : {}), ...(cpuProf ? { cpuProf } : {}) });
 }

@@ -13,6 +13,7 @@ import type { ThumbnailRunner } from '../../engine/thumbnails/thumbnail-pool.js'
 import { cpuMeter, mainThreadMeter } from '../lib/cpu.js';
 import { fmt } from '../lib/format.js';
 import type { RssSampler } from '../lib/rss.js';
+import { profileSpan } from '../lib/profile.js';
 import { startThreadServer } from '../lib/server-thread.js';
 import { secondsSince } from '../lib/stats.js';
 import { Rounds, type PhaseContext, type PhaseResult } from './phase.js';
@@ -54,6 +55,8 @@ export interface EngineRoundsOptions {
   /** The thumbnail stage (sharp's pool unless given). */
   pool?: ThumbnailRunner;
   sampler?: RssSampler;
+  /** --cpu-prof: a profile of the main thread per timed round goes there. */
+  cpuProf?: string;
 }
 
 async function writeBatch(spool: string, country: string, name: string, urls: string[]): Promise<void> {
@@ -114,6 +117,7 @@ export async function engineRounds(options: EngineRoundsOptions): Promise<E2eRes
       const before = { ...engine.stats, failuresByCode: { ...engine.stats.failuresByCode } };
       await writeBatch(config.spool, 'uk', `bench-${round}.urls`, (roundPaths[round] ?? []).map((p) => server.url(p)));
       let ingestSeconds: number | null = null;
+      const stopProfile = await profileSpan(options.cpuProf, `${label}-round${round + 1}`);
       sampler?.start();
       const cpu = cpuMeter();
       const loop = performance.eventLoopUtilization();
@@ -133,6 +137,7 @@ export async function engineRounds(options: EngineRoundsOptions): Promise<E2eRes
       const ran = thread();
       const cpuNote = cpu();
       sampler?.stop();
+      await stopProfile();
       const mainMs = used.active / count;
       mainMsPerImage = mainMsPerImage === null ? mainMs : Math.min(mainMsPerImage, mainMs);
       mainNotes.push(`${mainMs.toFixed(2)}`);
@@ -174,6 +179,6 @@ export async function engineRounds(options: EngineRoundsOptions): Promise<E2eRes
   }
 }
 
-export function e2ePhase({ corpus, warmCount, rounds, workDir, progress }: PhaseContext, sampler: RssSampler, fsync: boolean): Promise<E2eResult> {
-  return engineRounds({ images: corpus, warm: corpus.slice(0, warmCount), rounds, workDir, fsync, progress, label: 'e2e', sampler });
+export function e2ePhase({ corpus, warmCount, rounds, workDir, progress, cpuProf }: PhaseContext, sampler: RssSampler, fsync: boolean): Promise<E2eResult> {
+  return engineRounds({ images: corpus, warm: corpus.slice(0, warmCount), rounds, workDir, fsync, progress, label: 'e2e', sampler, ...(cpuProf ? { cpuProf } : {}) });
 }
