@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { lstat, stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { assertHeld, ClaimLost, type Claim } from '../../spool/claims.js';
-import { isMissing } from '../../spool/atomic.js';
+import { statOrMissing } from '../../spool/fs-calls.js';
 import { credentialsRefusal, type Job } from '../../spool/job.js';
 import { entryPath, JOB_SUFFIX, stripSuffix, type State } from '../../spool/layout.js';
 import { nameProblem } from '../../spool/limits.js';
@@ -153,13 +153,7 @@ export class Processor {
   }
 
   private async stillThere(state: State, fileName: string, job: Job): Promise<{ job: Job } | { missing: true }> {
-    try {
-      await stat(entryPath(this.deps.spool.root, state, job.country, fileName));
-      return { job };
-    } catch (error) {
-      if (isMissing(error)) return { missing: true };
-      throw error;
-    }
+    return (await statOrMissing(entryPath(this.deps.spool.root, state, job.country, fileName))) ? { job } : { missing: true };
   }
 
   private async fromIncoming(job: Job, claim: Claim, log: Logger, treeChecked: boolean, control: AttemptControl): Promise<Outcome> {
