@@ -80,3 +80,16 @@ export function statOrMissing(path: string): Promise<Stats | undefined> {
     }),
   );
 }
+
+/** A directory opened for fsync (syncFd), to be closed with closeFd. */
+export function openDirectory(dir: string): Promise<number> {
+  return new Promise((resolve, reject) => open(dir, 'r', (error, fd) => (error ? reject(error) : resolve(fd))));
+}
+
+export function syncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
+}
+
+export function closeFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => close(fd, (error) => (error ? reject(error) : resolve())));
+}

@@ -21,7 +21,7 @@ import { withoutCredentials } from '../core/hash.js';
 import { sourcesOf, type SourceHealth } from '../health/health.js';
 import type { Semaphore } from '../core/semaphore.js';
 import type { ThumbnailRunner } from '../thumbnails/thumbnail-pool.js';
-import { manifestPath, readManifest, touchImage, treeTmpDir } from '../tree/tree.js';
+import { manifestPath, readManifest, touchImage, treeTmpDir, type Manifest } from '../tree/tree.js';
 import { AtomicWriter } from '../../spool/atomic.js';
 import { NO_OBSERVER, type StageObserver } from '../observe/metrics.js';
 import type { LatestThumbnail } from '../observe/status.js';
@@ -282,13 +282,19 @@ export class Processor {
     assertHeld(claim);
     const { outputs } = result;
     const sizes = manifestSizes(job, outputs, (i) => outputs[i]!.data.byteLength);
-    await this.treeWriter.writeAll(outputs.map((output, i) => ({ path: join(config.tree, sizes[i]!.path), data: output.data })));
-    const manifest = buildManifest(job, sizes, result.source, { bytes: sourceBytes, sha256: digest }, processing.process, this.now());
-    assertHeld(claim);
-    await this.treeWriter.write(manifestPath(config.tree, job.country, job.hash), `${JSON.stringify(manifest, null, 2)}\n`);
+    let manifest: Manifest | undefined;
+    // the manifest after the files it lists, once they are durable, and only while the claim holds
+    await this.treeWriter.writeAllThen(
+      outputs.map((output, i) => ({ path: join(config.tree, sizes[i]!.path), data: output.data })),
+      () => {
+        manifest = buildManifest(job, sizes, result.source, { bytes: sourceBytes, sha256: digest }, processing.process, this.now());
+        assertHeld(claim);
+        return { path: manifestPath(config.tree, job.country, job.hash), data: `${JSON.stringify(manifest, null, 2)}\n` };
+      },
+    );
     await toThumbed(this.deps.spool, from, job, claim);
     log.debug({ sizes: sizes.length }, 'thumbed');
-    const made: LatestThumbnail = latestOf(manifest);
+    const made: LatestThumbnail = latestOf(manifest!);
     return { kind: 'thumbed', made };
   }
 
