@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../scripts/cli-config.js';
 
-export const PHASES = ['pipeline', 'raw', 'vipsthumbnail', 'imagemagick', 'e2e'] as const;
+export const PHASES = ['pipeline', 'raw', 'vipsthumbnail', 'imagemagick', 'e2e', 'bookkeeping'] as const;
 export type Phase = (typeof PHASES)[number];
 const PHASE_ALIASES: Record<string, Phase> = { vips: 'vipsthumbnail', im: 'imagemagick', convert: 'imagemagick', sharp: 'raw' };
 
@@ -19,6 +19,7 @@ export const usage = (tmpDefault: string): string => `usage: npm run bench -- [-
   --fsync BOOL   e2e with fsync true (default, as deployed) or false (to see what fsync costs)
   --mixed        a mixed corpus: small photos (--corpus, else generated) with 24-40 Mpx grainy JPEGs and
                  4000x3000 PNGs made from them (cached under --tmp); prints mixed_peak_rss_mb for e2e
+  --cpu-prof DIR write a CPU profile of the main thread over each timed e2e and bookkeeping round to DIR
   --keep         keep the temporary directory`;
 
 
@@ -32,6 +33,8 @@ export interface BenchArgs {
   rounds: number;
   /** The mixed corpus (large camera-like photos among the small ones). */
   mixed: boolean;
+  /** --cpu-prof: where the main thread's profiles of the timed engine rounds go. */
+  cpuProf?: string;
 }
 
 /** The flags, checked; 'help' for --help (whatever else is given). */
@@ -47,6 +50,7 @@ export function parseBenchArgs(argv: string[], tmpDefault: string): BenchArgs | 
         tmp: { type: 'string' },
         fsync: { type: 'string' },
         rounds: { type: 'string' },
+        'cpu-prof': { type: 'string' },
         keep: { type: 'boolean', default: false },
         mixed: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -79,6 +83,7 @@ export function parseBenchArgs(argv: string[], tmpDefault: string): BenchArgs | 
   return {
     ...(values.corpus ? { corpus: resolve(values.corpus) } : {}),
     ...(images !== undefined ? { images } : {}),
+    ...(values['cpu-prof'] ? { cpuProf: resolve(values['cpu-prof']) } : {}),
     phases,
     tmp: resolve(values.tmp ?? tmpDefault),
     keep: values.keep ?? false,

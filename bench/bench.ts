@@ -1,12 +1,14 @@
 /**
- * `npm run bench [-- --corpus DIR] [--images N] [--mixed] [--phases pipeline,raw,vipsthumbnail,imagemagick,e2e]`
+ * `npm run bench [-- --corpus DIR] [--images N] [--mixed] [--phases pipeline,raw,vipsthumbnail,imagemagick,e2e,bookkeeping]`
  *
  * Measures, in one run and on one corpus:
  *   pipeline       images/s through the worker pipeline alone (ThumbnailPool, default sizes/formats)
  *   raw            the best plain sharp loop making the same outputs with the same thread count
  *   vipsthumbnail  the libvips CLI, one process per image per size, `threads` processes at a time
  *   imagemagick    `convert -thumbnail`, one process per image (-write chain), `threads` at a time
- *   e2e            HTTP source server -> spool batch -> download -> thumbnails -> tree (Engine.drain)
+ *   e2e            HTTP source server -> spool batch -> download -> thumbnails -> tree (Engine.drain),
+ *                  and the main thread's active time per image (event loop utilisation)
+ *   bookkeeping    the same with the thumbnail stage stubbed and pool.threads 16: the engine alone
  * plus the peak RSS of the process during the pipeline and e2e phases and the bytes per image.
  * Each phase is a module of phases/; this file wires them, and bench-report.ts says what they found.
  *
@@ -28,6 +30,7 @@ import { printJsonLine, printLines, progressLines } from './lib/output.js';
 import { RssSampler } from './lib/rss.js';
 import { MIB } from './lib/stats.js';
 import { cliToolPhase } from './phases/cli-tool.js';
+import { bookkeepingPhase } from './phases/bookkeeping.js';
 import { e2ePhase } from './phases/e2e.js';
 import { imagemagick } from './phases/imagemagick.js';
 import type { PhaseContext } from './phases/phase.js';
@@ -70,6 +73,11 @@ async function runPhases(args: BenchArgs, ctx: PhaseContext, sampler: RssSampler
     results.e2e = await e2ePhase(ctx, args.mixed ? new RssSampler() : sampler, args.fsync);
     progress(`e2e ... ${fmt(results.e2e.imgPerSec)} img/s`);
   }
+  if (args.phases.has('bookkeeping')) {
+    progress('bookkeeping (thumbnails stubbed, 16 threads) ...');
+    results.bookkeeping = await bookkeepingPhase(ctx, args.fsync);
+    progress(`bookkeeping ... ${fmt(results.bookkeeping.imgPerSec)} img/s`);
+  }
   if (args.phases.has('raw')) {
     progress('raw sharp ...');
     results.raw = await rawPhase(ctx);
@@ -106,7 +114,7 @@ async function main(): Promise<number> {
     const outputs = `${processing.sizes.map((s) => `${s.width}x${s.height}`).join(', ')} ${processing.formats.join('+')} q${processing.process.quality}`;
     progress(`${corpus.length} images (${corpusMiB.toFixed(1)} MiB) from ${label}; ${threads} threads; outputs ${outputs}`);
     const warmCount = Math.min(Math.max(2, threads * 2), corpus.length);
-    const results = await runPhases(args, { corpus, config, processing, threads, warmCount, rounds: args.rounds, workDir, progress }, sampler);
+    const results = await runPhases(args, { corpus, config, processing, threads, warmCount, rounds: args.rounds, workDir, progress, ...(args.cpuProf ? { cpuProf: args.cpuProf } : {}) }, sampler);
 
     const report = benchReport(results, {
       images: corpus.length,

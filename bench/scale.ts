@@ -22,7 +22,6 @@ import { systemClock, type Clock } from '../engine/core/clock.js';
 import { Engine } from '../engine/engine.js';
 import { hashForUrl } from '../engine/core/hash.js';
 import { createLogger } from '../engine/log/logger.js';
-import type { ThumbnailRunner } from '../engine/thumbnails/thumbnail-pool.js';
 import { startSourceServer, type Route, type SourceServer } from '../scripts/source-server.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { ArrivalWriter } from '../spool/arrivals.js';
@@ -30,24 +29,11 @@ import { arrivalOf } from '../spool/job.js';
 import { table } from './lib/format.js';
 import { printJsonLine, printLines, progressLines } from './lib/output.js';
 import { RssSampler } from './lib/rss.js';
+import { stubPool } from './lib/stub-pool.js';
 import { MIB, round, secondsBetween, secondsSince } from './lib/stats.js';
 import { execFileAsync } from './lib/tool.js';
 
 const progress = progressLines('bench:scale');
-
-/** Stands in for sharp: answers at once with one tiny output per size, as a real result would look. */
-function stubPool(): ThumbnailRunner {
-  const data = new Uint8Array(600);
-  return {
-    run: (task) =>
-      Promise.resolve({
-        ok: true,
-        source: { width: 640, height: 480, format: 'jpeg', orientation: 1 },
-        outputs: task.sizes.flatMap((size) => task.formats.map((format) => ({ name: size.name, format, width: size.width, height: size.height, data }))),
-      }),
-    close: async () => {},
-  };
-}
 
 /**
  * Writes `count` job files straight into incoming/uk and records their arrival in the arrival log,

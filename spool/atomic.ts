@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { closeFd, openDirectory, renamePath, syncDirectory, syncFd, writeWhole } from './fs-calls.js';
 import { ownerTag, SELF } from './owner.js';
+
+/**
+ * Temporary names are unique per process: a random part drawn once, and a counter (a random draw per
+ * file cost the main thread more than the name is worth). Twelve hex digits, as before.
+ */
+const TMP_PREFIX = randomBytes(3).toString('hex');
+let tmpCount = 0;
+const tmpId = (): string => `${TMP_PREFIX}${(tmpCount++ & 0xffffff).toString(16).padStart(6, '0')}`;
 
 /**
  * Writes files so that they appear whole or not at all: temporary name in `tmpDir` (same file
@@ -24,7 +33,7 @@ export class AtomicWriter {
 
   /** A fresh temporary path, tagged with its writer so recovery knows whose it is. */
   tmpPath(finalPath: string): string {
-    return join(this.tmpDir, `${ownerTag(SELF)}~${randomBytes(6).toString('hex')}~${basename(finalPath)}`);
+    return join(this.tmpDir, `${ownerTag(SELF)}~${tmpId()}~${basename(finalPath)}`);
   }
 
   /**
@@ -55,6 +64,54 @@ export class AtomicWriter {
    * whole; they do not appear together (write whatever must come last, like a manifest, afterwards).
    */
   async writeAll(files: ReadonlyArray<{ path: string; data: string | Uint8Array }>): Promise<void> {
+    await this.renameAll(files);
+    if (this.fsync) await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map(syncDir));
+  }
+
+  /**
+   * writeAll(files), then the file `last()` gives (called once they are durable; it may throw to stop
+   * there), written whole and its directory synced: a manifest after the files it lists. When `last`
+   * goes to the directory of the files (the tree: an image's files and its manifest), that directory
+   * is opened once for both syncs (open, fsync, fsync, close) instead of twice: the same guarantees,
+   * two system calls fewer.
+   */
+  async writeAllThen(files: ReadonlyArray<{ path: string; data: string | Uint8Array }>, last: () => { path: string; data: string | Uint8Array }): Promise<void> {
+    const dirs = [...new Set(files.map((f) => dirname(f.path)))];
+    if (!this.fsync || dirs.length !== 1) {
+      await this.writeAll(files);
+      const file = last();
+      await this.write(file.path, file.data);
+      return;
+    }
+    const dir = dirs[0]!;
+    await this.renameAll(files);
+    // opened after the renames: the directory they went to (renameInto may have made it again)
+    const fd = await openDirectory(dir);
+    try {
+      await syncFd(fd);
+      const file = last();
+      if (dirname(file.path) !== dir) {
+        await this.write(file.path, file.data);
+        return;
+      }
+      const tmp = await this.stage(file.path, file.data);
+      let remade: boolean;
+      try {
+        remade = await this.renameInto(tmp, file.path);
+      } catch (error) {
+        await unlink(tmp).catch(() => {});
+        throw error;
+      }
+      // a directory made again meanwhile is not the one open here: sync the new one
+      if (remade) await syncDir(dir);
+      else await syncFd(fd);
+    } finally {
+      await closeFd(fd).catch(() => {});
+    }
+  }
+
+  /** Stages files in parallel, then renames each into place (no directory sync). */
+  private async renameAll(files: ReadonlyArray<{ path: string; data: string | Uint8Array }>): Promise<void> {
     await this.ensureDir(this.tmpDir);
     await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map((dir) => this.ensureDir(dir)));
     const staged = await Promise.all(files.map(async (file) => ({ ...file, tmp: await this.stage(file.path, file.data) })));
@@ -64,21 +121,15 @@ export class AtomicWriter {
       await Promise.all(staged.map((file) => unlink(file.tmp).catch(() => {})));
       throw error;
     }
-    if (this.fsync) await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map(syncDir));
   }
 
   /** Writes data to a fresh temporary file and syncs it; returns the temporary's path. */
   private async stage(path: string, data: string | Uint8Array): Promise<string> {
     const tmp = this.tmpPath(path);
-    let handle: FileHandle | undefined;
     try {
-      handle = await open(tmp, 'w', 0o644);
-      await handle.writeFile(data);
-      if (this.fsync) await handle.sync();
-      await handle.close();
+      await writeWhole(tmp, data, this.fsync);
       return tmp;
     } catch (error) {
-      await handle?.close().catch(() => {});
       await unlink(tmp).catch(() => {});
       throw error;
     }
@@ -97,27 +148,24 @@ export class AtomicWriter {
     }
   }
 
-  /** rename(2); when the target directory vanished since it was made, makes it again once. */
-  private async renameInto(from: string, to: string): Promise<void> {
+  /** rename(2); when the target directory vanished since it was made, makes it again once (then true). */
+  private async renameInto(from: string, to: string): Promise<boolean> {
     try {
-      await rename(from, to);
+      await renamePath(from, to);
+      return false;
     } catch (error) {
       if (!isMissing(error)) throw error;
       await stat(from); // the source is gone: that is the caller's ENOENT
       this.madeDirs.delete(dirname(to));
       await this.ensureDir(dirname(to));
-      await rename(from, to);
+      await renamePath(from, to);
+      return true;
     }
   }
 }
 
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+export function syncDir(dir: string): Promise<void> {
+  return syncDirectory(dir);
 }
 
 export function isMissing(error: unknown): boolean {

@@ -6,8 +6,9 @@
  * inode per image in the spool's file system.)
  */
 import { entriesOf } from './dirs.js';
-import { mkdir, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, rmdir, unlink } from 'node:fs/promises';
 import { isMissing } from './atomic.js';
+import { touchEmpty } from './fs-calls.js';
 import { expiryDayDir, expiryDir, markerPath } from './layout.js';
 
 export { expiryDir, markerPath } from './layout.js';
@@ -37,7 +38,7 @@ export class ExpiryIndex {
       await mkdir(dir, { recursive: true });
       this.madeDirs.add(dir);
     }
-    await writeFile(markerPath(this.spool, day, country, hash), '');
+    await touchEmpty(markerPath(this.spool, day, country, hash)); // open and close: no write of nothing
     if (previous && dayOf(previous) !== day) {
       await unlink(markerPath(this.spool, dayOf(previous), country, hash)).catch((error: unknown) => {
         if (!isMissing(error)) throw error;

@@ -3,7 +3,7 @@
  * never blocks on a FIFO or a device (O_NONBLOCK), and accepts only a regular file of bounded size.
  * What it refuses comes back with a one-line reason.
  */
-import { constants, type Stats } from 'node:fs';
+import { close as fsClose, constants, fstat, open as fsOpen, read as fsRead, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { isMissing } from './atomic.js';
 
@@ -38,15 +38,51 @@ export async function openRegular(path: string, maxBytes = Number.POSITIVE_INFIN
   }
 }
 
-/** Reads a whole regular file of at most `maxBytes`. */
-export async function readRegularBytes(path: string, maxBytes: number): Promise<{ bytes: Buffer } | { missing: true } | { refused: string }> {
-  const opened = await openRegular(path, maxBytes);
-  if (!('handle' in opened)) return opened;
-  try {
-    return { bytes: await opened.handle.readFile() };
-  } finally {
-    await opened.handle.close();
-  }
+/**
+ * Reads a whole regular file of at most `maxBytes`, with the checks of openRegular. Over fs's callback
+ * API (open, fstat, reads to the end, close): the same calls as a FileHandle's, at a fraction of the
+ * event loop's cost; intake looks for a manifest this way for every new URL.
+ */
+export function readRegularBytes(path: string, maxBytes: number): Promise<{ bytes: Buffer } | { missing: true } | { refused: string }> {
+  return new Promise((resolve, reject) => {
+    fsOpen(path, FLAGS, (openError, fd) => {
+      if (openError) {
+        if (isMissing(openError)) resolve({ missing: true });
+        else if (openError.code === 'ELOOP') resolve({ refused: 'a symbolic link: only regular files are read' });
+        else reject(openError);
+        return;
+      }
+      const finish = (error: Error | null, result?: { bytes: Buffer } | { refused: string }): void => {
+        fsClose(fd, (closeError) => {
+          const failed = error ?? closeError;
+          if (failed) reject(failed);
+          else resolve(result!);
+        });
+      };
+      fstat(fd, (statError, stats) => {
+        if (statError) return finish(statError);
+        if (!stats.isFile()) return finish(null, { refused: `${kindOf(stats)}: only regular files are read` });
+        if (stats.size > maxBytes) return finish(null, { refused: `${stats.size} bytes, more than the ${maxBytes} allowed` });
+        // to the end, as readFile does (a file that grew since fstat is read whole)
+        let buffer = Buffer.allocUnsafe(Math.max(stats.size, 1));
+        let length = 0;
+        const more = (): void => {
+          if (length === buffer.length) {
+            const bigger = Buffer.allocUnsafe(buffer.length * 2);
+            buffer.copy(bigger, 0, 0, length);
+            buffer = bigger;
+          }
+          fsRead(fd, buffer, length, buffer.length - length, null, (readError, read) => {
+            if (readError) return finish(readError);
+            if (read === 0) return finish(null, { bytes: length === buffer.length ? buffer : buffer.subarray(0, length) });
+            length += read;
+            more();
+          });
+        };
+        more();
+      });
+    });
+  });
 }
 
 /** Reads a whole regular file of at most `maxBytes` as UTF-8 (a byte-order mark dropped). */

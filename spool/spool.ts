@@ -1,9 +1,10 @@
 import { entriesOf } from './dirs.js';
-import { mkdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import { ArrivalWriter, closeAbandonedSegments } from './arrivals.js';
 import { AtomicWriter, isMissing } from './atomic.js';
 import { ClaimRegistry, type Claim } from './claims.js';
 import { ExpiryIndex } from './expiry.js';
+import { statOrMissing } from './fs-calls.js';
 import { decodeJob, encodeJob, type Job } from './job.js';
 import { BATCH_SUFFIX, JOB_SUFFIX, entryPath, isVisible, jobPath, locksDir, originalPath, spoolTmpDir, STATES, stateDir, type State } from './layout.js';
 import { LIMITS } from './limits.js';
@@ -133,14 +134,7 @@ export class Spool {
 
   /** The state a job is in, or undefined. Callers hold the job's claim, so the answer stays true. */
   async findJob(country: string, hash: string): Promise<State | undefined> {
-    for (const state of STATES) {
-      try {
-        await stat(this.jobPath(state, country, hash));
-        return state;
-      } catch (error) {
-        if (!isMissing(error)) throw error;
-      }
-    }
+    for (const state of STATES) if (await statOrMissing(this.jobPath(state, country, hash))) return state;
     return undefined;
   }
 

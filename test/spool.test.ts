@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -25,6 +26,42 @@ test('atomic writes leave no temporary behind and replace whole files', async ()
     assert.is(await readFile(target, 'utf8'), 'second');
     assert.equal(await readdir(join(dir, '.tmp')), []);
     assert.match(writer.tmpPath(target), new RegExp(`${SELF.host}~${SELF.pid}~[0-9a-f]{12}~file\\.txt$`));
+  } finally {
+    await cleanup();
+  }
+});
+
+test('writeAllThen writes the last file only after the others, and not at all when asked to stop', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    for (const fsync of [true, false]) {
+      const writer = new AtomicWriter(join(dir, '.tmp'), fsync);
+      const image = join(dir, `tree-${fsync}`, 'ab', 'cd');
+      const files = ['x.thumb.webp', 'x.large.webp'].map((name, i) => ({ path: join(image, name), data: new Uint8Array([i, 1, 2]) }));
+      let seen: string[] = [];
+      await writer.writeAllThen(files, () => {
+        seen = readdirSync(image).sort();
+        return { path: join(image, 'x.json'), data: '{"sizes":2}\n' };
+      });
+      assert.equal(seen, ['x.large.webp', 'x.thumb.webp'], 'the files are in place when the last one is made');
+      assert.is(await readFile(join(image, 'x.json'), 'utf8'), '{"sizes":2}\n');
+      assert.equal([...(await readFile(join(image, 'x.large.webp')))], [1, 1, 2]);
+      // a claim lost in between: the files stay, the last one is never written, no temporary is left
+      const again = join(dir, `tree-${fsync}`, 'ef', '01');
+      await writer
+        .writeAllThen([{ path: join(again, 'y.thumb.webp'), data: 'y' }], () => {
+          throw new Error('claim lost');
+        })
+        .then(
+          () => assert.unreachable('should have thrown'),
+          (error: unknown) => assert.is((error as Error).message, 'claim lost'),
+        );
+      assert.equal(readdirSync(again), ['y.thumb.webp']);
+      // the last file in another directory than the others
+      await writer.writeAllThen([{ path: join(again, 'z.thumb.webp'), data: 'z' }], () => ({ path: join(dir, `tree-${fsync}`, 'z.json'), data: 'z' }));
+      assert.is(await readFile(join(dir, `tree-${fsync}`, 'z.json'), 'utf8'), 'z');
+      assert.equal(await readdir(join(dir, '.tmp')), []);
+    }
   } finally {
     await cleanup();
   }

@@ -34,3 +34,27 @@ export function cpuMeter(): () => string {
     return `cpu: bench process ${ownCores.toFixed(2)}, whole machine ${fmt(machineCores, 2)} of ${cores} cores`;
   };
 }
+
+/** The main thread's own run and run-queue wait times so far, in ms (Linux schedstat; null elsewhere). */
+function mainThreadTimes(): { runMs: number; waitMs: number } | null {
+  try {
+    const [run, wait] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    return run === undefined || wait === undefined ? null : { runMs: run / 1e6, waitMs: wait / 1e6 };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Starts a span of the main thread; the function returned ends it and gives the CPU time the main
+ * thread itself ran (not its workers nor libuv's pool) and the time it was ready but waited for a
+ * core. The event loop's utilisation counts both as active: on a machine whose cores are all busy
+ * with sharp, the wait is most of it.
+ */
+export function mainThreadMeter(): () => { runMs: number; waitMs: number } | null {
+  const from = mainThreadTimes();
+  return () => {
+    const to = mainThreadTimes();
+    return from && to ? { runMs: to.runMs - from.runMs, waitMs: to.waitMs - from.waitMs } : null;
+  };
+}

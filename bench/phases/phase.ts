@@ -15,6 +15,8 @@ export interface PhaseContext {
   /** A temporary directory of this run, removed after it. */
   workDir: string;
   progress: Progress;
+  /** Where CPU profiles of the engine's timed rounds go (--cpu-prof), if anywhere. */
+  cpuProf?: string;
 }
 
 export interface PhaseResult {

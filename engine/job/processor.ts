@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { lstat, stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { assertHeld, ClaimLost, type Claim } from '../../spool/claims.js';
-import { isMissing } from '../../spool/atomic.js';
+import { statOrMissing } from '../../spool/fs-calls.js';
 import { credentialsRefusal, type Job } from '../../spool/job.js';
 import { entryPath, JOB_SUFFIX, stripSuffix, type State } from '../../spool/layout.js';
 import { nameProblem } from '../../spool/limits.js';
@@ -23,7 +23,7 @@ import type { Semaphore } from '../core/semaphore.js';
 import { BudgetHold, ByteBudget } from '../core/byte-budget.js';
 import { abortable } from '../core/abortable.js';
 import type { ThumbnailRunner } from '../thumbnails/thumbnail-pool.js';
-import { manifestPath, readManifest, touchImage, treeTmpDir } from '../tree/tree.js';
+import { manifestPath, readManifest, touchImage, treeTmpDir, type Manifest } from '../tree/tree.js';
 import { AtomicWriter } from '../../spool/atomic.js';
 import { NO_OBSERVER, type StageObserver } from '../observe/metrics.js';
 import type { LatestThumbnail } from '../observe/status.js';
@@ -163,13 +163,7 @@ export class Processor {
   }
 
   private async stillThere(state: State, fileName: string, job: Job): Promise<{ job: Job } | { missing: true }> {
-    try {
-      await stat(entryPath(this.deps.spool.root, state, job.country, fileName));
-      return { job };
-    } catch (error) {
-      if (isMissing(error)) return { missing: true };
-      throw error;
-    }
+    return (await statOrMissing(entryPath(this.deps.spool.root, state, job.country, fileName))) ? { job } : { missing: true };
   }
 
   private async fromIncoming(job: Job, claim: Claim, log: Logger, treeChecked: boolean, control: AttemptControl): Promise<Outcome> {
@@ -328,13 +322,19 @@ export class Processor {
     assertHeld(claim);
     const { outputs } = result;
     const sizes = manifestSizes(job, outputs, (i) => outputs[i]!.data.byteLength);
-    await this.treeWriter.writeAll(outputs.map((output, i) => ({ path: join(config.tree, sizes[i]!.path), data: output.data })));
-    const manifest = buildManifest(job, sizes, result.source, { bytes: sourceBytes, sha256: digest }, processing.process, this.now());
-    assertHeld(claim);
-    await this.treeWriter.write(manifestPath(config.tree, job.country, job.hash), `${JSON.stringify(manifest, null, 2)}\n`);
+    let manifest: Manifest | undefined;
+    // the manifest after the files it lists, once they are durable, and only while the claim holds
+    await this.treeWriter.writeAllThen(
+      outputs.map((output, i) => ({ path: join(config.tree, sizes[i]!.path), data: output.data })),
+      () => {
+        manifest = buildManifest(job, sizes, result.source, { bytes: sourceBytes, sha256: digest }, processing.process, this.now());
+        assertHeld(claim);
+        return { path: manifestPath(config.tree, job.country, job.hash), data: `${JSON.stringify(manifest, null, 2)}\n` };
+      },
+    );
     await toThumbed(this.deps.spool, from, job, claim);
     log.debug({ sizes: sizes.length }, 'thumbed');
-    const made: LatestThumbnail = latestOf(manifest);
+    const made: LatestThumbnail = latestOf(manifest!);
     return { kind: 'thumbed', made };
   }
 

@@ -1,0 +1,16 @@
+/** A thumbnail stage without sharp, for benches that measure the engine's bookkeeping alone. */
+import type { ThumbnailRunner } from '../../engine/thumbnails/thumbnail-pool.js';
+
+/** Stands in for sharp: answers at once with one tiny output per size, as a real result would look. */
+export function stubPool(): ThumbnailRunner {
+  const data = new Uint8Array(600);
+  return {
+    run: (task) =>
+      Promise.resolve({
+        ok: true,
+        source: { width: 640, height: 480, format: 'jpeg', orientation: 1 },
+        outputs: task.sizes.flatMap((size) => task.formats.map((format) => ({ name: size.name, format, width: size.width, height: size.height, data }))),
+      }),
+    close: async () => {},
+  };
+}
