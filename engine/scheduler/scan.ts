@@ -3,6 +3,7 @@ import { closeAbandonedSegments } from '../../spool/arrivals.js';
 import { BATCH_SUFFIX, locksDir, spoolTmpDir } from '../../spool/layout.js';
 import { removeStaleLocks, removeStrayTemporaries } from '../../spool/recovery.js';
 import type { Spool } from '../../spool/spool.js';
+import { FsTime } from '../../spool/fs-time.js';
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../config/config.js';
 import { treeTmpDir } from '../tree/tree.js';
@@ -36,6 +37,8 @@ export class SpoolScan {
   readonly unreadable = new Map<string, string>();
   private scanning: Promise<number> | undefined;
   private lastScan = 0;
+  /** The tree's file system's time, for the age of its temporaries (it may not be the spool's). */
+  private treeTime: FsTime | undefined;
 
   constructor(private readonly deps: ScanDeps) {}
 
@@ -90,13 +93,15 @@ export class SpoolScan {
           this.unreadable.set(where, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
         }
       }
-      await closeAbandonedSegments(config.spool, country, this.deps.clock());
+      await closeAbandonedSegments(config.spool, country, await this.deps.spool.fsTime.now());
     }
-    // what engines that died meanwhile left behind: their stale claims and their temporaries
-    const now = this.deps.clock();
+    // what engines that died meanwhile left behind: their stale claims and their temporaries, judged
+    // by each file system's own time (their mtimes are stamped by it), not by this host's clock
+    const now = await this.deps.spool.fsTime.now();
     await removeStaleLocks(locksDir(config.spool), config.claims.staleMs, now);
     await removeStrayTemporaries(spoolTmpDir(config.spool), now);
-    await removeStrayTemporaries(treeTmpDir(config.tree), now);
+    this.treeTime ??= new FsTime(treeTmpDir(config.tree));
+    await removeStrayTemporaries(treeTmpDir(config.tree), await this.treeTime.now());
     return seen;
   }
 }
