@@ -2,13 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { spoolTmpDir, stateDir } from '../spool/layout.js';
 import type { WorkState } from '../spool/transitions.js';
-import { removeStrayTemporaries } from '../spool/recovery.js';
 import { SELF } from '../spool/owner.js';
 import { Spool } from '../spool/spool.js';
 import type { Config } from './config/config.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { Semaphore } from './core/semaphore.js';
 import { Downloader } from './download/downloader.js';
+import { ClockOffsetWatch } from './health/clock-offset.js';
 import { DiskWatch } from './health/disk-watch.js';
 import { SourceHealth } from './health/health.js';
 import { Processor, type Outcome } from './job/processor.js';
@@ -26,7 +26,7 @@ import { Tally } from './scheduler/tally.js';
 import { UnexpectedErrors } from './scheduler/unexpected.js';
 import { Watchdog, type Attempt } from './scheduler/watchdog.js';
 import { ThumbnailPool, type ThumbnailRunner } from './thumbnails/thumbnail-pool.js';
-import { treeTmpDir } from './tree/tree.js';
+import { removeTreeTemporaries, treeTmpDir } from './tree/tree.js';
 
 export type { EngineStats };
 
@@ -71,6 +71,7 @@ export class Engine {
   private readonly tally: Tally;
   private readonly watchdog: Watchdog;
   private readonly disk: DiskWatch;
+  private readonly clockWatch: ClockOffsetWatch;
   private readonly feeder: ArrivalFeeder;
   private readonly batches: BatchIntake;
   private readonly scanner: SpoolScan;
@@ -107,6 +108,7 @@ export class Engine {
     this.tally = new Tally(options.observer ?? NO_OBSERVER, this.clock);
     this.watchdog = new Watchdog(config.health.stuckMs, this.clock);
     this.unexpected = new UnexpectedErrors(config.retry, this.clock, log);
+    this.clockWatch = new ClockOffsetWatch({ fsTime: this.spool.fsTime, spool: config.spool, warnMs: config.claims.clockWarnMs, refuseMs: config.claims.clockRefuseMs, log: healthLog });
     this.disk = new DiskWatch({
       roots: { spool: config.spool, tree: config.tree },
       probes: { spool: spoolTmpDir(config.spool), tree: treeTmpDir(config.tree) },
@@ -171,11 +173,10 @@ export class Engine {
     return this.scanner.unreadable;
   }
 
-  /** Recovery: runs before anything is watched or claimed. */
+  /** Recovery: runs before anything is watched or claimed, once the clock is known near the spool's (else ERR_IMAGESYS_CLOCK). */
   async recover(): Promise<void> {
-    const found = await this.spool.recover(this.countries, this.config.claims.staleMs);
-    const treeTemporaries = await removeStrayTemporaries(treeTmpDir(this.config.tree), this.clock());
-    this.log.info({ ...found, temporaries: found.temporaries + treeTemporaries }, 'recovery done');
+    const found = await this.clockWatch.checkAtStart().then(() => this.spool.recover(this.countries, this.config.claims.staleMs));
+    this.log.info({ ...found, temporaries: found.temporaries + (await removeTreeTemporaries(this.config.tree)) }, 'recovery done');
   }
 
   /** Runs as a daemon until stop(). */
@@ -269,6 +270,7 @@ export class Engine {
       sources: this.health.sources(this.clock(), SOURCE_LIMIT),
       disks: this.disk.disks,
       downloadsPaused: this.disk.paused !== undefined,
+      ...(this.clockWatch.current ? { clockOffsetMs: this.clockWatch.current.offsetMs } : {}),
     };
   }
 
@@ -292,6 +294,7 @@ export class Engine {
       currentMinute: this.tally.minutes.current(now),
       latest: this.tally.latest,
       ...(this.httpUrl ? { http: this.httpUrl } : {}),
+      ...(this.clockWatch.current ? { clock: this.clockWatch.current } : {}),
     };
   }
 
@@ -308,7 +311,7 @@ export class Engine {
   private async startHousekeeping(mode: DaemonState['mode']): Promise<void> {
     this.mode = mode;
     await this.disk.check();
-    this.every(this.config.disk.checkMs, () => void this.disk.check());
+    this.every(this.config.disk.checkMs, () => void this.disk.check().then(() => this.clockWatch.check()));
     this.every(STATE_INTERVAL_MS, () => void this.state.write());
     this.every(this.config.health.windowMs, () => this.health.prune(this.clock()));
     if (mode === 'once') this.every(1_000, () => this.checkStuck());

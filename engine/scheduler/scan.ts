@@ -6,7 +6,7 @@ import type { Spool } from '../../spool/spool.js';
 import { FsTime } from '../../spool/fs-time.js';
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../config/config.js';
-import { treeTmpDir } from '../tree/tree.js';
+import { removeTreeTemporaries, treeTmpDir } from '../tree/tree.js';
 import type { Candidate } from './queues.js';
 
 export interface ScanDeps {
@@ -101,7 +101,7 @@ export class SpoolScan {
     await removeStaleLocks(locksDir(config.spool), config.claims.staleMs, now);
     await removeStrayTemporaries(spoolTmpDir(config.spool), now);
     this.treeTime ??= new FsTime(treeTmpDir(config.tree));
-    await removeStrayTemporaries(treeTmpDir(config.tree), await this.treeTime.now());
+    await removeTreeTemporaries(config.tree, this.treeTime);
     return seen;
   }
 }
