@@ -68,6 +68,15 @@ export class FsTime {
     return reading.fsTime + (this.monotonic() - reading.at);
   }
 
+  /** now(), or undefined when no probe can be written (a file system that takes no write). */
+  async tryNow(): Promise<number | undefined> {
+    try {
+      return await this.now();
+    } catch {
+      return undefined;
+    }
+  }
+
   private async probeNow(): Promise<FsReading> {
     const path = join(this.dir, `${ownerTag(SELF)}~clock${probes++}~probe`);
     const startLocal = this.clock();

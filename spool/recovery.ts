@@ -14,15 +14,16 @@ export const ABANDONED_TMP_MS = 60 * 60 * 1000;
  * Removes temporaries left by writers that died: at once for dead processes of this host, after an
  * hour for others (another host's engine may still be writing). Returns how many were removed.
  * `now` is the file system's time (Spool.fsTime), as the temporaries' mtimes are: a host whose clock
- * runs an hour ahead must not take a live writer's temporary for an abandoned one.
+ * runs an hour ahead must not take a live writer's temporary for an abandoned one. null (the file
+ * system's time could not be read: it takes no write) removes only those of dead writers of this host.
  */
-export async function removeStrayTemporaries(tmpDir: string, now: number = systemClock()): Promise<number> {
+export async function removeStrayTemporaries(tmpDir: string, now: number | null = systemClock()): Promise<number> {
   let removed = 0;
   for await (const entry of entriesOf(tmpDir)) {
     const path = join(tmpDir, entry.name);
     const owner = parseOwnerTag(entry.name);
     let abandoned = owner !== undefined && isOwnerDead(owner);
-    if (!abandoned) {
+    if (!abandoned && now !== null) {
       try {
         abandoned = now - (await stat(path)).mtimeMs > ABANDONED_TMP_MS;
       } catch (error) {

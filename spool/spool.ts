@@ -73,11 +73,13 @@ export class Spool {
    */
   async recover(countries: readonly string[], staleMs: number): Promise<{ temporaries: number; orphanOriginals: number; staleClaims: number }> {
     await this.ensureLayout(countries);
-    const temporaries = await removeStrayTemporaries(spoolTmpDir(this.root), await this.fsTime.now());
+    // ages by the file system's time; a spool that takes no write now (the disk watch says so) has none
+    const now = await this.fsTime.tryNow();
+    const temporaries = await removeStrayTemporaries(spoolTmpDir(this.root), now ?? null);
     let orphanOriginals = 0;
     for (const country of countries) orphanOriginals += await removeOrphanOriginals(this.root, country);
-    const staleClaims = await removeStaleLocks(locksDir(this.root), staleMs, await this.fsTime.now());
-    for (const country of countries) await closeAbandonedSegments(this.root, country, await this.fsTime.now());
+    const staleClaims = now === undefined ? 0 : await removeStaleLocks(locksDir(this.root), staleMs, await this.fsTime.now());
+    if (now !== undefined) for (const country of countries) await closeAbandonedSegments(this.root, country, await this.fsTime.now());
     return { temporaries, orphanOriginals, staleClaims };
   }
 

@@ -4,8 +4,6 @@
  * over no live claim, and a dead engine's claims are taken over within claims.staleMs whatever the
  * taker's clock says. The file system's time here is the kernel's, which libfaketime does not move.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -13,23 +11,13 @@ import * as assert from 'uvu/assert';
 import { hashForUrl } from '../engine/core/hash.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { startSourceServer, type Route } from '../scripts/source-server.js';
-import { kill, runCli, startDaemon, waitUntil, writeTestConfig } from './support/cli.js';
-import { firstMissing, programMissing, testsNeeding } from './support/needs.js';
+import { kill, runCli, startDaemon, statusPageOf, waitUntil, writeTestConfig } from './support/cli.js';
+import { faketimeMissing, skewedClock } from './support/faketime.js';
+import { testsNeeding } from './support/needs.js';
 import { assertHits, assertNoLeftovers, assertOutcomes, assertThumbnails, listJobs, startScenario } from './support/scenario.js';
 import { tempDir } from './support/temp.js';
 
-/** libfaketime's preload library, from its Debian package (or the usual places). */
-function faketimeLibrary(): string | undefined {
-  const listed = spawnSync('dpkg', ['-L', 'libfaketime'], { encoding: 'utf8' });
-  const fromDpkg = listed.status === 0 ? listed.stdout.split('\n').find((line) => line.endsWith('/libfaketime.so.1')) : undefined;
-  return [fromDpkg, '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1'].find((p) => p !== undefined && existsSync(p));
-}
-
-const LIBRARY = faketimeLibrary();
-const test = testsNeeding(suite('skew'), firstMissing(programMissing('faketime'), LIBRARY ? undefined : 'libfaketime.so.1 is not installed (scripts/setup.sh installs faketime)'));
-
-/** The environment of an engine whose clock is `offset` off (libfaketime's syntax: +40s, -40s, +1h). */
-const skewed = (offset: string): NodeJS.ProcessEnv => ({ LD_PRELOAD: LIBRARY, FAKETIME: offset, FAKETIME_DONT_RESET: '1' });
+const test = testsNeeding(suite('skew'), faketimeMissing());
 
 const STALE_MS = 4_000;
 /** An hour's skew must not stop the engine here: what is tested is the claims, not the refusal. */
@@ -44,7 +32,7 @@ test('engines at +40 s, -40 s and +1 h on one spool: every URL downloaded once, 
     const tree = join(dir, 'tree');
     const enqueue = await runCli(['enqueue', '--config', config, '--country', 'uk', '--file', '-'], { input: scenario.expectations.map((e) => e.url).join('\n') });
     assert.is(enqueue.code, 0, enqueue.stderr);
-    const runs = await Promise.all(['+40s', '-40s', '+1h'].map((offset) => runCli(['run', '--once', '--config', config], { env: skewed(offset) })));
+    const runs = await Promise.all(['+40s', '-40s', '+1h'].map((offset) => runCli(['run', '--once', '--config', config], { env: skewedClock(offset) })));
     for (const [i, run] of runs.entries()) assert.is(run.code, 0, `engine ${i}: ${run.stderr}`);
     const thumbed = runs.map((run) => Number(/run: (\d+) thumbed/.exec(run.stdout)?.[1] ?? NaN));
     console.log(`engines +40s, -40s, +1h: ${thumbed.join(', ')} thumbed`);
@@ -62,9 +50,6 @@ test('engines at +40 s, -40 s and +1 h on one spool: every URL downloaded once, 
   }
 });
 
-/** An engine's environment: `offset` off (libfaketime's syntax), or this host's clock for 'none'. */
-const clockOf = (offset: string): NodeJS.ProcessEnv | undefined => (offset === 'none' ? undefined : skewed(offset));
-
 for (const [dead, taker] of [['none', '-40s'], ['+1h', 'none']] as const) {
   test(`a dead engine's claims are taken over within staleMs (dead engine's clock: ${dead}, its successor's: ${taker})`, async () => {
     const { dir, cleanup } = await tempDir();
@@ -78,16 +63,28 @@ for (const [dead, taker] of [['none', '-40s'], ['+1h', 'none']] as const) {
       const urls = [...routes.keys()].map((path) => server.url(path));
       const enqueue = await runCli(['enqueue', '--config', config, '--country', 'uk', ...urls]);
       assert.is(enqueue.code, 0, enqueue.stderr);
-      const doomed = startDaemon(['--config', config], clockOf(dead));
+      const doomed = startDaemon(['--config', config], skewedClock(dead));
       try {
         // it holds every claim once every download has started
         await waitUntil('the first engine has started every download', () => [...routes.keys()].every((path) => (server.hits.get(path) ?? 0) >= 1), 30_000);
+        if (dead === '+1h') {
+          // its offset from the spool's clock, as status, the page and /metrics show it
+          const status = await runCli(['status', '--json', '--config', config]);
+          const engines = (JSON.parse(status.stdout) as { engines: Array<{ clock?: { offsetMs: number; level: string } }> }).engines;
+          assert.ok(engines.some((e) => e.clock !== undefined && Math.abs(e.clock.offsetMs + 3_600_000) < 2_000 && e.clock.level === 'warn'), status.stdout);
+          assert.match((await runCli(['status', '--config', config])).stdout, /CLOCK OFF: clock 1h 0m ahead of the spool's/);
+          const page = await statusPageOf(spool);
+          assert.ok(page, 'the engine announced its page');
+          const metrics = await (await fetch(`${page}/metrics`)).text();
+          const offset = Number(/^imagesys_spool_clock_offset_seconds (\S+)$/m.exec(metrics)?.[1]);
+          assert.ok(Math.abs(offset + 3_600) < 2, `imagesys_spool_clock_offset_seconds ${offset}`);
+        }
       } finally {
         await kill(doomed);
       }
       const killedAt = Date.now();
       assert.ok((await readdir(join(spool, '.locks'))).length >= 6, "the dead engine's claims are left behind (it kept its own)");
-      const successor = await runCli(['run', '--once', '--config', config], { env: clockOf(taker), timeoutMs: 90_000 });
+      const successor = await runCli(['run', '--once', '--config', config], { env: skewedClock(taker), timeoutMs: 90_000 });
       const tookMs = Date.now() - killedAt;
       assert.is(successor.code, 0, successor.stderr);
       assert.match(successor.stdout, /run: 6 thumbed/);

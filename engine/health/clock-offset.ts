@@ -39,6 +39,8 @@ export function clockAdvice(offsetMs: number, spool: string): string {
 
 export class ClockOffsetWatch {
   private last: ClockOffset | undefined;
+  /** The last probe failed (told once, until one succeeds). */
+  private failing = false;
 
   constructor(
     private readonly options: { fsTime: FsTime; spool: string; warnMs: number; refuseMs: number; log: Logger },
@@ -48,11 +50,14 @@ export class ClockOffsetWatch {
     return this.last;
   }
 
-  /** Measures at start: throws ERR_IMAGESYS_CLOCK past claims.clockRefuseMs, warns past clockWarnMs. */
-  async checkAtStart(): Promise<ClockOffset> {
-    // a spool that takes no write fails here, as the engine's start would anyway
-    const offset = this.measured(await this.options.fsTime.probe());
-    if (offset.level === 'refuse') {
+  /**
+   * Measures at start: throws ERR_IMAGESYS_CLOCK past claims.clockRefuseMs, warns past clockWarnMs.
+   * A spool that takes no write now cannot be measured: the engine starts (its disk watch pauses
+   * downloads and says why) and measures again with each disk check.
+   */
+  async checkAtStart(): Promise<ClockOffset | undefined> {
+    const offset = await this.check();
+    if (offset?.level === 'refuse') {
       throw new ProgramError('ERR_IMAGESYS_CLOCK', `${clockAdvice(offset.offsetMs, this.options.spool)}, then start again (or raise claims.clockRefuseMs, now ${this.options.refuseMs} ms)`);
     }
     return offset;
@@ -61,9 +66,12 @@ export class ClockOffsetWatch {
   /** Measures again (a probe that fails, on a spool that takes no write, keeps the last measurement). */
   async check(): Promise<ClockOffset | undefined> {
     try {
-      return this.measured(await this.options.fsTime.probe());
+      const offset = this.measured(await this.options.fsTime.probe());
+      this.failing = false;
+      return offset;
     } catch (error) {
-      this.options.log.debug({ err: error }, 'clock offset could not be measured');
+      if (!this.failing) this.options.log.warn({ err: error }, 'clock offset could not be measured: the spool takes no write');
+      this.failing = true;
       return this.last;
     }
   }

@@ -93,13 +93,14 @@ export class SpoolScan {
           this.unreadable.set(where, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
         }
       }
-      await closeAbandonedSegments(config.spool, country, await this.deps.spool.fsTime.now());
+      const fsNow = await this.deps.spool.fsTime.tryNow(); // none: the spool takes no write now
+      if (fsNow !== undefined) await closeAbandonedSegments(config.spool, country, fsNow);
     }
     // what engines that died meanwhile left behind: their stale claims and their temporaries, judged
     // by each file system's own time (their mtimes are stamped by it), not by this host's clock
-    const now = await this.deps.spool.fsTime.now();
-    await removeStaleLocks(locksDir(config.spool), config.claims.staleMs, now);
-    await removeStrayTemporaries(spoolTmpDir(config.spool), now);
+    const now = await this.deps.spool.fsTime.tryNow();
+    if (now !== undefined) await removeStaleLocks(locksDir(config.spool), config.claims.staleMs, now);
+    await removeStrayTemporaries(spoolTmpDir(config.spool), now ?? null);
     this.treeTime ??= new FsTime(treeTmpDir(config.tree));
     await removeTreeTemporaries(config.tree, this.treeTime);
     return seen;

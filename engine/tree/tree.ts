@@ -58,7 +58,8 @@ export function treeTmpDir(tree: string): string {
  * system's own time (it may not be the spool's): no host's clock decides that a write is abandoned.
  */
 export async function removeTreeTemporaries(tree: string, time: FsTime = new FsTime(treeTmpDir(tree))): Promise<number> {
-  return removeStrayTemporaries(treeTmpDir(tree), await time.now());
+  // a tree that takes no write (the disk watch pauses downloads for it): dead writers' only
+  return removeStrayTemporaries(treeTmpDir(tree), (await time.tryNow()) ?? null);
 }
 
 export async function readManifest(tree: string, country: string, hash: string): Promise<Manifest | undefined> {
