@@ -69,7 +69,11 @@ export class ClaimRegistry {
       await mkdir(this.dir, { recursive: true });
       this.made = true;
     }
-    const path = join(this.dir, `${key}${LOCK_SUFFIX}`);
+    return this.tryClaimAt(join(this.dir, `${key}${LOCK_SUFFIX}`), key);
+  }
+
+  /** The same for a lock directory of its own (`path`, whose parent exists): the sweep's. */
+  async tryClaimAt(path: string, key: string): Promise<Claim | undefined> {
     if (!(await makeLock(path))) {
       const seen = await this.staleLock(path);
       if (seen === 'fresh') return undefined;
