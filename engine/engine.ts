@@ -2,7 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { spoolTmpDir, stateDir } from '../spool/layout.js';
 import type { WorkState } from '../spool/transitions.js';
-import { removeStrayTemporaries } from '../spool/recovery.js';
 import { SELF } from '../spool/owner.js';
 import { Spool } from '../spool/spool.js';
 import type { Config } from './config/config.js';
@@ -10,6 +9,7 @@ import { systemClock, type Clock } from './core/clock.js';
 import { Semaphore } from './core/semaphore.js';
 import { ByteBudget } from './core/byte-budget.js';
 import { Downloader } from './download/downloader.js';
+import { ClockOffsetWatch } from './health/clock-offset.js';
 import { DiskWatch } from './health/disk-watch.js';
 import { SourceHealth } from './health/health.js';
 import { Processor, type Outcome } from './job/processor.js';
@@ -27,7 +27,7 @@ import { Tally } from './scheduler/tally.js';
 import { UnexpectedErrors } from './scheduler/unexpected.js';
 import { Watchdog, type Attempt } from './scheduler/watchdog.js';
 import { ThumbnailPool, type ThumbnailRunner } from './thumbnails/thumbnail-pool.js';
-import { treeTmpDir } from './tree/tree.js';
+import { removeTreeTemporaries, treeTmpDir } from './tree/tree.js';
 
 export type { EngineStats };
 
@@ -73,6 +73,7 @@ export class Engine {
   private readonly tally: Tally;
   private readonly watchdog: Watchdog;
   private readonly disk: DiskWatch;
+  private readonly clockWatch: ClockOffsetWatch;
   private readonly feeder: ArrivalFeeder;
   private readonly batches: BatchIntake;
   private readonly scanner: SpoolScan;
@@ -109,6 +110,7 @@ export class Engine {
     this.tally = new Tally(options.observer ?? NO_OBSERVER, this.clock);
     this.watchdog = new Watchdog(config.health.stuckMs, this.clock);
     this.unexpected = new UnexpectedErrors(config.retry, this.clock, log);
+    this.clockWatch = new ClockOffsetWatch({ fsTime: this.spool.fsTime, spool: config.spool, warnMs: config.claims.clockWarnMs, refuseMs: config.claims.clockRefuseMs, log: healthLog });
     this.disk = new DiskWatch({
       roots: { spool: config.spool, tree: config.tree },
       probes: { spool: spoolTmpDir(config.spool), tree: treeTmpDir(config.tree) },
@@ -174,11 +176,10 @@ export class Engine {
     return this.scanner.unreadable;
   }
 
-  /** Recovery: runs before anything is watched or claimed. */
+  /** Recovery: runs before anything is watched or claimed, once the clock is known near the spool's (else ERR_IMAGESYS_CLOCK). */
   async recover(): Promise<void> {
-    const found = await this.spool.recover(this.countries, this.config.claims.staleMs);
-    const treeTemporaries = await removeStrayTemporaries(treeTmpDir(this.config.tree), this.clock());
-    this.log.info({ ...found, temporaries: found.temporaries + treeTemporaries }, 'recovery done');
+    const found = await this.clockWatch.checkAtStart().then(() => this.spool.recover(this.countries, this.config.claims.staleMs));
+    this.log.info({ ...found, temporaries: found.temporaries + (await removeTreeTemporaries(this.config.tree)) }, 'recovery done');
   }
 
   /** Runs as a daemon until stop(). */
@@ -196,7 +197,7 @@ export class Engine {
     );
     const feed = (): void => void this.feeder.feed().catch((error: unknown) => this.intakeLog.error({ err: error }, 'arrival log could not be read; the full scan covers it'));
     this.every(Math.min(1_000, this.config.intake.rescanMs), () => {
-      this.releaseDue();
+      this.queues.releaseDue(); // due ones back at the front (each queued one starts what may start)
       this.checkStuck();
       feed();
       if (this.scanner.isDue()) void this.scanner.rescan();
@@ -218,7 +219,7 @@ export class Engine {
       onProgress?.();
       if (this.stopping || (seen === 0 && this.batches.settling === 0)) return;
       if (!this.tally.progressed) await sleep(this.queues.nextWakeMs());
-      this.releaseDue();
+      this.queues.releaseDue(); // due ones back at the front (each queued one starts what may start)
     }
   }
 
@@ -272,6 +273,7 @@ export class Engine {
       sources: this.health.sources(this.clock(), SOURCE_LIMIT),
       disks: this.disk.disks,
       downloadsPaused: this.disk.paused !== undefined,
+      ...(this.clockWatch.current ? { clockOffsetMs: this.clockWatch.current.offsetMs } : {}),
     };
   }
 
@@ -295,6 +297,7 @@ export class Engine {
       currentMinute: this.tally.minutes.current(now),
       latest: this.tally.latest,
       ...(this.httpUrl ? { http: this.httpUrl } : {}),
+      ...(this.clockWatch.current ? { clock: this.clockWatch.current } : {}),
     };
   }
 
@@ -311,7 +314,7 @@ export class Engine {
   private async startHousekeeping(mode: DaemonState['mode']): Promise<void> {
     this.mode = mode;
     await this.disk.check();
-    this.every(this.config.disk.checkMs, () => void this.disk.check());
+    this.every(this.config.disk.checkMs, () => void this.disk.check().then(() => this.clockWatch.check()));
     this.every(STATE_INTERVAL_MS, () => void this.state.write());
     this.every(this.config.health.windowMs, () => this.health.prune(this.clock()));
     if (mode === 'once') this.every(1_000, () => this.checkStuck());
@@ -347,10 +350,6 @@ export class Engine {
   private pumpAll(): void {
     this.pump('downloaded');
     this.pump('incoming');
-  }
-
-  private releaseDue(): void {
-    this.queues.releaseDue();
   }
 
   private async work(candidate: Candidate): Promise<void> {

@@ -18,6 +18,7 @@ PACKAGES=(
   "optional chromium|chromium-browser chromium the status page's browser tests"
   "optional libvips-tools    vipsthumbnail  npm run bench (the vipsthumbnail column)"
   "optional imagemagick      convert        npm run bench (the ImageMagick column)"
+  "optional faketime         faketime       the skewed-clock tests (engines under libfaketime, test/skew.test.ts)"
 )
 NODE_MIN="20.19"
 

@@ -14,7 +14,7 @@
  * full scan finds it once the log is empty. The log orders work; it never decides whether work exists.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename, rmdir, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rmdir, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { entriesOf } from './dirs.js';
@@ -210,8 +210,8 @@ export async function removeSegment(spool: string, country: string, segment: str
 }
 
 /**
- * Open segments of writers that died are closed (at once on this host, after an hour elsewhere), in
- * the country's log and its overflow logs.
+ * Open segments of writers that died are closed (at once on this host, after an hour without a write
+ * elsewhere), in the country's log and its overflow logs. `now`: the file system's time (Spool.fsTime).
  */
 export async function closeAbandonedSegments(spool: string, country: string, now: number = systemClock()): Promise<number> {
   let closed = 0;
@@ -230,18 +230,32 @@ async function closeAbandonedIn(dir: string, now: number): Promise<number> {
     if (rewrite) {
       // a replacement its writer did not get to rename over the segment: the segment is still whole
       const writer = { host: rewrite[2]!, pid: Number(rewrite[3]) };
-      if (isOwnerDead(writer) || (writer.host !== SELF.host && now - Number(rewrite[1]) > ABANDONED_TMP_MS)) await unlink(join(dir, entry.name)).catch(() => {});
+      if (isOwnerDead(writer) || (writer.host !== SELF.host && (await idleFor(join(dir, entry.name), now)) > ABANDONED_TMP_MS)) await unlink(join(dir, entry.name)).catch(() => {});
       continue;
     }
     const match = OPEN.exec(entry.name);
     if (!match) continue;
     const owner = { host: match[3]!, pid: Number(match[4]) };
-    const abandoned = isOwnerDead(owner) || (owner.host !== SELF.host && now - Number(match[2]) > ABANDONED_TMP_MS);
+    const abandoned = isOwnerDead(owner) || (owner.host !== SELF.host && (await idleFor(join(dir, entry.name), now)) > ABANDONED_TMP_MS);
     if (!abandoned) continue;
     await rename(join(dir, entry.name), join(dir, match[1]!)).catch(() => {});
     closed++;
   }
   return closed;
+}
+
+/**
+ * How long a file of another host's writer has not been written, by the file system's time (`now`,
+ * Spool.fsTime) against its mtime, both stamped by the file server: not by the time in its name,
+ * which is the writer's clock (a host an hour ahead would close live segments). 0 when gone.
+ */
+async function idleFor(path: string, now: number): Promise<number> {
+  try {
+    return now - (await stat(path)).mtimeMs;
+  } catch (error) {
+    if (isMissing(error)) return 0;
+    throw error;
+  }
 }
 
 /** Removes an overflow log's directory once it is empty; one that is not (a segment came meanwhile) stays. */

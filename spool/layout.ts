@@ -2,7 +2,7 @@
  * Every path under the spool root, built here and nowhere else:
  *   <state>/<cc>/<hash>.job        a job; the directory it sits in is its state
  *   downloaded/<cc>/<hash>.orig    an original waiting beside its job for a thread
- *   .tmp/                          temporaries, renamed into place (atomic.ts)
+ *   .tmp/                          temporaries, renamed into place (atomic.ts); clock probes (fs-time.ts)
  *   .locks/                        claims, one lock directory per job or batch (claims.ts)
  *   .arrivals/<cc>/[@<host>/]      the arrival log (arrivals.ts)
  *   .expiry/<yyyy-mm-dd>/<cc>/     the expiry index (expiry.ts)

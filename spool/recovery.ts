@@ -1,7 +1,8 @@
 import { entriesOf } from './dirs.js';
-import { rmdir, stat, unlink } from 'node:fs/promises';
+import { rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMissing } from './atomic.js';
+import { GONE_SUFFIX, LOCK_SUFFIX, removeLock, tokenOf } from './claims.js';
 import { systemClock } from '../engine/core/clock.js';
 import { ORIGINAL_SUFFIX, JOB_SUFFIX, stateDir, stripSuffix } from './layout.js';
 import { isOwnerDead, parseOwnerTag } from './owner.js';
@@ -12,14 +13,17 @@ export const ABANDONED_TMP_MS = 60 * 60 * 1000;
 /**
  * Removes temporaries left by writers that died: at once for dead processes of this host, after an
  * hour for others (another host's engine may still be writing). Returns how many were removed.
+ * `now` is the file system's time (Spool.fsTime), as the temporaries' mtimes are: a host whose clock
+ * runs an hour ahead must not take a live writer's temporary for an abandoned one. null (the file
+ * system's time could not be read: it takes no write) removes only those of dead writers of this host.
  */
-export async function removeStrayTemporaries(tmpDir: string, now: number = systemClock()): Promise<number> {
+export async function removeStrayTemporaries(tmpDir: string, now: number | null = systemClock()): Promise<number> {
   let removed = 0;
   for await (const entry of entriesOf(tmpDir)) {
     const path = join(tmpDir, entry.name);
     const owner = parseOwnerTag(entry.name);
     let abandoned = owner !== undefined && isOwnerDead(owner);
-    if (!abandoned) {
+    if (!abandoned && now !== null) {
       try {
         abandoned = now - (await stat(path)).mtimeMs > ABANDONED_TMP_MS;
       } catch (error) {
@@ -58,16 +62,23 @@ export async function removeOrphanOriginals(spool: string, country: string): Pro
 
 /**
  * Claims left by engines that died after their last move (the job is done, nobody will claim it
- * again) are removed once stale: a live claim is refreshed every staleMs/4. Returns how many.
+ * again) are removed once stale: a live claim is refreshed every staleMs/4. `now` is the file system's
+ * time (Spool.fsTime), the one the refreshes stamp. Each goes as a takeover does (claims.ts), so a
+ * claim made meanwhile is never removed. Leftovers of a takeover or release cut short go too.
+ * Returns how many claims were removed.
  */
 export async function removeStaleLocks(locks: string, staleMs: number, now: number = systemClock()): Promise<number> {
   let removed = 0;
   for await (const entry of entriesOf(locks)) {
-    if (!entry.name.endsWith('.lock')) continue;
     const path = join(locks, entry.name);
+    const lock = entry.name.endsWith(LOCK_SUFFIX);
+    if (!lock && !entry.name.endsWith(GONE_SUFFIX)) continue;
     try {
-      if (now - (await stat(path)).mtimeMs > staleMs) {
-        await rmdir(path);
+      const info = await stat(path);
+      if (now - info.mtimeMs <= staleMs) continue;
+      if (!lock) {
+        await rm(path, { recursive: true, force: true });
+      } else if (await removeLock(path, { ino: info.ino, token: await tokenOf(path) })) {
         removed++;
       }
     } catch (error) {

@@ -5,6 +5,7 @@ import { AtomicWriter, isMissing } from './atomic.js';
 import { ClaimRegistry, type Claim } from './claims.js';
 import { ExpiryIndex } from './expiry.js';
 import { statOrMissing } from './fs-calls.js';
+import { FsTime } from './fs-time.js';
 import { decodeJob, encodeJob, type Job } from './job.js';
 import { BATCH_SUFFIX, JOB_SUFFIX, entryPath, isVisible, jobPath, locksDir, originalPath, spoolTmpDir, STATES, stateDir, type State } from './layout.js';
 import { LIMITS } from './limits.js';
@@ -40,12 +41,18 @@ export class Spool {
   /** Where this process records the order in which jobs arrive in incoming/. */
   readonly arrivals: ArrivalWriter;
   readonly clock: Clock;
+  /**
+   * The spool file system's own time (a probe file in `.tmp/`): what the age of a claim, a temporary
+   * or an open arrival segment is judged by, so that hosts whose clocks differ agree on it.
+   */
+  readonly fsTime: FsTime;
 
   constructor(options: SpoolOptions) {
     this.clock = options.clock ?? systemClock;
     this.root = options.root;
     this.writer = new AtomicWriter(spoolTmpDir(options.root), options.fsync);
-    this.claims = new ClaimRegistry(locksDir(options.root), options.staleMs);
+    this.fsTime = new FsTime(spoolTmpDir(options.root), this.clock);
+    this.claims = new ClaimRegistry(locksDir(options.root), options.staleMs, this.fsTime);
     this.expiry = new ExpiryIndex(options.root);
     this.arrivals = new ArrivalWriter(options.root, this.clock);
   }
@@ -67,11 +74,13 @@ export class Spool {
    */
   async recover(countries: readonly string[], staleMs: number): Promise<{ temporaries: number; orphanOriginals: number; staleClaims: number }> {
     await this.ensureLayout(countries);
-    const temporaries = await removeStrayTemporaries(spoolTmpDir(this.root), this.clock());
+    // ages by the file system's time; a spool that takes no write now (the disk watch says so) has none
+    const now = await this.fsTime.tryNow();
+    const temporaries = await removeStrayTemporaries(spoolTmpDir(this.root), now ?? null);
     let orphanOriginals = 0;
     for (const country of countries) orphanOriginals += await removeOrphanOriginals(this.root, country);
-    const staleClaims = await removeStaleLocks(locksDir(this.root), staleMs, this.clock());
-    for (const country of countries) await closeAbandonedSegments(this.root, country, this.clock());
+    const staleClaims = now === undefined ? 0 : await removeStaleLocks(locksDir(this.root), staleMs, await this.fsTime.now());
+    if (now !== undefined) for (const country of countries) await closeAbandonedSegments(this.root, country, await this.fsTime.now());
     return { temporaries, orphanOriginals, staleClaims };
   }
 

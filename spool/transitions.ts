@@ -2,7 +2,8 @@
  * The spool's state machine: every move of a job between states, each written once. A move is the job
  * rewritten in place (only if it is still there) and then one rename (Spool.transition), or the rename
  * alone when the job has nothing to record; a crash leaves the job, whole, in one state or the other. Whoever calls these holds the job's claim;
- * a step that cannot be undone checks the claim first.
+ * a step that cannot be undone checks the claim first, with the file system (verifyHeld: fencing, so
+ * that a holder whose claim was taken over anyway lets the job go instead of giving it a second outcome).
  *
  *   incoming --toDownloaded--> downloaded      every thread busy: the original is set down beside it
  *   incoming|downloaded --toThumbed--> thumbed its image is safe in the tree
@@ -15,7 +16,7 @@
 import { lstat, rename, unlink } from 'node:fs/promises';
 import type { ImageSysError } from '../engine/core/errors.js';
 import { isMissing } from './atomic.js';
-import { assertHeld, type Claim } from './claims.js';
+import { verifyHeld, type Claim } from './claims.js';
 import { arrivalOf, encodeJob, restsAsIs, withFailure, withSuccess, type Job } from './job.js';
 import { entryPath, type State } from './layout.js';
 import type { Spool } from './spool.js';
@@ -33,8 +34,9 @@ export async function announce(spool: Spool, job: Job): Promise<void> {
 
 /** incoming -> downloaded: the original first (whole, fsynced), then the job, which now says what the source sent. */
 export async function toDownloaded(spool: Spool, job: Job, original: Uint8Array, claim: Claim): Promise<void> {
+  await verifyHeld(claim);
   await spool.writer.write(spool.originalPath(job.country, job.hash), original);
-  assertHeld(claim);
+  await verifyHeld(claim);
   await spool.transition('incoming', 'downloaded', job);
 }
 
@@ -45,7 +47,7 @@ export async function toDownloaded(spool: Spool, job: Job, original: Uint8Array,
  * manifest).
  */
 export async function toThumbed(spool: Spool, from: WorkState, job: Job, claim: Claim, previous?: Date): Promise<void> {
-  assertHeld(claim);
+  await verifyHeld(claim);
   const now = spool.now();
   await spool.expiry.record(job.country, job.hash, now, previous);
   if (from === 'downloaded') await spool.removeOriginal(job.country, job.hash);
@@ -63,7 +65,7 @@ export async function toThumbed(spool: Spool, from: WorkState, job: Job, claim: 
 
 /** Failed for good: the original goes, the job moves to failed/ carrying its error code and reason. */
 export async function toFailed(spool: Spool, from: WorkState, job: Job, error: Pick<ImageSysError, 'code' | 'message'>, claim: Claim): Promise<Job> {
-  assertHeld(claim);
+  await verifyHeld(claim);
   const failed = withFailure(job, error, spool.now());
   await spool.removeOriginal(job.country, job.hash);
   await spool.transition(from, 'failed', failed);
@@ -72,7 +74,7 @@ export async function toFailed(spool: Spool, from: WorkState, job: Job, error: P
 
 /** An attempt failed and another may cure it: the job stays where it is, due again at `until`. */
 export async function retryLater(spool: Spool, state: WorkState, job: Job, error: Pick<ImageSysError, 'code' | 'message'>, until: number, claim: Claim): Promise<Job> {
-  assertHeld(claim);
+  await verifyHeld(claim);
   const waiting = withFailure(job, error, spool.now(), new Date(until));
   await spool.updateJob(state, waiting);
   return waiting;
@@ -83,7 +85,7 @@ export async function retryLater(spool: Spool, state: WorkState, job: Job, error
  * it is worked on in its turn, its host known.
  */
 export async function requeue(spool: Spool, from: Exclude<State, 'incoming' | 'thumbed'>, job: Job, claim: Claim): Promise<void> {
-  assertHeld(claim);
+  await verifyHeld(claim);
   await spool.transition(from, 'incoming', job);
   await announce(spool, job);
 }

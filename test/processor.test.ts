@@ -22,6 +22,11 @@ import { makeSample } from '../scripts/sample-images.js';
 import { startSourceServer, type SourceServer } from '../scripts/source-server.js';
 import { newJob } from '../spool/job.js';
 import { Spool } from '../spool/spool.js';
+import { ClaimRegistry } from '../spool/claims.js';
+import { FsTime } from '../spool/fs-time.js';
+import { locksDir, spoolTmpDir } from '../spool/layout.js';
+import { utimes } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isRed, MARKER, regionMean } from './support/images.js';
 import { tempDir } from './support/temp.js';
 
@@ -49,6 +54,7 @@ test.before(async (world) => {
   world.pool = new ThumbnailPool({ threads: 1, tasksPerThread: 1, nice: 0 });
   world.server.routes.set('/photo.jpg', { kind: 'image', bytes: await makeSample({ width: 800, height: 600, seed: 3 }) });
   world.server.routes.set('/missing.jpg', { kind: 'status', status: 404 });
+  world.server.routes.set('/slow.jpg', { kind: 'slow', delayMs: 600, bytes: await makeSample({ width: 800, height: 600, seed: 4 }) });
 });
 
 test.after(async (world) => {
@@ -143,6 +149,24 @@ test('a good job goes incoming -> downloaded -> thumbed, with its manifest', asy
   }
   if (done.kind === 'thumbed') assert.is(done.made?.at, manifest.createdAt);
   assert.is(world.server.hits.get('/photo.jpg'), 1);
+});
+
+test('fencing: a holder whose claim was taken over during its download lets the job go, with no outcome and no tree write', async (world) => {
+  const hash = await enqueue(world, '/slow.jpg');
+  const attempt = world.processor.process('incoming', COUNTRY, fileOf(hash));
+  while (!world.server.hits.get('/slow.jpg')) await sleep(10);
+  // another engine takes the claim over (as if this one had hung past staleMs: its lock aged by hand)
+  const lock = join(locksDir(world.config.spool), `${COUNTRY}.${hash}.lock`);
+  const old = new Date(Date.now() - 10 * world.config.claims.staleMs);
+  await utimes(lock, old, old);
+  const other = new ClaimRegistry(locksDir(world.config.spool), world.config.claims.staleMs, new FsTime(spoolTmpDir(world.config.spool)));
+  const taken = await other.tryClaim(`${COUNTRY}.${hash}`);
+  assert.ok(taken, 'taken over');
+  assert.equal(await attempt, { kind: 'busy' }, 'the first holder noticed before it moved anything');
+  assert.is(await world.spool.findJob(COUNTRY, hash), 'incoming', 'still where the new holder will find it');
+  assert.is(await readManifest(world.config.tree, COUNTRY, hash), undefined, 'nothing written into the tree');
+  await taken.verify(); // the new holder's claim is intact
+  await taken.release();
 });
 
 test('a 404 fails with its code and its reason', async (world) => {

@@ -62,8 +62,8 @@ moves.after.each(async (world) => {
   await world.cleanup();
 });
 
-const held: Claim = { key: 'test', lost: false, release: async () => {} };
-const lost: Claim = { key: 'test', lost: true, release: async () => {} };
+const held: Claim = { key: 'test', lost: false, verify: async () => {}, release: async () => {} };
+const lost: Claim = { key: 'test', lost: true, verify: () => Promise.reject(new ClaimLost('test')), release: async () => {} };
 
 async function put(world: World, state: State, job: Job = newJob({ url: URL_A, country: COUNTRY }, new Date(world.at))): Promise<Job> {
   await world.spool.writeJob(state, job);

@@ -14,6 +14,7 @@ function atLeast(key: string, value: number, floorKey: string, floor: number): v
 const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   ({ retry }) => atLeast('retry.maxMs', retry.maxMs, 'retry.baseMs', retry.baseMs),
   ({ health }) => atLeast('health.maxCoolOffMs', health.maxCoolOffMs, 'health.coolOffMs', health.coolOffMs),
+  ({ claims }) => atLeast('claims.clockRefuseMs', claims.clockRefuseMs, 'claims.clockWarnMs', claims.clockWarnMs),
   // an override for a country no engine watches would never be used: most likely a typo
   ({ countries, thumbnails }) => {
     for (const code of Object.keys(thumbnails.countries)) {

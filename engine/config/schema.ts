@@ -95,7 +95,9 @@ export const SCHEMA = {
     jitter: key(number(0, 1), 0.5, 'share of the backoff that is randomised (0: none), so that an outage does not make every job due at once'),
   },
   claims: {
-    staleMs: key(durationMs(2_000), 15_000, 'a claim not refreshed for this long (its engine died) is taken over'),
+    staleMs: key(durationMs(2_000), 15_000, "a claim not refreshed for this long (its engine died) is taken over; its age is judged by the spool file system's time, whatever the engines' clocks say"),
+    clockWarnMs: key(durationMs(0), 2_000, "the engine logs a warning while its clock is further than this from the spool file system's (measured at start and every `disk.checkMs`; shown by `status`, the page and /metrics)"),
+    clockRefuseMs: key(durationMs(0), 300_000, "the engine does not start while its clock is further than this from the spool file system's (claims are safe at any offset; job times, retries and history are not): fix NTP (at least `clockWarnMs`)"),
   },
   intake: {
     settleMs: key(durationMs(0), 2_000, 'a plain-written batch is read once its size and mtime were unchanged this long'),

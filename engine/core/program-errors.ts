@@ -11,6 +11,7 @@ export const PROGRAM_ERRORS = Object.freeze({
   ERR_IMAGESYS_USAGE: { exit: 2, meaning: 'a command line that cannot be run as given (a country not configured, a missing option)' },
   ERR_IMAGESYS_BAD_INPUT: { exit: 2, meaning: 'an argument a job would refuse (a URL that is not usable)' },
   ERR_IMAGESYS_SWEEP_LOCKED: { exit: 3, meaning: 'another sweep holds the lock' },
+  ERR_IMAGESYS_CLOCK: { exit: 5, meaning: "the engine did not start: this host's clock is further than `claims.clockRefuseMs` from the spool's file system's (the message says by how much; fix NTP)" },
   ERR_IMAGESYS_INTERNAL: { exit: 1, meaning: 'anything unexpected (printed with its stack)' },
 } satisfies Record<string, { exit: number; meaning: string }>);
 

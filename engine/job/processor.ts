@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { assertHeld, ClaimLost, type Claim } from '../../spool/claims.js';
+import { assertHeld, ClaimLost, verifyHeld, type Claim } from '../../spool/claims.js';
 import { statOrMissing } from '../../spool/fs-calls.js';
 import { credentialsRefusal, type Job } from '../../spool/job.js';
 import { entryPath, JOB_SUFFIX, stripSuffix, type State } from '../../spool/layout.js';
@@ -319,7 +319,7 @@ export class Processor {
       throw new ImageSysError(result.code, result.message);
     }
     this.observer.done('thumbnail', { seconds: taskSeconds, bytesIn: sourceBytes, bytesOut: result.outputs.reduce((sum, o) => sum + o.data.byteLength, 0) });
-    assertHeld(claim);
+    await verifyHeld(claim); // fencing: a claim taken over anyway is noticed before the tree is written
     const { outputs } = result;
     const sizes = manifestSizes(job, outputs, (i) => outputs[i]!.data.byteLength);
     let manifest: Manifest | undefined;

@@ -10,6 +10,7 @@ import { daemonStatePath, daemonStatesDir } from '../../spool/layout.js';
 import { systemClock } from '../core/clock.js';
 import type { AtomicWriter } from '../../spool/atomic.js';
 import { isOwnerDead, ownerTag, SELF, type Owner } from '../../spool/owner.js';
+import type { ClockOffset } from '../health/clock-offset.js';
 import type { DiskFree } from '../health/disk.js';
 import type { PausedSource } from '../health/health.js';
 import type { MinuteRecord } from './history.js';
@@ -51,6 +52,8 @@ export interface DaemonState {
   latest?: LatestThumbnail[];
   /** Where it serves its status page and /metrics. */
   http?: string;
+  /** Its clock against the spool file system's (engine/health/clock-offset.ts). */
+  clock?: ClockOffset;
 }
 
 /** How often a running engine rewrites its state file; three missed refreshes mean it is gone. */

@@ -53,3 +53,11 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 export function padLeft(text: string | number, width: number): string {
   return String(text).padStart(width);
 }
+
+/** An engine's clock against the spool's (offsetMs: the spool's minus the engine's), for text and the page. Pure. */
+export function formatClockOffset(offsetMs: number): string {
+  const seconds = Math.abs(offsetMs) / 1000;
+  const amount = seconds < 10 ? `${seconds.toFixed(3)} s` : formatDuration(Math.round(seconds));
+  if (offsetMs === 0) return "clock agrees with the spool's";
+  return `clock ${amount} ${offsetMs < 0 ? 'ahead of' : 'behind'} the spool's`;
+}

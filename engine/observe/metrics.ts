@@ -36,6 +36,8 @@ export interface LiveFigures {
   sources: SourceFigures[];
   disks: DiskFree[];
   downloadsPaused: boolean;
+  /** The spool file system's clock minus this host's, in ms (absent until measured). */
+  clockOffsetMs?: number;
 }
 
 /** What the spool holds, as last counted. */
@@ -146,6 +148,16 @@ export class Metrics implements StageObserver {
     perSource('imagesys_source_failure_ratio', `Share of recent attempts that failed transiently, per host and datasource (the ${SOURCE_LIMIT} busiest, paused ones first)`, (s) => (s.attempts > 0 ? s.failures / s.attempts : 0));
     perSource('imagesys_source_attempts', 'Attempts in the health window, per host and datasource', (s) => s.attempts);
     perSource('imagesys_source_paused', '1 while a host or datasource is paused for failing too often (or for its Retry-After)', (s) => (s.paused ? 1 : 0));
+    new Gauge({
+      name: 'imagesys_spool_clock_offset_seconds',
+      help: "The spool file system's clock minus this host's (negative: this host is ahead), measured at start and every disk check",
+      registers,
+      collect() {
+        const offset = live().clockOffsetMs;
+        if (offset === undefined) this.reset();
+        else this.set(offset / 1000);
+      },
+    });
     new Gauge({ name: 'imagesys_downloads_paused', help: '1 while downloads are paused for low disk space', registers, collect() { this.set(live().downloadsPaused ? 1 : 0); } });
     new Gauge({
       name: 'imagesys_disk_free_bytes',

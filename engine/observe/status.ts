@@ -8,7 +8,7 @@ import { readRegular } from '../../spool/safe-open.js';
 import { readDaemonStates, type SeenDaemon } from './daemon-state.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { withoutCredentials } from '../core/hash.js';
-import { formatBytes, formatDuration, padLeft, secondsBetween } from './format.js';
+import { formatBytes, formatClockOffset, formatDuration, padLeft, secondsBetween } from './format.js';
 import { minutesInProgress, readHistory, slotted, sumSince, type MinuteCounts } from './history.js';
 import { readTargetRecords, targetStatus, type TargetStatus } from '../sweep/target-status.js';
 
@@ -256,7 +256,8 @@ export function formatStatus(report: StatusReport): string {
   if (report.engines.length === 0) lines.push('engines: none has run on this spool lately');
   for (const e of report.engines) {
     const state = e.alive ? `running ${formatDuration(secondsBetween(e.startedAt, e.updatedAt))}` : `NOT RUNNING, last seen ${formatDuration(secondsBetween(e.updatedAt, report.at))} ago`;
-    lines.push(`engine ${e.host}~${e.pid} (${e.mode}, ${e.countries.join(' ')}): ${state}; ${e.stats.thumbed} thumbed, ${e.stats.failed} failed, ${e.stats.retries} retries, ${e.stats.stuck} stuck, ${e.queued.active} in progress, ${e.queued.waiting} waiting`);
+    const clock = e.clock ? `; ${e.clock.level === 'ok' ? '' : 'CLOCK OFF: '}${formatClockOffset(e.clock.offsetMs)}` : '';
+    lines.push(`engine ${e.host}~${e.pid} (${e.mode}, ${e.countries.join(' ')}): ${state}; ${e.stats.thumbed} thumbed, ${e.stats.failed} failed, ${e.stats.retries} retries, ${e.stats.stuck} stuck, ${e.queued.active} in progress, ${e.queued.waiting} waiting${clock}`);
   }
   for (const page of report.pages) lines.push(`status page and /metrics: ${page}`);
   for (const reason of report.downloadsPaused) lines.push(`DOWNLOADS PAUSED ${reason}`);

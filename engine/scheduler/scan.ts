@@ -3,9 +3,10 @@ import { closeAbandonedSegments } from '../../spool/arrivals.js';
 import { BATCH_SUFFIX, locksDir, spoolTmpDir } from '../../spool/layout.js';
 import { removeStaleLocks, removeStrayTemporaries } from '../../spool/recovery.js';
 import type { Spool } from '../../spool/spool.js';
+import { FsTime } from '../../spool/fs-time.js';
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../config/config.js';
-import { treeTmpDir } from '../tree/tree.js';
+import { removeTreeTemporaries, treeTmpDir } from '../tree/tree.js';
 import type { Candidate } from './queues.js';
 
 export interface ScanDeps {
@@ -36,6 +37,8 @@ export class SpoolScan {
   readonly unreadable = new Map<string, string>();
   private scanning: Promise<number> | undefined;
   private lastScan = 0;
+  /** The tree's file system's time, for the age of its temporaries (it may not be the spool's). */
+  private treeTime: FsTime | undefined;
 
   constructor(private readonly deps: ScanDeps) {}
 
@@ -90,13 +93,16 @@ export class SpoolScan {
           this.unreadable.set(where, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
         }
       }
-      await closeAbandonedSegments(config.spool, country, this.deps.clock());
+      const fsNow = await this.deps.spool.fsTime.tryNow(); // none: the spool takes no write now
+      if (fsNow !== undefined) await closeAbandonedSegments(config.spool, country, fsNow);
     }
-    // what engines that died meanwhile left behind: their stale claims and their temporaries
-    const now = this.deps.clock();
-    await removeStaleLocks(locksDir(config.spool), config.claims.staleMs, now);
-    await removeStrayTemporaries(spoolTmpDir(config.spool), now);
-    await removeStrayTemporaries(treeTmpDir(config.tree), now);
+    // what engines that died meanwhile left behind: their stale claims and their temporaries, judged
+    // by each file system's own time (their mtimes are stamped by it), not by this host's clock
+    const now = await this.deps.spool.fsTime.tryNow();
+    if (now !== undefined) await removeStaleLocks(locksDir(config.spool), config.claims.staleMs, now);
+    await removeStrayTemporaries(spoolTmpDir(config.spool), now ?? null);
+    this.treeTime ??= new FsTime(treeTmpDir(config.tree));
+    await removeTreeTemporaries(config.tree, this.treeTime);
     return seen;
   }
 }

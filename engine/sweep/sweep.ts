@@ -1,9 +1,11 @@
-import lockfile from 'proper-lockfile';
+import { ClaimRegistry } from '../../spool/claims.js';
+import { FsTime } from '../../spool/fs-time.js';
 import { access, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicWriter } from '../../spool/atomic.js';
 import { Spool } from '../../spool/spool.js';
 import { sweepDir, sweepLockPath } from '../../spool/sweep-layout.js';
+import { spoolTmpDir } from '../../spool/layout.js';
 import type { Config } from '../config/config.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { PROGRAM_ERRORS, ProgramError } from '../core/program-errors.js';
@@ -55,15 +57,16 @@ async function unknownTargets(spool: string, names: readonly string[]): Promise<
 /** The sweep's exit codes; bad usage and a held lock are program errors, whose codes give theirs. */
 export const SWEEP_EXIT = { ok: 0, behind: 1, usage: PROGRAM_ERRORS.ERR_IMAGESYS_USAGE.exit, locked: PROGRAM_ERRORS.ERR_IMAGESYS_SWEEP_LOCKED.exit, differences: 4 } as const;
 
-/** One sweep at a time: a lock directory next to the spool's sweep state, refreshed while held. */
+/**
+ * One sweep at a time: a lock directory next to the spool's sweep state, refreshed while held and
+ * judged stale (30 s) by the spool file system's time, as a job's claim is (spool/claims.ts), so that
+ * sweepers on hosts whose clocks differ do not both run.
+ */
 async function lock(spool: string): Promise<() => Promise<void>> {
   await mkdir(sweepDir(spool), { recursive: true });
-  try {
-    return await lockfile.lock(sweepDir(spool), { lockfilePath: sweepLockPath(spool), stale: 30_000, update: 5_000, retries: 0, realpath: false });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new ProgramError('ERR_IMAGESYS_SWEEP_LOCKED', `another sweep is running (lock ${sweepLockPath(spool)})`);
-    throw error;
-  }
+  const claim = await new ClaimRegistry(sweepDir(spool), 30_000, new FsTime(spoolTmpDir(spool))).tryClaimAt(sweepLockPath(spool), 'sweep');
+  if (!claim) throw new ProgramError('ERR_IMAGESYS_SWEEP_LOCKED', `another sweep is running (lock ${sweepLockPath(spool)})`);
+  return () => claim.release();
 }
 
 /**

@@ -1,4 +1,6 @@
 import { readOwnText } from '../../spool/safe-open.js';
+import { FsTime } from '../../spool/fs-time.js';
+import { removeStrayTemporaries } from '../../spool/recovery.js';
 import { stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathForHash } from '../core/hash.js';
@@ -49,6 +51,15 @@ export function manifestPath(tree: string, country: string, hash: string): strin
 /** Temporary files for the tree: renamed into place, and excluded from what the sweeper sends. */
 export function treeTmpDir(tree: string): string {
   return join(tree, '.tmp');
+}
+
+/**
+ * Removes the tree's temporaries of dead writers (spool/recovery.ts), aged by the tree's file
+ * system's own time (it may not be the spool's): no host's clock decides that a write is abandoned.
+ */
+export async function removeTreeTemporaries(tree: string, time: FsTime = new FsTime(treeTmpDir(tree))): Promise<number> {
+  // a tree that takes no write (the disk watch pauses downloads for it): dead writers' only
+  return removeStrayTemporaries(treeTmpDir(tree), (await time.tryNow()) ?? null);
 }
 
 export async function readManifest(tree: string, country: string, hash: string): Promise<Manifest | undefined> {

@@ -98,7 +98,11 @@ withBrowser('the daemon\'s status page in chromium shows what the spool holds, d
     assert.ok(bytesPath && bytesPath.length > 0, 'the bytes chart drew the bytes downloaded');
     // (the minute in progress reaches the page through the engine's state file, rewritten every 2 s)
     const rate = (field: string) => `[data-rate="lastHour.${field}"]`;
-    await page.waitForFunction(([selector, value]) => document.querySelector(selector!)?.getAttribute('data-value') === value, [rate('failed'), String(expected['uk.failed'])], { timeout: 10_000 });
+    // both figures may arrive a refresh apart: wait until both have (or time out, failing)
+    const shows = (pairs: Array<[string, string]>): Promise<unknown> =>
+      page.waitForFunction((wanted) => wanted.every(([selector, value]) => document.querySelector(selector)?.getAttribute('data-value') === value), pairs, { timeout: 10_000 }).catch(() => undefined);
+    await shows([[rate('failed'), String(expected['uk.failed'])], [rate('thumbed'), String(thumbed)]]);
+    assert.is(Number(await page.getAttribute(rate('failed'), 'data-value')), expected['uk.failed']);
     assert.is(Number(await page.getAttribute(rate('thumbed'), 'data-value')), thumbed);
 
     // the target, the engine, the latest thumbnails (loaded from the daemon)

@@ -14,10 +14,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `imagesys ...` as a real child process. */
-export function runCli(args: string[], options: { timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
+/** Runs `imagesys ...` as a real child process (`env`: added to this process's environment). */
+export function runCli(args: string[], options: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(options.env ? { env: { ...process.env, ...options.env } } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -34,9 +34,9 @@ export function runCli(args: string[], options: { timeoutMs?: number; input?: st
   });
 }
 
-/** Starts `imagesys run` (the daemon) and returns the child. */
-export function startDaemon(args: string[]): ChildProcess & { output: () => string } {
-  const child = spawn(BIN, ['run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `imagesys run` (the daemon) and returns the child (`env`: added to this process's environment). */
+export function startDaemon(args: string[], env?: NodeJS.ProcessEnv): ChildProcess & { output: () => string } {
+  const child = spawn(BIN, ['run', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));

@@ -13,6 +13,7 @@ import { hashForUrl } from '../../engine/core/hash.js';
 import { makeSample } from '../../scripts/sample-images.js';
 import { startSourceServer, type Route, type SourceServer } from '../../scripts/source-server.js';
 import { kill, startDaemon, waitUntil, writeTestConfig, type Daemon } from './cli.js';
+import { skewedClock } from './faketime.js';
 import { assertNoLeftovers, assertOutcomes, assertThumbnails, listJobs, type Expectation } from './scenario.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -88,12 +89,13 @@ export async function assertHostileHandled(spool: string, server: SourceServer, 
   assert.match(await readFile(join(failed, extra[0]!), 'utf8'), /a line of 20971520 bytes is longer than/);
 }
 
-export async function writeTortureConfig(dir: string, maxAttempts: number): Promise<string> {
+/** `skewed`: engines' clocks will be off by up to an hour, which they must not refuse (the claims are tested). */
+export async function writeTortureConfig(dir: string, maxAttempts: number, skewed = false): Promise<string> {
   return writeTestConfig(dir, {
     countries: ['uk'],
     download: { concurrency: 16, perHost: 16, headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000, totalTimeoutMs: 15_000 },
     retry: { baseMs: 50, maxMs: 300, maxAttempts, factor: 2, jitter: 0.5 },
-    claims: { staleMs: 3_000 },
+    claims: skewed ? { staleMs: 3_000, clockRefuseMs: 7_200_000 } : { staleMs: 3_000 },
   });
 }
 
@@ -171,12 +173,12 @@ interface TortureRun {
 }
 
 /** The source server, config and spool paths of one torture, torn down afterwards whatever happens. */
-async function withTorture<T>(dir: string, urls: number, body: (run: TortureRun) => Promise<T>): Promise<T> {
+async function withTorture<T>(dir: string, urls: number, body: (run: TortureRun) => Promise<T>, skewed = false): Promise<T> {
   const maxAttempts = 3;
   const source = await startTortureSource(urls, maxAttempts);
   const daemons: Daemon[] = [];
   try {
-    const config = await writeTortureConfig(dir, maxAttempts);
+    const config = await writeTortureConfig(dir, maxAttempts, skewed);
     return await body({ source, config, spool: join(dir, 'spool'), tree: join(dir, 'tree'), daemons });
   } finally {
     for (const daemon of daemons) await kill(daemon);
@@ -254,12 +256,16 @@ export interface EnginesTortureResult {
 /**
  * `engines` daemons on one spool over the same `urls` URLs; one of them is killed while it holds work.
  * Nothing is downloaded or thumbnailed twice except what the killed engine had in hand, nothing is
- * lost, and the killed engine's work is taken over within claims.staleMs (plus a rescan).
+ * lost, and the killed engine's work is taken over within claims.staleMs (plus a rescan). `skews`:
+ * engine i's clock is off by skews[i % length] (libfaketime, support/faketime.ts; 'none': not at all);
+ * the last engine is the one killed, so put an hour's skew first (a dead engine's retry times are
+ * written by its clock: an hour ahead, they would keep the others waiting an hour).
  */
-export async function enginesTorture(dir: string, options: { urls: number; engines: number; progress?: (line: string) => void }): Promise<EnginesTortureResult> {
+export async function enginesTorture(dir: string, options: { urls: number; engines: number; skews?: readonly string[]; progress?: (line: string) => void }): Promise<EnginesTortureResult> {
   const started = performance.now();
+  const skews = options.skews ?? [];
   return withTorture(dir, options.urls, async ({ source, config, spool, tree, daemons }) => {
-    for (let i = 0; i < options.engines; i++) daemons.push(startDaemon(['--config', config, '--verbose']));
+    for (let i = 0; i < options.engines; i++) daemons.push(startDaemon(['--config', config, '--verbose'], skews.length > 0 ? skewedClock(skews[i % skews.length]!) : undefined));
     await dropBatches(spool, source.expectations.map((e) => e.url), 100);
     // kill the last engine once it is well into the work, holding claims
     const victim = daemons[daemons.length - 1]!;
@@ -298,5 +304,5 @@ export async function enginesTorture(dir: string, options: { urls: number; engin
       assert.ok(hits >= e.hits && hits <= allowed, `${e.path} fetched ${hits} times (expected ${e.hits}${heldSet.has(e.hash) ? ', held by the killed engine' : ''})`);
     }
     return { seconds: (performance.now() - started) / 1000, thumbedBy: perEngine.map((h) => h.length), takeoverSeconds, heldAtKill: held.length };
-  });
+  }, skews.length > 0);
 }

@@ -2,7 +2,7 @@
  * The page's tables: the queue per country and state, failure reasons with examples, paused
  * sources, sweep targets, disks and engines.
  */
-import { formatBytes, formatCount, formatDuration, secondsBetween } from '../../format.js';
+import { formatBytes, formatClockOffset, formatCount, formatDuration, secondsBetween } from '../../format.js';
 import type { StatusReport } from '../../status.js';
 import { byId, fillRows, h, num, urlNode } from './dom.js';
 import { ago, stamp } from './time.js';
@@ -131,7 +131,7 @@ export function renderEngines(r: StatusReport): void {
         h('td', { class: 'nowrap' }, h('i', { class: `dot ${e.alive ? 'ok' : 'bad'}` }), h('span', { class: 'mono' }, `${e.host}~${e.pid}`)),
         h('td', {}, e.mode),
         h('td', {}, e.countries.join(' ')),
-        h('td', {}, e.alive ? `running ${formatDuration(up)}` : h('span', { class: 'bad-text' }, `NOT RUNNING, last seen ${formatDuration(seen)} ago`), e.downloadsPaused ? h('div', { class: 'warn-text small' }, `downloads paused: ${e.downloadsPaused}`) : null),
+        h('td', {}, e.alive ? `running ${formatDuration(up)}` : h('span', { class: 'bad-text' }, `NOT RUNNING, last seen ${formatDuration(seen)} ago`), e.downloadsPaused ? h('div', { class: 'warn-text small' }, `downloads paused: ${e.downloadsPaused}`) : null, e.clock ? h('div', { class: `small ${e.clock.level === 'ok' ? 'muted' : 'warn-text'}`, 'data-clock-offset-ms': String(e.clock.offsetMs) }, formatClockOffset(e.clock.offsetMs)) : null),
         num(e.stats.thumbed, {}),
         num(e.stats.failed, {}, e.stats.failed > 0 ? 'bad' : ''),
         num(e.stats.retries, {}),
