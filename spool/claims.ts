@@ -81,12 +81,20 @@ export class ClaimRegistry {
       if (!(await makeLock(path))) return undefined;
     }
     const token = `${ownerTag(SELF)}~${randomBytes(6).toString('hex')}`;
+    const file = join(path, `${token}.a`);
     try {
-      await mkFile(join(path, `${token}.a`));
+      await mkFile(file);
     } catch (error) {
       // taken from us between mkdir and now: only a takeover of a fresh lock does that, and it puts it back
       if (isMissing(error)) return undefined;
       throw error;
+    }
+    // the token went in by path: if the directory there was swapped meanwhile (two takeovers of one
+    // stale lock, a put-back), another taker's token may sit beside ours. Whoever wrote second sees
+    // the first one's, so at most one keeps the claim (both may let go: a later try takes it)
+    if (!(await holdsAlone(path, token))) {
+      await unlink(file).catch(() => {});
+      return undefined;
     }
     return new HeldClaim(key, path, token, this.staleMs);
   }
@@ -126,7 +134,12 @@ export async function removeLock(path: string, seen: SeenLock): Promise<boolean>
     if (isMissing(error)) return true; // someone removed it meanwhile: free to take
     throw error;
   }
-  const same = (await stat(gone)).ino === seen.ino && (await tokenOf(gone)) === seen.token;
+  const taken = await stat(gone).catch((error: unknown) => {
+    if (isMissing(error)) return undefined; // removed meanwhile as stale (removeStaleLocks): free to take
+    throw error;
+  });
+  if (!taken) return true;
+  const same = taken.ino === seen.ino && (await tokenOf(gone)) === seen.token;
   if (!same) {
     // another engine took the stale lock over and made this one meanwhile: it is theirs, put it back
     // (a third lock made in the meantime wins; the one renamed away then fails its holder's next check)
@@ -135,6 +148,12 @@ export async function removeLock(path: string, seen: SeenLock): Promise<boolean>
   }
   await rm(gone, { recursive: true, force: true });
   return true;
+}
+
+/** Whether `token` is the one holder's token in the lock directory at `path` (no other beside it). */
+export async function holdsAlone(path: string, token: string): Promise<boolean> {
+  const tokens = (await readdir(path).catch(() => [])).map((name) => TOKEN_FILE.exec(name)?.[1]).filter((t) => t !== undefined);
+  return tokens.length === 1 && tokens[0] === token;
 }
 
 /** The token of whoever holds the lock directory at `path`. */

@@ -3,12 +3,12 @@
  * takeover race. Several registries in one process stand for several engines (the skewed clocks of
  * real processes are in skew.test.ts).
  */
-import { mkdir, readdir, stat, utimes } from 'node:fs/promises';
+import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ClaimLost, ClaimRegistry, removeLock, verifyHeld } from '../spool/claims.js';
+import { ClaimLost, ClaimRegistry, holdsAlone, removeLock, verifyHeld } from '../spool/claims.js';
 import { FsTime } from '../spool/fs-time.js';
 import { tempDir } from './support/temp.js';
 import { clockAdvice, clockLevel, ClockOffsetWatch } from '../engine/health/clock-offset.js';
@@ -127,6 +127,23 @@ test('the clock offset: its level against the bounds, the advice, and a start re
     const near = new ClockOffsetWatch({ fsTime: new FsTime(dir), spool: dir, warnMs: 2_000, refuseMs: 300_000, log });
     assert.is((await near.checkAtStart())?.level, 'ok');
     assert.ok(Math.abs(near.current!.offsetMs) < 1_000);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a token written beside another taker\'s (a lock swapped under two takeovers) does not hold the claim', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const lock = join(dir, 'k.lock');
+    await mkdir(lock);
+    const ours = 'host~1~aaaaaaaaaaaa';
+    await writeFile(join(lock, `${ours}.a`), '');
+    assert.ok(await holdsAlone(lock, ours), 'our token alone');
+    await writeFile(join(lock, 'other~2~bbbbbbbbbbbb.b'), '');
+    assert.not.ok(await holdsAlone(lock, ours), 'another taker wrote first: we let go');
+    assert.not.ok(await holdsAlone(lock, 'host~1~cccccccccccc'), 'ours is not there');
+    assert.not.ok(await holdsAlone(join(dir, 'gone.lock'), ours), 'no lock at all');
   } finally {
     await cleanup();
   }
