@@ -3,7 +3,6 @@ import { rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMissing } from './atomic.js';
 import { GONE_SUFFIX, LOCK_SUFFIX, removeLock, tokenOf } from './claims.js';
-import { systemClock } from '../engine/core/clock.js';
 import { ORIGINAL_SUFFIX, JOB_SUFFIX, stateDir, stripSuffix } from './layout.js';
 import { isOwnerDead, parseOwnerTag } from './owner.js';
 
@@ -17,7 +16,7 @@ export const ABANDONED_TMP_MS = 60 * 60 * 1000;
  * runs an hour ahead must not take a live writer's temporary for an abandoned one. null (the file
  * system's time could not be read: it takes no write) removes only those of dead writers of this host.
  */
-export async function removeStrayTemporaries(tmpDir: string, now: number | null = systemClock()): Promise<number> {
+export async function removeStrayTemporaries(tmpDir: string, now: number | null): Promise<number> {
   let removed = 0;
   for await (const entry of entriesOf(tmpDir)) {
     const path = join(tmpDir, entry.name);
@@ -67,7 +66,7 @@ export async function removeOrphanOriginals(spool: string, country: string): Pro
  * claim made meanwhile is never removed. Leftovers of a takeover or release cut short go too.
  * Returns how many claims were removed.
  */
-export async function removeStaleLocks(locks: string, staleMs: number, now: number = systemClock()): Promise<number> {
+export async function removeStaleLocks(locks: string, staleMs: number, now: number): Promise<number> {
   let removed = 0;
   for await (const entry of entriesOf(locks)) {
     const path = join(locks, entry.name);

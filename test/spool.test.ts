@@ -79,7 +79,7 @@ test('recovery removes temporaries of dead writers, keeps live ones until they a
     await writeFile(join(tmp, `otherhost~2~abc~old.job`), 'elsewhere, abandoned');
     const old = new Date(Date.now() - ABANDONED_TMP_MS - 60_000);
     await utimes(join(tmp, `otherhost~2~abc~old.job`), old, old);
-    assert.is(await removeStrayTemporaries(tmp), 2);
+    assert.is(await removeStrayTemporaries(tmp, Date.now()), 2);
     assert.equal((await readdir(tmp)).sort(), [`${SELF.host}~${process.pid}~abc~y.job`, 'otherhost~1~abc~z.job'].sort());
   } finally {
     await cleanup();
@@ -236,7 +236,7 @@ test('stale claims of dead engines are cleaned, live ones kept', async () => {
     await mkdir(join(dir, '.locks', 'uk.dead.lock'));
     const old = new Date(Date.now() - 60_000);
     await utimes(join(dir, '.locks', 'uk.dead.lock'), old, old);
-    assert.is(await removeStaleLocks(join(dir, '.locks'), 2000), 1);
+    assert.is(await removeStaleLocks(join(dir, '.locks'), 2000, Date.now()), 1);
     assert.equal(await readdir(join(dir, '.locks')), ['uk.live.lock']);
     await live!.release();
   } finally {
