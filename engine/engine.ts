@@ -101,8 +101,8 @@ export class Engine {
     const healthLog = (this.healthLog = log.child({ component: 'health' }));
     this.spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs, clock: this.clock });
     this.downloader = new Downloader(config.download, this.clock);
-    const { threads, tasksPerThread, nice } = config.pool;
-    this.pool = options.pool ?? new ThumbnailPool({ threads, tasksPerThread, nice });
+    const { threads, tasksPerThread, nice, threadNice } = config.pool;
+    this.pool = options.pool ?? new ThumbnailPool({ threads, tasksPerThread, nice: Math.min(19, nice + threadNice) });
     // one image more per thread than it works on, so that no thread waits for the next download
     const thumbnailSlots = threads * (tasksPerThread + 1);
     this.queues = new Queues({ downloads: config.download.concurrency, thumbnails: thumbnailSlots, perHost: config.download.perHost, queueLimit: config.intake.queueLimit }, this.clock, (state) => this.pump(state));

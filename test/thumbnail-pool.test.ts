@@ -1,9 +1,11 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseConfig } from '../engine/config/config.js';
 import { ThumbnailPool } from '../engine/thumbnails/thumbnail-pool.js';
 import { makeSample } from '../scripts/sample-images.js';
 import type { ThumbnailTask } from '../workers/thumbnail-task.js';
+import { testsNeeding } from './support/needs.js';
 
 const defaults = parseConfig({});
 const task = (input: Buffer): ThumbnailTask => ({ input: new Uint8Array(input), sizes: defaults.thumbnails.sizes, formats: defaults.thumbnails.formats, process: defaults.thumbnails.process, maxPixels: defaults.thumbnails.maxPixels });
@@ -51,6 +53,45 @@ test('the worker threads refuse what the pool locked down: SVG is not decoded', 
     assert.ok(!result.ok && result.code === 'unsupported_format' && result.message.includes('unsupported image format'), JSON.stringify(result.ok ? 'decoded' : result));
     const jpeg = await pool.run(task(await makeSample({ width: 300, height: 200, seed: 1 })));
     assert.ok(jpeg.ok, 'and JPEG still is');
+  } finally {
+    await pool.close();
+  }
+});
+
+/** This process's threads: name and nice value (field 19 of stat; the name, field 2, may hold spaces). */
+function threadsNow(): Array<{ tid: string; comm: string; nice: number }> {
+  return readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return [{ tid, comm: readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim(), nice: Number(fields[16]) }];
+    } catch {
+      return []; // ended meanwhile
+    }
+  });
+}
+
+const onLinux = testsNeeding(test, process.platform === 'linux' ? undefined : 'per-thread nice values are a Linux feature');
+
+onLinux("the pool's nice value reaches libvips' own threads, and only the sharp threads", async () => {
+  // GLib starts libvips' workers from a helper thread: they inherit nobody's nice value, so the pool
+  // must find and set them itself (without that, the piscina workers alone were lowered)
+  const before = new Map(threadsNow().map((t) => [t.tid, t.nice]));
+  const pool = new ThumbnailPool({ threads: 2, tasksPerThread: 2, nice: 7 });
+  try {
+    const photo = await makeSample({ width: 640, height: 480, seed: 3 });
+    // past one rescan interval, so that threads libvips started after the first task are caught too
+    const until = Date.now() + 1_500;
+    while (Date.now() < until) await Promise.all([1, 2, 3, 4].map(() => pool.run(task(photo))));
+    const threads = threadsNow();
+    const vips = threads.filter((t) => t.comm.startsWith('libvips'));
+    assert.ok(vips.length > 0, `libvips threads seen: ${threads.map((t) => t.comm).join(', ')}`);
+    assert.equal(vips.filter((t) => t.nice !== 7).map((t) => `${t.tid} ${t.comm} nice ${t.nice}`), [], 'every libvips thread is at the pool\'s nice value');
+    assert.ok(pool.loweredThreads >= vips.length, `the pool counts what it set (${pool.loweredThreads})`);
+    const main = threads.find((t) => Number(t.tid) === process.pid);
+    assert.equal(main?.nice, before.get(String(process.pid)), 'the main thread keeps its priority');
+    const others = threads.filter((t) => !t.comm.startsWith('libvips') && before.has(t.tid) && t.nice !== before.get(t.tid));
+    assert.equal(others.map((t) => t.comm), [], 'threads that were there before (libuv, V8) keep theirs');
   } finally {
     await pool.close();
   }

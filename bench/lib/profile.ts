@@ -1,11 +1,12 @@
 /** A CPU profile of the main thread over one span (`--cpu-prof DIR`), written as `<name>.cpuprofile` for Chrome DevTools. */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 
 /** Starts profiling; the function returned stops and writes the profile. Without `dir`, nothing. */
 export async function profileSpan(dir: string | undefined, name: string): Promise<() => Promise<void>> {
   if (!dir) return async () => {};
+  await mkdir(dir, { recursive: true });
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');

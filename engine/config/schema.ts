@@ -60,6 +60,11 @@ export const SCHEMA = {
       'originals held in memory at once, in MiB: being downloaded (by Content-Length), waiting for a thread or in one. Past it a download waits before its body and a downloaded original waits on disk in `downloaded/`; one original larger than the budget goes alone. 64 fits 2 threads of camera photos; allow about 24 per thread (see [Memory](#memory))',
     ),
     nice: key(integer(0, 19), 0, 'niceness for the engine and its sharp threads (0: unchanged)'),
+    threadNice: key(
+      integer(0, 19),
+      5,
+      "niceness the sharp threads (libvips' and the pool's) get on top of `pool.nice`, on Linux: the event loop that feeds them then never waits for a core behind them (0: the same as the engine; the sum stops at 19)",
+    ),
   },
   download: {
     concurrency: key(integer(1, 4096), 32, 'downloads at once, all hosts'),

@@ -1,12 +1,14 @@
 import { Piscina } from 'piscina';
 import type { ThumbnailResult, ThumbnailTask } from '../../workers/thumbnail-task.js';
 import { restrictLoaders } from '../../workers/pipeline.js';
+import { SharpThreadPriority } from './thread-priority.js';
 
 const WORKER = new URL('../../workers/thumbnail-worker.js', import.meta.url);
 
 export interface ThumbnailPoolOptions {
   threads: number;
   tasksPerThread: number;
+  /** The sharp threads' nice value (the workers' and libvips'); 0 leaves them as they are. */
   nice: number;
 }
 
@@ -31,6 +33,7 @@ export class ThumbnailPool implements ThumbnailRunner {
   private readonly piscina: Piscina;
   private readonly capacity: number;
   private active = 0;
+  private readonly priority: SharpThreadPriority;
 
   constructor(options: ThumbnailPoolOptions) {
     // process-wide in libvips: done here, before any worker opens an image (workers/pipeline.ts)
@@ -44,6 +47,7 @@ export class ThumbnailPool implements ThumbnailRunner {
       workerData: { nice: options.nice, loadersRestricted: true },
     });
     this.capacity = options.threads * options.tasksPerThread;
+    this.priority = new SharpThreadPriority(options.nice);
   }
 
   /** No abort signal on purpose: piscina runs an abortable task alone on its thread. */
@@ -53,7 +57,16 @@ export class ThumbnailPool implements ThumbnailRunner {
     const { input } = task;
     const owns = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength;
     this.active++;
-    return this.piscina.run(task, owns ? { transferList: [input.buffer as ArrayBuffer] } : {}).finally(() => this.active--);
+    return this.piscina.run(task, owns ? { transferList: [input.buffer as ArrayBuffer] } : {}).finally(() => {
+      this.active--;
+      // libvips starts its threads as the work comes: lower the new ones (at most once a second)
+      this.priority.maybeScan();
+    });
+  }
+
+  /** libvips threads given the pool's nice value so far. */
+  get loweredThreads(): number {
+    return this.priority.lowered;
   }
 
   figures(): PoolFigures {
