@@ -4,6 +4,7 @@ import { spoolTmpDir, stateDir } from '../spool/layout.js';
 import type { WorkState } from '../spool/transitions.js';
 import { SELF } from '../spool/owner.js';
 import { Spool } from '../spool/spool.js';
+import { WriteThread } from '../spool/write-thread.js';
 import type { Config } from './config/config.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { Semaphore } from './core/semaphore.js';
@@ -33,8 +34,7 @@ export type { EngineStats };
 
 export interface EngineOptions {
   config: Config;
-  /** Countries this engine works on. */
-  countries: string[];
+  countries: string[]; // the countries this engine works on
   log: Logger;
   /** The time, for everything the engine and its spool decide by it. */
   clock?: Clock;
@@ -59,14 +59,13 @@ export class Engine {
   readonly health: SourceHealth;
   private readonly config: Config;
   private readonly log: Logger;
-  /** Batches, the watcher, rescans and the arrival log. */
-  private readonly intakeLog: Logger;
-  /** Disk watermark and stuck jobs. */
-  private readonly healthLog: Logger;
+  private readonly intakeLog: Logger; // batches, the watcher, rescans and the arrival log
+  private readonly healthLog: Logger; // disk watermark and stuck jobs
   private readonly clock: Clock;
   private readonly countries: string[];
   private readonly downloader: Downloader;
   private readonly pool: ThumbnailRunner;
+  private readonly writeThread = new WriteThread(); // the spool's and the tree's writes, off the event loop
   private readonly processor: Processor;
   readonly memoryBudget: ByteBudget; // the originals' bytes in memory (pool.memoryBudgetMiB); the bench reads it
   private readonly queues: Queues;
@@ -99,7 +98,7 @@ export class Engine {
     this.countries = options.countries;
     const intakeLog = (this.intakeLog = log.child({ component: 'intake' }));
     const healthLog = (this.healthLog = log.child({ component: 'health' }));
-    this.spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs, clock: this.clock });
+    this.spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs, clock: this.clock, writeThread: this.writeThread, parkClaims: true });
     this.downloader = new Downloader(config.download, this.clock);
     const { threads, tasksPerThread, nice, threadNice } = config.pool;
     this.pool = options.pool ?? new ThumbnailPool({ threads, tasksPerThread, nice: Math.min(19, nice + threadNice) });
@@ -157,6 +156,7 @@ export class Engine {
       spool: this.spool,
       downloader: this.downloader,
       pool: this.pool,
+      writeThread: this.writeThread,
       thumbnailSlots: new Semaphore(thumbnailSlots),
       memoryBudget: (this.memoryBudget = new ByteBudget(config.pool.memoryBudgetMiB * 1024 * 1024)),
       log: log.child({ component: 'jobs' }),
@@ -244,9 +244,10 @@ export class Engine {
     await Promise.allSettled([this.feeder.settled(), this.scanner.settled(), this.state.settled()]);
     await this.pool.close();
     await this.downloader.close();
-    await this.spool.arrivals.close();
+    await this.spool.close();
     await this.state.writeHistory(true);
     await removeDaemonState(this.config.spool);
+    await this.writeThread.close();
   }
 
   get queueDepth(): number {

@@ -3,6 +3,8 @@ import { mkdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { closeFd, openDirectory, renamePath, syncDirectory, syncFd, writeWhole } from './fs-calls.js';
 import { ownerTag, SELF } from './owner.js';
+import type { WriteCall } from './write-protocol.js';
+import type { WriteThread } from './write-thread.js';
 
 /**
  * Temporary names are unique per process: a random part drawn once, and a counter (a random draw per
@@ -15,6 +17,9 @@ const tmpId = (): string => `${TMP_PREFIX}${(tmpCount++ & 0xffffff).toString(16)
 /**
  * Writes files so that they appear whole or not at all: temporary name in `tmpDir` (same file
  * system), fsync, rename into place, fsync the directory. Readers never see a partial file.
+ *
+ * With a `thread` (the daemon's), every write, move and directory sync is sent there as one message
+ * and done by an AtomicWriter without one, in that thread: the same calls, off the event loop.
  */
 export class AtomicWriter {
   /** Directories known to exist; forgotten when a rename finds one gone (purge, an operator's rm). */
@@ -23,6 +28,7 @@ export class AtomicWriter {
   constructor(
     readonly tmpDir: string,
     readonly fsync: boolean,
+    private readonly thread?: WriteThread,
   ) {}
 
   async ensureDir(dir: string): Promise<void> {
@@ -41,6 +47,7 @@ export class AtomicWriter {
    * stale must not recreate a job that another engine has moved on.
    */
   async write(path: string, data: string | Uint8Array, options: { mustExist?: boolean; skipDirSync?: boolean } = {}): Promise<void> {
+    if (this.thread) return this.sent({ op: 'write', path, ...options, files: [{ path, data }] });
     await this.ensureDir(this.tmpDir);
     await this.ensureDir(dirname(path));
     const tmp = await this.stage(path, data);
@@ -56,14 +63,19 @@ export class AtomicWriter {
 
   /** Makes earlier writes with `skipDirSync` durable: one directory sync for many files. */
   async syncDir(dir: string): Promise<void> {
-    if (this.fsync) await syncDir(dir);
+    if (!this.fsync) return;
+    if (this.thread) return this.sent({ op: 'syncDir', dir, files: [] });
+    await syncDir(dir);
   }
 
   /**
    * Writes several files whole, in parallel, syncing each directory once at the end. Each file appears
    * whole; they do not appear together (write whatever must come last, like a manifest, afterwards).
+   * `handOver`: the caller will not use the bytes again (a write thread may then take them over
+   * instead of copying them).
    */
-  async writeAll(files: ReadonlyArray<{ path: string; data: string | Uint8Array }>): Promise<void> {
+  async writeAll(files: ReadonlyArray<{ path: string; data: string | Uint8Array }>, options: { handOver?: boolean } = {}): Promise<void> {
+    if (this.thread) return this.sent({ op: 'writeAll', files: [...files] }, options.handOver);
     await this.renameAll(files);
     if (this.fsync) await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map(syncDir));
   }
@@ -73,12 +85,12 @@ export class AtomicWriter {
    * there), written whole and its directory synced: a manifest after the files it lists. When `last`
    * goes to the directory of the files (the tree: an image's files and its manifest), that directory
    * is opened once for both syncs (open, fsync, fsync, close) instead of twice: the same guarantees,
-   * two system calls fewer.
+   * two system calls fewer (in this thread; with a write thread, the files and `last` are two messages).
    */
-  async writeAllThen(files: ReadonlyArray<{ path: string; data: string | Uint8Array }>, last: () => { path: string; data: string | Uint8Array }): Promise<void> {
+  async writeAllThen(files: ReadonlyArray<{ path: string; data: string | Uint8Array }>, last: () => { path: string; data: string | Uint8Array }, options: { handOver?: boolean } = {}): Promise<void> {
     const dirs = [...new Set(files.map((f) => dirname(f.path)))];
-    if (!this.fsync || dirs.length !== 1) {
-      await this.writeAll(files);
+    if (this.thread || !this.fsync || dirs.length !== 1) {
+      await this.writeAll(files, options);
       const file = last();
       await this.write(file.path, file.data);
       return;
@@ -140,12 +152,18 @@ export class AtomicWriter {
    * `skipSync` (the caller can redo the move after a crash from what is already durable).
    */
   async move(from: string, to: string, options: { skipSync?: boolean } = {}): Promise<void> {
+    if (this.thread) return this.sent({ op: 'move', from, to, ...options, files: [] });
     await this.ensureDir(dirname(to));
     await this.renameInto(from, to);
     if (this.fsync && !options.skipSync) {
       await syncDir(dirname(to));
       if (dirname(from) !== dirname(to)) await syncDir(dirname(from));
     }
+  }
+
+  /** The call, made by the write thread's writer for this one's folder. */
+  private sent(call: WriteCall, handOver = false): Promise<void> {
+    return this.thread!.run({ ...call, tmpDir: this.tmpDir, fsync: this.fsync }, handOver);
   }
 
   /** rename(2); when the target directory vanished since it was made, makes it again once (then true). */

@@ -49,6 +49,7 @@ export async function enqueueUrl(spool: Spool, tree: ImageToucher, input: NewJob
   // held by a processor (the job exists) or by an intake that died making it (it may not): unknown
   const claim = await spool.claimJob(job.country, job.hash);
   if (!claim) return { outcome: 'busy' };
+  let queued = false;
   try {
     const existing = await spool.findJob(job.country, job.hash);
     if (existing === 'thumbed') {
@@ -59,14 +60,18 @@ export async function enqueueUrl(spool: Spool, tree: ImageToucher, input: NewJob
       const again: Job = { ...(previous ?? job), attempts: 0, updatedAt: now.toISOString() };
       if (job.refresh) again.refresh = true;
       await reopen(spool, again);
+      queued = true;
       return { outcome: 'queued', job: again };
     }
     if (existing) return { outcome: 'duplicate' };
     if (!job.refresh && (await touched(spool, tree, job, now))) return { outcome: 'in_tree' };
     await spool.writeJob('incoming', job, options);
+    queued = true;
     return { outcome: 'queued', job };
   } finally {
-    await claim.release();
+    // a job just made is usually worked on within seconds: its claim waits for that (when the spool parks)
+    if (queued) await spool.claims.park(claim);
+    else await claim.release();
   }
 }
 

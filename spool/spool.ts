@@ -11,15 +11,27 @@ import { BATCH_SUFFIX, JOB_SUFFIX, entryPath, isVisible, jobPath, locksDir, orig
 import { LIMITS } from './limits.js';
 import { removeOrphanOriginals, removeStaleLocks, removeStrayTemporaries } from './recovery.js';
 import { readRegular } from './safe-open.js';
+import type { WriteThread } from './write-thread.js';
 import { systemClock, type Clock } from '../engine/core/clock.js';
 
 export interface SpoolOptions {
   root: string;
   fsync: boolean;
   staleMs: number;
+  /** Where the spool's writes are done (the daemon's write thread); on the caller's thread when not given. */
+  writeThread?: WriteThread;
+  /**
+   * The daemon's: the claim of a job intake has just made is kept (parked) for the processor, which
+   * takes it over, instead of released (ClaimRegistry.park). Not for a process that does not go on to
+   * work on its jobs (`imagesys enqueue`).
+   */
+  parkClaims?: boolean;
   /** The time, for every job the spool writes and every moment it records; the system's by default. */
   clock?: Clock;
 }
+
+/** A parked claim is released this long before its first refresh would be due. */
+const PARK_MARGIN_MS = 250;
 
 /** An entry found by a scan: a job or a batch in one state directory. */
 export interface SpoolEntry {
@@ -50,11 +62,19 @@ export class Spool {
   constructor(options: SpoolOptions) {
     this.clock = options.clock ?? systemClock;
     this.root = options.root;
-    this.writer = new AtomicWriter(spoolTmpDir(options.root), options.fsync);
+    this.writer = new AtomicWriter(spoolTmpDir(options.root), options.fsync, options.writeThread);
     this.fsTime = new FsTime(spoolTmpDir(options.root), this.clock);
-    this.claims = new ClaimRegistry(locksDir(options.root), options.staleMs, this.fsTime);
+    // parked for less than a claim's first refresh (a quarter of staleMs): parking costs no I/O
+    const parkMs = options.parkClaims ? Math.floor(options.staleMs / 4) - PARK_MARGIN_MS : 0;
+    this.claims = new ClaimRegistry(locksDir(options.root), options.staleMs, this.fsTime, Math.max(0, parkMs));
     this.expiry = new ExpiryIndex(options.root);
     this.arrivals = new ArrivalWriter(options.root, this.clock);
+  }
+
+  /** What a daemon does last with its spool: closes its arrival segment, releases the claims it parked. */
+  async close(): Promise<void> {
+    await this.arrivals.close();
+    await this.claims.releaseParked();
   }
 
   /** The spool's clock as a Date (what job files record). */

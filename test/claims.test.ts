@@ -149,4 +149,49 @@ test('a token written beside another taker\'s (a lock swapped under two takeover
   }
 });
 
+test('a parked claim is handed to the next taker in its process, held against others meanwhile, and released if nobody comes', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const locks = join(dir, '.locks');
+    const PARK_MS = 300;
+    const engine = new ClaimRegistry(locks, 10_000, undefined, PARK_MS);
+    const other = new ClaimRegistry(locks, 10_000);
+    const lockOf = (key: string): string => join(locks, `${key}.lock`);
+    const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+
+    const made = await engine.tryClaim('uk.a');
+    assert.ok(made);
+    const token = await readdir(lockOf('uk.a'));
+    await engine.park(made);
+    assert.is(engine.parkedCount, 1);
+    assert.is(await other.tryClaim('uk.a'), undefined, 'still held for everyone else');
+    const taken = await engine.tryClaim('uk.a');
+    assert.is(taken, made, 'the same claim, handed over');
+    assert.equal(await readdir(lockOf('uk.a')), token, 'no lock of its own was made');
+    assert.is(engine.parkedCount, 0);
+    await taken!.release();
+    assert.ok(await other.tryClaim('uk.a'), 'released as usual by its taker');
+
+    // nobody takes it: released after PARK_MS, and then free for anyone
+    const waiting = await engine.tryClaim('uk.b');
+    await engine.park(waiting!);
+    await sleep(PARK_MS + 200);
+    assert.is(engine.parkedCount, 0);
+    assert.not.ok(await exists(lockOf('uk.b')), 'its lock is gone');
+    assert.ok(await other.tryClaim('uk.b'));
+
+    // a stopping engine releases what it parked; a registry that does not park releases at once
+    const left = await engine.tryClaim('uk.c');
+    await engine.park(left!);
+    await engine.releaseParked();
+    assert.not.ok(await exists(lockOf('uk.c')));
+    const plain = await other.tryClaim('uk.d');
+    await other.park(plain!);
+    assert.is(other.parkedCount, 0);
+    assert.not.ok(await exists(lockOf('uk.d')));
+  } finally {
+    await cleanup();
+  }
+});
+
 test.run();

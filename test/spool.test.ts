@@ -12,60 +12,78 @@ import { ABANDONED_TMP_MS, removeOrphanOriginals, removeStaleLocks, removeStrayT
 import { SELF } from '../spool/owner.js';
 import { markerPath } from '../spool/layout.js';
 import { Spool } from '../spool/spool.js';
+import { WriteThread } from '../spool/write-thread.js';
 import { tempDir } from './support/temp.js';
 
 const makeSpool = (root: string): Spool => new Spool({ root, fsync: true, staleMs: 2000 });
 
-test('atomic writes leave no temporary behind and replace whole files', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    const writer = new AtomicWriter(join(dir, '.tmp'), true);
-    const target = join(dir, 'a', 'b', 'file.txt');
-    await writer.write(target, 'first');
-    await writer.write(target, 'second');
-    assert.is(await readFile(target, 'utf8'), 'second');
-    assert.equal(await readdir(join(dir, '.tmp')), []);
-    assert.match(writer.tmpPath(target), new RegExp(`${SELF.host}~${SELF.pid}~[0-9a-f]{12}~file\\.txt$`));
-  } finally {
-    await cleanup();
-  }
-});
+/** The writers' two ways: calls on this thread, or one message per write to the daemon's write thread. */
+const WAYS = [
+  { way: 'on the event loop', thread: () => undefined },
+  { way: 'through a write thread', thread: () => new WriteThread() },
+] as const;
 
-test('writeAllThen writes the last file only after the others, and not at all when asked to stop', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    for (const fsync of [true, false]) {
-      const writer = new AtomicWriter(join(dir, '.tmp'), fsync);
-      const image = join(dir, `tree-${fsync}`, 'ab', 'cd');
-      const files = ['x.thumb.webp', 'x.large.webp'].map((name, i) => ({ path: join(image, name), data: new Uint8Array([i, 1, 2]) }));
-      let seen: string[] = [];
-      await writer.writeAllThen(files, () => {
-        seen = readdirSync(image).sort();
-        return { path: join(image, 'x.json'), data: '{"sizes":2}\n' };
-      });
-      assert.equal(seen, ['x.large.webp', 'x.thumb.webp'], 'the files are in place when the last one is made');
-      assert.is(await readFile(join(image, 'x.json'), 'utf8'), '{"sizes":2}\n');
-      assert.equal([...(await readFile(join(image, 'x.large.webp')))], [1, 1, 2]);
-      // a claim lost in between: the files stay, the last one is never written, no temporary is left
-      const again = join(dir, `tree-${fsync}`, 'ef', '01');
-      await writer
-        .writeAllThen([{ path: join(again, 'y.thumb.webp'), data: 'y' }], () => {
-          throw new Error('claim lost');
-        })
-        .then(
-          () => assert.unreachable('should have thrown'),
-          (error: unknown) => assert.is((error as Error).message, 'claim lost'),
-        );
-      assert.equal(readdirSync(again), ['y.thumb.webp']);
-      // the last file in another directory than the others
-      await writer.writeAllThen([{ path: join(again, 'z.thumb.webp'), data: 'z' }], () => ({ path: join(dir, `tree-${fsync}`, 'z.json'), data: 'z' }));
-      assert.is(await readFile(join(dir, `tree-${fsync}`, 'z.json'), 'utf8'), 'z');
+for (const { way, thread: makeThread } of WAYS) {
+  test(`atomic writes leave no temporary behind and replace whole files (${way})`, async () => {
+    const { dir, cleanup } = await tempDir();
+    const thread = makeThread();
+    try {
+      const writer = new AtomicWriter(join(dir, '.tmp'), true, thread);
+      const target = join(dir, 'a', 'b', 'file.txt');
+      await writer.write(target, 'first');
+      await writer.write(target, 'second');
+      assert.is(await readFile(target, 'utf8'), 'second');
       assert.equal(await readdir(join(dir, '.tmp')), []);
+      assert.match(writer.tmpPath(target), new RegExp(`${SELF.host}~${SELF.pid}~[0-9a-f]{12}~file\\.txt$`));
+      // a missing file is told by its code, whichever thread met it
+      const moved = await writer.move(join(dir, 'nothing'), join(dir, 'elsewhere')).then(() => 'moved', (error: unknown) => (error as NodeJS.ErrnoException).code);
+      assert.is(moved, 'ENOENT');
+      const replaced = await writer.write(join(dir, 'a', 'none.txt'), 'x', { mustExist: true }).then(() => 'written', (error: unknown) => (error as NodeJS.ErrnoException).code);
+      assert.is(replaced, 'ENOENT', 'mustExist refuses to create');
+    } finally {
+      await thread?.close();
+      await cleanup();
     }
-  } finally {
-    await cleanup();
-  }
-});
+  });
+
+  test(`writeAllThen writes the last file only after the others, and not at all when asked to stop (${way})`, async () => {
+    const { dir, cleanup } = await tempDir();
+    const thread = makeThread();
+    try {
+      for (const fsync of [true, false]) {
+        const writer = new AtomicWriter(join(dir, '.tmp'), fsync, thread);
+        const image = join(dir, `tree-${fsync}`, 'ab', 'cd');
+        const files = ['x.thumb.webp', 'x.large.webp'].map((name, i) => ({ path: join(image, name), data: new Uint8Array([i, 1, 2]) }));
+        let seen: string[] = [];
+        await writer.writeAllThen(files, () => {
+          seen = readdirSync(image).sort();
+          return { path: join(image, 'x.json'), data: '{"sizes":2}\n' };
+        });
+        assert.equal(seen, ['x.large.webp', 'x.thumb.webp'], 'the files are in place when the last one is made');
+        assert.is(await readFile(join(image, 'x.json'), 'utf8'), '{"sizes":2}\n');
+        assert.equal([...(await readFile(join(image, 'x.large.webp')))], [1, 1, 2]);
+        // a claim lost in between: the files stay, the last one is never written, no temporary is left
+        const again = join(dir, `tree-${fsync}`, 'ef', '01');
+        await writer
+          .writeAllThen([{ path: join(again, 'y.thumb.webp'), data: 'y' }], () => {
+            throw new Error('claim lost');
+          })
+          .then(
+            () => assert.unreachable('should have thrown'),
+            (error: unknown) => assert.is((error as Error).message, 'claim lost'),
+          );
+        assert.equal(readdirSync(again), ['y.thumb.webp']);
+        // the last file in another directory than the others
+        await writer.writeAllThen([{ path: join(again, 'z.thumb.webp'), data: 'z' }], () => ({ path: join(dir, `tree-${fsync}`, 'z.json'), data: 'z' }));
+        assert.is(await readFile(join(dir, `tree-${fsync}`, 'z.json'), 'utf8'), 'z');
+        assert.equal(await readdir(join(dir, '.tmp')), []);
+      }
+    } finally {
+      await thread?.close();
+      await cleanup();
+    }
+  });
+}
 
 test('recovery removes temporaries of dead writers, keeps live ones until they are abandoned', async () => {
   const { dir, cleanup } = await tempDir();

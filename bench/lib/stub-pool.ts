@@ -1,15 +1,19 @@
 /** A thumbnail stage without sharp, for benches that measure the engine's bookkeeping alone. */
 import type { ThumbnailRunner } from '../../engine/thumbnails/thumbnail-pool.js';
 
-/** Stands in for sharp: answers at once with one tiny output per size, as a real result would look. */
+/**
+ * Stands in for sharp: answers at once with one tiny output per size, as a real result would look
+ * (each output its own bytes, as they come from a worker thread: the engine hands them on to its
+ * write thread).
+ */
 export function stubPool(): ThumbnailRunner {
-  const data = new Uint8Array(600);
+  const template = new Uint8Array(600);
   return {
     run: (task) =>
       Promise.resolve({
         ok: true,
         source: { width: 640, height: 480, format: 'jpeg', orientation: 1 },
-        outputs: task.sizes.flatMap((size) => task.formats.map((format) => ({ name: size.name, format, width: size.width, height: size.height, data }))),
+        outputs: task.sizes.flatMap((size) => task.formats.map((format) => ({ name: size.name, format, width: size.width, height: size.height, data: template.slice() }))),
       }),
     close: async () => {},
   };

@@ -25,6 +25,7 @@ import { abortable } from '../core/abortable.js';
 import type { ThumbnailRunner } from '../thumbnails/thumbnail-pool.js';
 import { manifestPath, readManifest, touchImage, treeTmpDir, type Manifest } from '../tree/tree.js';
 import { AtomicWriter } from '../../spool/atomic.js';
+import type { WriteThread } from '../../spool/write-thread.js';
 import { NO_OBSERVER, type StageObserver } from '../observe/metrics.js';
 import type { LatestThumbnail } from '../observe/status.js';
 import { buildManifest, latestOf, manifestSizes } from './manifest.js';
@@ -64,6 +65,8 @@ export interface ProcessorDeps {
    * the disks now; true when that pauses downloads (else the job's failure counts as usual).
    */
   onUnwritable?: () => Promise<boolean>;
+  /** Where the tree's writes are done (the engine's write thread); on the event loop when not given. */
+  writeThread?: WriteThread;
 }
 
 /** How the engine watches one attempt: it hears of progress and may abort it (stuck). */
@@ -88,7 +91,7 @@ export class Processor {
 
   constructor(private readonly deps: ProcessorDeps) {
     this.budget = deps.memoryBudget ?? new ByteBudget(Number.POSITIVE_INFINITY);
-    this.treeWriter = new AtomicWriter(treeTmpDir(deps.config.tree), deps.config.fsync);
+    this.treeWriter = new AtomicWriter(treeTmpDir(deps.config.tree), deps.config.fsync, deps.writeThread);
     this.observer = deps.observer ?? NO_OBSERVER;
     // one clock for the processor and the transitions it calls: the spool's
     this.clock = deps.spool.clock;
@@ -331,6 +334,7 @@ export class Processor {
         assertHeld(claim);
         return { path: manifestPath(config.tree, job.country, job.hash), data: `${JSON.stringify(manifest, null, 2)}\n` };
       },
+      { handOver: true }, // the thumbnails' bytes are not used again here
     );
     await toThumbed(this.deps.spool, from, job, claim);
     log.debug({ sizes: sizes.length }, 'thumbed');
