@@ -34,7 +34,8 @@ export type { EngineStats };
 
 export interface EngineOptions {
   config: Config;
-  countries: string[]; // the countries this engine works on
+  /** Countries this engine works on. */
+  countries: string[];
   log: Logger;
   /** The time, for everything the engine and its spool decide by it. */
   clock?: Clock;
@@ -100,8 +101,8 @@ export class Engine {
     const healthLog = (this.healthLog = log.child({ component: 'health' }));
     this.spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs, clock: this.clock, writeThread: this.writeThread, parkClaims: true });
     this.downloader = new Downloader(config.download, this.clock);
-    const { threads, tasksPerThread, nice, threadNice } = config.pool;
-    this.pool = options.pool ?? new ThumbnailPool({ threads, tasksPerThread, nice: Math.min(19, nice + threadNice) });
+    const { threads, tasksPerThread, threadNice } = config.pool;
+    this.pool = options.pool ?? new ThumbnailPool({ threads, tasksPerThread, threadNice });
     // one image more per thread than it works on, so that no thread waits for the next download
     const thumbnailSlots = threads * (tasksPerThread + 1);
     this.queues = new Queues({ downloads: config.download.concurrency, thumbnails: thumbnailSlots, perHost: config.download.perHost, queueLimit: config.intake.queueLimit }, this.clock, (state) => this.pump(state));
@@ -155,8 +156,7 @@ export class Engine {
       config,
       spool: this.spool,
       downloader: this.downloader,
-      pool: this.pool,
-      writeThread: this.writeThread,
+      pool: this.pool, writeThread: this.writeThread,
       thumbnailSlots: new Semaphore(thumbnailSlots),
       memoryBudget: (this.memoryBudget = new ByteBudget(config.pool.memoryBudgetMiB * 1024 * 1024)),
       log: log.child({ component: 'jobs' }),
@@ -247,7 +247,7 @@ export class Engine {
     await this.spool.close();
     await this.state.writeHistory(true);
     await removeDaemonState(this.config.spool);
-    await this.writeThread.close();
+    await this.writeThread.close(STOP_GRACE_MS);
   }
 
   get queueDepth(): number {

@@ -44,10 +44,13 @@ export class AtomicWriter {
 
   /**
    * Writes `path` whole. With `mustExist`, replaces an existing file only: a holder whose claim went
-   * stale must not recreate a job that another engine has moved on.
+   * stale must not recreate a job that another engine has moved on. `handOver` as for writeAll.
    */
-  async write(path: string, data: string | Uint8Array, options: { mustExist?: boolean; skipDirSync?: boolean } = {}): Promise<void> {
-    if (this.thread) return this.sent({ op: 'write', path, ...options, files: [{ path, data }] });
+  async write(path: string, data: string | Uint8Array, options: { mustExist?: boolean; skipDirSync?: boolean; handOver?: boolean } = {}): Promise<void> {
+    if (this.thread) {
+      const { handOver, ...rest } = options;
+      return this.sent({ op: 'write', path, ...rest, files: [{ path, data }] }, handOver);
+    }
     await this.ensureDir(this.tmpDir);
     await this.ensureDir(dirname(path));
     const tmp = await this.stage(path, data);

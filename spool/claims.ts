@@ -59,16 +59,19 @@ export class ClaimRegistry {
   /** Claims kept for their next taker in this process (see park), by key. */
   private readonly parked = new Map<string, { claim: Claim; timer: NodeJS.Timeout }>();
 
-  /**
-   * `parkMs`: how long a parked claim waits for its next taker before it is released (0: claims are
-   * never parked, released at once).
-   */
+  /** How long a parked claim waits for its next taker before it is released (0: never parked). */
+  private readonly parkMs: number;
+
+  /** `park`: claims may be parked (the daemon's spool); otherwise park() releases at once. */
   constructor(
     private readonly dir: string,
     private readonly staleMs: number,
     readonly fsTime: FsTime = new FsTime(dir),
-    private readonly parkMs = 0,
-  ) {}
+    options: { park?: boolean } = {},
+  ) {
+    // released a little before a claim's first refresh is due, so that parking usually costs no I/O
+    this.parkMs = options.park ? Math.max(0, refreshEveryMs(staleMs) - PARK_MARGIN_MS) : 0;
+  }
 
   /** Tries to claim `key` at once; undefined when someone else holds it. A parked claim on it is handed over. */
   async tryClaim(key: string): Promise<Claim | undefined> {
@@ -116,8 +119,9 @@ export class ClaimRegistry {
    * Instead of releasing a claim, keeps it held for the next tryClaim of its key in this process: the
    * daemon's intake parks the claim of each job it makes, and the processor, which usually starts
    * that job within seconds, takes it over without a lock of its own (a claim is about ten system
-   * calls and two inodes made and removed). A claim not taken within parkMs is released; parkMs is
-   * shorter than a claim's refresh period, so a parked claim costs no I/O at all.
+   * calls and two inodes made and removed). A claim not taken within parkMs is released. parkMs ends
+   * before the first refresh of a claim parked as soon as it was made, so parking costs no I/O unless
+   * intake took long over that job (then one refresh, as for any claim held that long).
    */
   async park(claim: Claim): Promise<void> {
     if (this.parkMs <= 0 || claim.lost || this.parked.has(claim.key)) return claim.release();
@@ -159,6 +163,12 @@ export class ClaimRegistry {
     return { ino: info.ino, token: await tokenOf(path) };
   }
 }
+
+/** How often a held claim is refreshed: four times per stale period, so a busy event loop may delay one refresh, not two. */
+export const refreshEveryMs = (staleMs: number): number => Math.max(500, Math.floor(staleMs / 4));
+
+/** A parked claim is released this long before its first refresh would be due. */
+const PARK_MARGIN_MS = 250;
 
 /** A stale lock as judged: its inode and its holder's token (undefined: none, a lock of an older version). */
 export interface SeenLock {
@@ -240,8 +250,7 @@ class HeldClaim implements Claim {
     private readonly token: string,
     private readonly staleMs: number,
   ) {
-    // refreshed four times per stale period: a busy event loop may delay one refresh, not two
-    this.timer = setInterval(() => void this.refresh().catch(() => {}), Math.max(500, Math.floor(staleMs / 4)));
+    this.timer = setInterval(() => void this.refresh().catch(() => {}), refreshEveryMs(staleMs));
     this.timer.unref();
     held.add(this);
   }

@@ -30,9 +30,6 @@ export interface SpoolOptions {
   clock?: Clock;
 }
 
-/** A parked claim is released this long before its first refresh would be due. */
-const PARK_MARGIN_MS = 250;
-
 /** An entry found by a scan: a job or a batch in one state directory. */
 export interface SpoolEntry {
   state: State;
@@ -64,9 +61,7 @@ export class Spool {
     this.root = options.root;
     this.writer = new AtomicWriter(spoolTmpDir(options.root), options.fsync, options.writeThread);
     this.fsTime = new FsTime(spoolTmpDir(options.root), this.clock);
-    // parked for less than a claim's first refresh (a quarter of staleMs): parking costs no I/O
-    const parkMs = options.parkClaims ? Math.floor(options.staleMs / 4) - PARK_MARGIN_MS : 0;
-    this.claims = new ClaimRegistry(locksDir(options.root), options.staleMs, this.fsTime, Math.max(0, parkMs));
+    this.claims = new ClaimRegistry(locksDir(options.root), options.staleMs, this.fsTime, { park: options.parkClaims === true });
     this.expiry = new ExpiryIndex(options.root);
     this.arrivals = new ArrivalWriter(options.root, this.clock);
   }

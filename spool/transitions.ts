@@ -32,10 +32,11 @@ export async function announce(spool: Spool, job: Job): Promise<void> {
   await spool.arrivals.append(job.country, [arrivalOf(job)]);
 }
 
-/** incoming -> downloaded: the original first (whole, fsynced), then the job, which now says what the source sent. */
+/** incoming -> downloaded: the original first (whole, fsynced), then the job, which now says what the source sent. The caller gives `original` up. */
 export async function toDownloaded(spool: Spool, job: Job, original: Uint8Array, claim: Claim): Promise<void> {
   await verifyHeld(claim);
-  await spool.writer.write(spool.originalPath(job.country, job.hash), original);
+  // handed over: an original of tens of MB is not copied to the write thread (the caller is done with it)
+  await spool.writer.write(spool.originalPath(job.country, job.hash), original, { handOver: true });
   await verifyHeld(claim);
   await spool.transition('incoming', 'downloaded', job);
 }

@@ -1,4 +1,4 @@
-/** The messages between WriteThread (the engine's side) and its worker: one request, one reply. */
+/** The messages between WriteThread (the engine's side) and its worker: one request, one reply, and the error codec (pure). */
 
 /** What AtomicWriter does, by name: the worker runs the same method with these arguments. */
 export type WriteOp =
@@ -31,4 +31,27 @@ export interface WireError {
 export interface WriteReply {
   id: number;
   error?: WireError;
+}
+
+/** An error as it crosses: only what callers test survives a structured clone reliably, so it is picked out. */
+export function toWire(error: unknown): WireError {
+  const e = error as Partial<NodeJS.ErrnoException> | null;
+  const wire: WireError = { message: e?.message ?? String(error) };
+  if (e?.name) wire.name = e.name;
+  if (e?.code !== undefined) wire.code = e.code;
+  if (e?.errno !== undefined) wire.errno = e.errno;
+  if (e?.syscall !== undefined) wire.syscall = e.syscall;
+  if (e?.path !== undefined) wire.path = e.path;
+  return wire;
+}
+
+/** The error again, as calling code expects it from fs: message, and code, errno, syscall, path when it had them. */
+export function fromWire(wire: WireError): Error {
+  const error = new Error(wire.message) as NodeJS.ErrnoException;
+  if (wire.name) error.name = wire.name;
+  if (wire.code !== undefined) error.code = wire.code;
+  if (wire.errno !== undefined) error.errno = wire.errno;
+  if (wire.syscall !== undefined) error.syscall = wire.syscall;
+  if (wire.path !== undefined) error.path = wire.path;
+  return error;
 }

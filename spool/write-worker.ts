@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { AtomicWriter } from './atomic.js';
-import type { WireError, WriteReply, WriteRequest } from './write-protocol.js';
+import { toWire, type WriteReply, type WriteRequest } from './write-protocol.js';
 
 const writers = new Map<string, AtomicWriter>();
 
@@ -33,20 +33,13 @@ async function perform(request: WriteRequest): Promise<void> {
   }
 }
 
-function toWire(error: unknown): WireError {
-  const e = error as NodeJS.ErrnoException;
-  const wire: WireError = { message: e?.message ?? String(error) };
-  if (e?.name) wire.name = e.name;
-  if (e?.code !== undefined) wire.code = e.code;
-  if (e?.errno !== undefined) wire.errno = e.errno;
-  if (e?.syscall !== undefined) wire.syscall = e.syscall;
-  if (e?.path !== undefined) wire.path = e.path;
-  return wire;
-}
-
 parentPort?.on('message', (request: WriteRequest) => {
   perform(request).then(
     () => parentPort?.postMessage({ id: request.id } satisfies WriteReply),
     (error: unknown) => parentPort?.postMessage({ id: request.id, error: toWire(error) } satisfies WriteReply),
   );
+});
+// a request that cannot be read has no id to answer: end, so the engine's side fails what this thread had
+parentPort?.on('messageerror', (error) => {
+  throw error;
 });

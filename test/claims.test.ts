@@ -153,9 +153,10 @@ test('a parked claim is handed to the next taker in its process, held against ot
   const { dir, cleanup } = await tempDir();
   try {
     const locks = join(dir, '.locks');
-    const PARK_MS = 300;
-    const engine = new ClaimRegistry(locks, 10_000, undefined, PARK_MS);
-    const other = new ClaimRegistry(locks, 10_000);
+    // parked until shortly before the first refresh: 500 ms for this stale period, less a margin
+    const PARKED_AT_MOST_MS = 500;
+    const engine = new ClaimRegistry(locks, 1_600, undefined, { park: true });
+    const other = new ClaimRegistry(locks, 1_600);
     const lockOf = (key: string): string => join(locks, `${key}.lock`);
     const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
 
@@ -172,10 +173,10 @@ test('a parked claim is handed to the next taker in its process, held against ot
     await taken!.release();
     assert.ok(await other.tryClaim('uk.a'), 'released as usual by its taker');
 
-    // nobody takes it: released after PARK_MS, and then free for anyone
+    // nobody takes it: released after at most PARKED_AT_MOST_MS, and then free for anyone
     const waiting = await engine.tryClaim('uk.b');
     await engine.park(waiting!);
-    await sleep(PARK_MS + 200);
+    await sleep(PARKED_AT_MOST_MS + 200);
     assert.is(engine.parkedCount, 0);
     assert.not.ok(await exists(lockOf('uk.b')), 'its lock is gone');
     assert.ok(await other.tryClaim('uk.b'));

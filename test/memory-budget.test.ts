@@ -97,7 +97,7 @@ inUse.before(async (world) => {
   world.large = await Promise.all([7, 8, 9].map((seed) => makeSample({ width: 2000, height: 1600, seed, quality: 98 })));
   for (const photo of world.large) assert.ok(photo.length > MIB, `large sample of ${photo.length} bytes`);
   world.server = await startSourceServer();
-  world.pool = new ThumbnailPool({ threads: 1, tasksPerThread: 1, nice: 0 });
+  world.pool = new ThumbnailPool({ threads: 1, tasksPerThread: 1, threadNice: 0 });
 });
 
 inUse.after(async (world) => {

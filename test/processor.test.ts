@@ -51,7 +51,7 @@ const test = suite<World>('processor');
 
 test.before(async (world) => {
   world.server = await startSourceServer();
-  world.pool = new ThumbnailPool({ threads: 1, tasksPerThread: 1, nice: 0 });
+  world.pool = new ThumbnailPool({ threads: 1, tasksPerThread: 1, threadNice: 0 });
   world.server.routes.set('/photo.jpg', { kind: 'image', bytes: await makeSample({ width: 800, height: 600, seed: 3 }) });
   world.server.routes.set('/missing.jpg', { kind: 'status', status: 404 });
   world.server.routes.set('/slow.jpg', { kind: 'slow', delayMs: 600, bytes: await makeSample({ width: 800, height: 600, seed: 4 }) });

@@ -280,4 +280,36 @@ test('the expiry index keeps one marker per image, on the day of its last refres
   }
 });
 
+test("the daemon's spool parks the claim of each job intake makes, for its processor; a plain spool does not; close releases what is parked", async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const tree = treeToucher(join(dir, 'tree'));
+    const daemon = new Spool({ root: join(dir, 'spool'), fsync: false, staleMs: 10_000, parkClaims: true });
+    const url = 'http://example.com/parked.jpg';
+    const made = await enqueueUrl(daemon, tree, { url, country: 'uk' });
+    assert.is(made.outcome, 'queued');
+    assert.is(daemon.claims.parkedCount, 1, 'kept for the processor');
+    const byOthers = new Spool({ root: join(dir, 'spool'), fsync: false, staleMs: 10_000 });
+    assert.is(await byOthers.claimJob('uk', hashForUrl(url)), undefined, 'and held against everyone else');
+    const taken = await daemon.claimJob('uk', hashForUrl(url));
+    assert.ok(taken, 'the processor takes it over');
+    assert.is(daemon.claims.parkedCount, 0);
+    await taken.release();
+
+    const second = await enqueueUrl(daemon, tree, { url: 'http://example.com/left.jpg', country: 'uk' });
+    assert.is(second.outcome, 'queued');
+    await daemon.close();
+    assert.is(daemon.claims.parkedCount, 0);
+    assert.ok(await byOthers.claimJob('uk', hashForUrl('http://example.com/left.jpg')), 'released when the daemon closes its spool');
+
+    // `imagesys enqueue` does not work on its jobs: nothing parked
+    const plain = await enqueueUrl(byOthers, tree, { url: 'http://example.com/plain.jpg', country: 'uk' });
+    assert.is(plain.outcome, 'queued');
+    assert.is(byOthers.claims.parkedCount, 0);
+    assert.ok(await daemon.claimJob('uk', hashForUrl('http://example.com/plain.jpg')));
+  } finally {
+    await cleanup();
+  }
+});
+
 test.run();

@@ -1,5 +1,5 @@
 /** The piscina worker: bytes in, thumbnails out. It knows nothing of the spool or the tree. */
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { workerData } from 'node:worker_threads';
@@ -13,7 +13,7 @@ if (data?.loadersRestricted) loadersRestrictedByParent();
 const nice = data?.nice ?? 0;
 if (nice > 0) {
   try {
-    setPriority(0, nice);
+    if (getPriority(0) < nice) setPriority(0, nice); // lower only, never raise
   } catch {
     // not allowed here: run at normal priority
   }

@@ -14,7 +14,7 @@ export interface PipelineResult extends PhaseResult {
 export async function pipelinePhase({ corpus, config, processing, warmCount, rounds, progress }: PhaseContext, sampler: RssSampler): Promise<PipelineResult> {
   const threads = config.pool.threads;
   const inFlight = threads * (config.pool.tasksPerThread + 1);
-  const pool = new ThumbnailPool({ threads, tasksPerThread: config.pool.tasksPerThread, nice: 0 });
+  const pool = new ThumbnailPool({ threads, tasksPerThread: config.pool.tasksPerThread, threadNice: 0 });
   const task = (bytes: Uint8Array) => ({ input: bytes, sizes: processing.sizes, formats: processing.formats, process: processing.process, maxPixels: config.thumbnails.maxPixels });
   try {
     // warm-up: starts every worker, loads sharp in it, touches the code paths

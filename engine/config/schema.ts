@@ -63,7 +63,7 @@ export const SCHEMA = {
     threadNice: key(
       integer(0, 19),
       5,
-      "niceness the sharp threads (libvips' and the pool's) get on top of `pool.nice`, on Linux: the event loop that feeds them then never waits for a core behind them (0: the same as the engine; the sum stops at 19)",
+      "niceness the sharp threads (libvips' and the pool's) get on top of the engine's own (`pool.nice`, or what the process was started with), on Linux: the event loop that feeds them then never waits for a core behind them (0: the same as the engine; the sum stops at 19; never raises a thread's priority)",
     ),
   },
   download: {

@@ -12,7 +12,7 @@
  * at most once per SCAN_EVERY_MS. Elsewhere than Linux, nothing happens.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 /** How often, at most, the thread list is read again (a readdir of procfs: tens of microseconds). */
@@ -24,11 +24,14 @@ const TASKS = '/proc/self/task';
 export const isSharpThread = (comm: string): boolean => comm.startsWith('libvips');
 
 export class SharpThreadPriority {
+  /** Threads looked at (set, or refused): not looked at again while they live. */
   private readonly done = new Set<string>();
+  private set = 0;
+  private refused = 0;
   private lastScan = -Infinity;
   private failed = false;
 
-  /** `nice`: the value the sharp threads get (0: leave them alone). */
+  /** `nice`: the value the sharp threads get, at least (0: leave them alone). */
   constructor(readonly nice: number) {}
 
   /** Sets every sharp thread not yet set, unless that was looked at less than SCAN_EVERY_MS ago. */
@@ -40,9 +43,9 @@ export class SharpThreadPriority {
     this.scan();
   }
 
-  /** Threads set so far (for tests and the log). */
-  get lowered(): number {
-    return this.done.size;
+  /** libvips threads found at (or set to) the pool's nice value so far, and those whose change was refused. */
+  get counts(): { lowered: number; refused: number } {
+    return { lowered: this.set, refused: this.refused };
   }
 
   private scan(): void {
@@ -63,13 +66,15 @@ export class SharpThreadPriority {
       } catch {
         continue; // ended meanwhile
       }
-      if (!isSharpThread(comm)) continue;
+      if (!isSharpThread(comm)) continue; // (read each time: a thread is named only after it starts)
+      this.done.add(tid);
       try {
-        setPriority(Number(tid), this.nice);
-        this.done.add(tid);
+        // only ever lower a thread's priority: a nice value is absolute, and raising one (as root
+        // can) would put the sharp threads above an engine started with `nice`
+        if (getPriority(Number(tid)) < this.nice) setPriority(Number(tid), this.nice);
+        this.set++;
       } catch {
-        // not allowed (a nice value below the current one needs privileges): leave it
-        this.done.add(tid);
+        this.refused++; // not allowed here: that thread keeps its priority
       }
     }
   }

@@ -1,3 +1,4 @@
+import { getPriority } from 'node:os';
 import { Piscina } from 'piscina';
 import type { ThumbnailResult, ThumbnailTask } from '../../workers/thumbnail-task.js';
 import { restrictLoaders } from '../../workers/pipeline.js';
@@ -8,8 +9,11 @@ const WORKER = new URL('../../workers/thumbnail-worker.js', import.meta.url);
 export interface ThumbnailPoolOptions {
   threads: number;
   tasksPerThread: number;
-  /** The sharp threads' nice value (the workers' and libvips'); 0 leaves them as they are. */
-  nice: number;
+  /**
+   * How far below the priority of the thread that makes the pool (the engine's: pool.nice, set by
+   * `run`, or whatever the process was started with) the sharp threads run; 0 leaves them as they are.
+   */
+  threadNice: number;
 }
 
 /** What the engine needs from its thumbnail stage (the bench of the spool alone stands in for it). */
@@ -22,6 +26,10 @@ export interface PoolFigures {
 }
 
 export interface ThumbnailRunner {
+  /**
+   * The outputs' bytes are the caller's from then on: each in a buffer of its own, which the engine
+   * hands over (transfers) to its write thread; two outputs sharing one buffer could not both be sent.
+   */
   run(task: ThumbnailTask): Promise<ThumbnailResult>;
   close(): Promise<void>;
   /** For /metrics. */
@@ -38,16 +46,20 @@ export class ThumbnailPool implements ThumbnailRunner {
   constructor(options: ThumbnailPoolOptions) {
     // process-wide in libvips: done here, before any worker opens an image (workers/pipeline.ts)
     restrictLoaders();
+    const nice = options.threadNice > 0 ? Math.min(19, getPriority() + options.threadNice) : 0;
     this.piscina = new Piscina({
       filename: WORKER.href,
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: 60_000,
       concurrentTasksPerWorker: options.tasksPerThread,
-      workerData: { nice: options.nice, loadersRestricted: true },
+      workerData: { nice, loadersRestricted: true },
+      // originals and thumbnails are external memory, freed when their objects are collected: a small
+      // young generation collects them within a few images (measured: 10-20 MiB less peak RSS on camera photos)
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });
     this.capacity = options.threads * options.tasksPerThread;
-    this.priority = new SharpThreadPriority(options.nice);
+    this.priority = new SharpThreadPriority(nice);
   }
 
   /** No abort signal on purpose: piscina runs an abortable task alone on its thread. */
@@ -64,9 +76,9 @@ export class ThumbnailPool implements ThumbnailRunner {
     });
   }
 
-  /** libvips threads given the pool's nice value so far. */
-  get loweredThreads(): number {
-    return this.priority.lowered;
+  /** libvips threads at the pool's nice value so far, and those whose change was refused. */
+  get threadPriorities(): { lowered: number; refused: number } {
+    return this.priority.counts;
   }
 
   figures(): PoolFigures {
