@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * The processor in-process: a real spool in a temporary directory, a real HTTP source on 127.0.0.1,
  * the real sharp pool, and a clock the test sets. No child process.
@@ -37,6 +38,8 @@ interface World {
   dir: string;
   cleanup: () => Promise<void>;
   server: SourceServer;
+  /** What the source serves at /photo.jpg. */
+  photo: Buffer;
   pool: ThumbnailPool;
   config: Config;
   spool: Spool;
@@ -52,7 +55,8 @@ const test = suite<World>('processor');
 test.before(async (world) => {
   world.server = await startSourceServer();
   world.pool = new ThumbnailPool({ threads: 1, tasksPerThread: 1, threadNice: 0 });
-  world.server.routes.set('/photo.jpg', { kind: 'image', bytes: await makeSample({ width: 800, height: 600, seed: 3 }) });
+  world.photo = await makeSample({ width: 800, height: 600, seed: 3 });
+  world.server.routes.set('/photo.jpg', { kind: 'image', bytes: world.photo });
   world.server.routes.set('/missing.jpg', { kind: 'status', status: 404 });
   world.server.routes.set('/slow.jpg', { kind: 'slow', delayMs: 600, bytes: await makeSample({ width: 800, height: 600, seed: 4 }) });
 });
@@ -136,6 +140,8 @@ test('a good job goes incoming -> downloaded -> thumbed, with its manifest', asy
   assert.is(manifest.url, world.server.url('/photo.jpg'));
   assert.is(manifest.createdAt, new Date(START + 5_000).toISOString(), 'stamped by the injected clock');
   assert.equal(manifest.source.width, 800);
+  // the content digest is the served original's (hashed in the pool's thread, not here)
+  assert.is(manifest.digest, `sha256:${createHash('sha256').update(world.photo).digest('hex')}`);
   assert.equal(manifest.sizes.map((s) => s.name), world.config.thumbnails.sizes.map((s) => s.name));
   for (const size of manifest.sizes) {
     // from bytes: the pool has restricted this process's libvips to buffer loaders

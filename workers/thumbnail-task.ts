@@ -52,7 +52,13 @@ export interface SourceImage {
 
 /** Errors cross the thread boundary as data: a code (of the one table) and a message. */
 export type ThumbnailResult =
-  | { ok: true; source: SourceImage; outputs: ThumbnailOutput[] }
+  | {
+      ok: true;
+      source: SourceImage;
+      outputs: ThumbnailOutput[];
+      /** SHA-256 of the original's bytes, hex (the manifest's content digest): hashed here, off the event loop. */
+      sha256: string;
+    }
   | { ok: false; code: Extract<ErrorCode, 'pixel_limit' | 'unsupported_format' | 'decode_failed'>; message: string };
 
 export const EXTENSIONS: Record<OutputFormat, string> = { webp: 'webp', jpeg: 'jpg', avif: 'avif', png: 'png' };

@@ -6,6 +6,9 @@ import type { ThumbnailRunner } from '../../engine/thumbnails/thumbnail-pool.js'
  * (each output its own bytes, as they come from a worker thread: the engine hands them on to its
  * write thread).
  */
+/** What the stub's manifests give as the original's digest (a real one is made in the pool's threads). */
+const STUB_DIGEST = '0'.repeat(64);
+
 export function stubPool(): ThumbnailRunner {
   const template = new Uint8Array(600);
   return {
@@ -13,6 +16,7 @@ export function stubPool(): ThumbnailRunner {
       Promise.resolve({
         ok: true,
         source: { width: 640, height: 480, format: 'jpeg', orientation: 1 },
+        sha256: STUB_DIGEST, // the real pool hashes in its worker threads, not on the engine's
         outputs: task.sizes.flatMap((size) => task.formats.map((format) => ({ name: size.name, format, width: size.width, height: size.height, data: template.slice() }))),
       }),
     close: async () => {},

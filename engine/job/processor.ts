@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -302,11 +301,9 @@ export class Processor {
     const sourceBytes = bytes.length;
     // the bytes are handed to a thread (transferred): what an operator needs to know of them is kept
     const head = bytes.subarray(0, 12).toString('hex');
-    let digest: string;
     let result;
     const began = performance.now();
     try {
-      digest = createHash('sha256').update(bytes).digest('hex');
       result = await abortable(pool.run({ input: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sizes: processing.sizes, formats: processing.formats, process: processing.process, maxPixels: config.thumbnails.maxPixels }), signal);
     } catch (error) {
       this.observer.failed('thumbnail', signal?.aborted ? 'stuck' : asImageSysError(error).code, { seconds: (performance.now() - began) / 1000 });
@@ -330,7 +327,7 @@ export class Processor {
     await this.treeWriter.writeAllThen(
       outputs.map((output, i) => ({ path: join(config.tree, sizes[i]!.path), data: output.data })),
       () => {
-        manifest = buildManifest(job, sizes, result.source, { bytes: sourceBytes, sha256: digest }, processing.process, this.now());
+        manifest = buildManifest(job, sizes, result.source, { bytes: sourceBytes, sha256: result.sha256 }, processing.process, this.now());
         assertHeld(claim);
         return { path: manifestPath(config.tree, job.country, job.hash), data: `${JSON.stringify(manifest, null, 2)}\n` };
       },
