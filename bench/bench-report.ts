@@ -2,6 +2,7 @@
  * `npm run bench`'s report, from the phases' results: the table, the ratios against the targets and
  * the JSON line (its keys are what records of past runs hold: keep them). Pure.
  */
+import { SERVED_COPIES } from './lib/server-thread.js';
 import type { Phase } from './bench-args.js';
 import { fmt, table } from './lib/format.js';
 import { MIB, ratio, round } from './lib/stats.js';
@@ -69,9 +70,11 @@ export function benchReport(results: BenchResults, run: BenchRun): BenchReport {
   const peakBytes = pipeline || e2e ? Math.max(pipeline?.peakRssBytes ?? 0, e2e?.peakRssBytes ?? 0) : null;
   const peakRssMb = peakBytes === null ? null : peakBytes / MIB;
   const bytesPerImage = pipeline?.bytesPerImage ?? null;
-  // the bench holds the corpus in memory for its source server (every byte read, so resident): that is
-  // the source's memory, not the engine's, and is taken off (bench:run-once measures them apart)
-  const mixedPeakMb = run.mixed && e2e ? e2e.peakRssBytes / MIB - run.corpusMiB : null;
+  // the bench holds the corpus in memory twice for its source server (its own and the server thread's
+  // copy, every byte read, so resident): that is the source's memory, not the engine's, and is taken
+  // off (bench:run-once measures them apart). Taking off one copy only, as before the server moved to
+  // a thread, left the figure 139 MiB too high.
+  const mixedPeakMb = run.mixed && e2e ? e2e.peakRssBytes / MIB - SERVED_COPIES * run.corpusMiB : null;
   const pipelineVsRaw = ratio(pipelineRate, rawRate);
   const e2eVsPipeline = ratio(e2eRate, pipelineRate);
   const pipelineVsMagick = ratio(pipelineRate, magickRate);
@@ -125,7 +128,7 @@ export function benchReport(results: BenchResults, run: BenchRun): BenchReport {
     const mib = (bytes: number | undefined): string => fmt(bytes === undefined ? null : bytes / MIB, 0);
     lines.push(
       `mixed e2e peak RSS MiB ${fmt(mixedPeakMb, 0).padStart(6)}   target <= 300   ${mark(targets.mixed_peak_rss_le_300mb)}`,
-      `  the process's peak, ${fmt(e2e ? e2e.peakRssBytes / MIB : null, 0)} MiB, less the corpus the bench's own source server holds in memory, ${run.corpusMiB.toFixed(0)} MiB (npm run bench:run-once measures imagesys run --once in a process of its own)`,
+      `  the process's peak, ${fmt(e2e ? e2e.peakRssBytes / MIB : null, 0)} MiB, less the corpus its own source server holds in memory (${SERVED_COPIES} copies of ${run.corpusMiB.toFixed(0)} MiB: the bench's and the server thread's) (npm run bench:run-once measures imagesys run --once in a process of its own)`,
       `  main thread peaks: heap ${mib(m?.peakHeapBytes)} MiB, external ${mib(m?.peakExternalBytes)} MiB, ArrayBuffers ${mib(m?.peakArrayBuffersBytes)} MiB; originals in memory at most ${mib(m?.peakOriginalsBytes)} MiB (budget ${mib(m?.budgetBytes)} MiB); ${m?.spilled ?? '-'} originals spilled to downloaded/`,
     );
   }

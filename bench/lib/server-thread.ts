@@ -6,6 +6,13 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { startSourceServer, type Route } from '../../scripts/source-server.js';
 
+/**
+ * Copies of the served images the bench process holds while a thread server runs: the bench's own
+ * (its corpus) and the server thread's (workerData is cloned, not shared). What the bench's memory
+ * figures take off, to leave the engine's.
+ */
+export const SERVED_COPIES = 2;
+
 interface ServerData {
   images: Uint8Array[];
   /** [path, index into images] */
