@@ -3,6 +3,7 @@
  * It reads only the tree's manifests, so a frontend in another language can do the same.
  */
 import { readManifest, type Manifest } from './tree/tree.js';
+import { thumbHashToDataURL } from 'thumbhash';
 import { hashForUrl, pathForHash } from './core/hash.js';
 
 export { hashForUrl, pathForHash };
@@ -26,6 +27,16 @@ export interface Thumbnail {
   url: string;
 }
 
+/** What a page shows while the thumbnail loads. */
+export interface PagePlaceholder {
+  /** ThumbHash, base64 (decode it in the browser with the `thumbhash` package, or use `dataUrl`). */
+  thumbhash: string;
+  /** The dominant colour, `#rrggbb`: a background for the image's box. */
+  dominant: string;
+  /** The ThumbHash decoded to a small PNG, ready for `src` or a CSS `background-image`. */
+  dataUrl: string;
+}
+
 export interface Thumbnails {
   hash: string;
   url: string;
@@ -34,7 +45,24 @@ export interface Thumbnails {
   /** The same list keyed by size name, then format, for templates: `bySize.thumb.webp.url`. */
   bySize: Record<string, Record<string, Thumbnail>>;
   source: Manifest['source'];
+  /** Absent for images made before placeholders were. */
+  placeholder?: PagePlaceholder;
   createdAt: string;
+}
+
+/** A ThumbHash is at least its header: five bytes. */
+const THUMBHASH_MIN_BYTES = 5;
+
+/** The manifest's placeholder with its data URL made (undefined when it has none, or it is not readable). Pure. */
+export function pagePlaceholder(placeholder: Manifest['placeholder']): PagePlaceholder | undefined {
+  if (!placeholder) return undefined;
+  const hash = Buffer.from(placeholder.thumbhash, 'base64');
+  if (hash.length < THUMBHASH_MIN_BYTES || !/^#[0-9a-f]{6}$/i.test(placeholder.dominant)) return undefined;
+  try {
+    return { ...placeholder, dataUrl: thumbHashToDataURL(hash) };
+  } catch {
+    return undefined; // a hand-edited or damaged manifest: the page shows no placeholder, not an error
+  }
 }
 
 export function toThumbnails(manifest: Manifest, baseUrl: string): Thumbnails {
@@ -42,7 +70,8 @@ export function toThumbnails(manifest: Manifest, baseUrl: string): Thumbnails {
   const sizes = manifest.sizes.map((size) => ({ ...size, url: `${base}/${size.path}` }));
   const bySize: Thumbnails['bySize'] = {};
   for (const size of sizes) (bySize[size.name] ??= {})[size.format] = size;
-  return { hash: manifest.hash, url: manifest.url, country: manifest.country, sizes, bySize, source: manifest.source, createdAt: manifest.createdAt };
+  const placeholder = pagePlaceholder(manifest.placeholder);
+  return { hash: manifest.hash, url: manifest.url, country: manifest.country, sizes, bySize, source: manifest.source, ...(placeholder ? { placeholder } : {}), createdAt: manifest.createdAt };
 }
 
 /** The thumbnails of one image, or undefined when it is not (yet) in the tree. */

@@ -1,8 +1,9 @@
+import { thumbHashToApproximateAspectRatio, thumbHashToRGBA } from 'thumbhash';
 import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseConfig } from '../engine/config/config.js';
-import { decodeBox, makeThumbnails } from '../workers/pipeline.js';
+import { decodeBox, makeThumbnails, dominantColour, shrinkToRgba } from '../workers/pipeline.js';
 import type { ThumbnailResult, ThumbnailTask } from '../workers/thumbnail-task.js';
 import { makeSample } from '../scripts/sample-images.js';
 import { isRed, MARKER, MARKER_MIRRORED, regionMean } from './support/images.js';
@@ -151,6 +152,49 @@ test('truncated, non-image and blocked inputs fail with their code', async () =>
     const result = await makeThumbnails(task(input));
     assert.is(result.ok ? 'ok' : result.code, code, label);
   }
+});
+
+test('the placeholder: a ThumbHash that decodes to the picture, its aspect and colours, and its dominant colour', async () => {
+  // mostly red, with a blue band on the right: the hash keeps the layout, the dominant colour is red
+  const width = 600;
+  const height = 300;
+  const red = await sharp({ create: { width, height, channels: 3, background: '#d01010' } })
+    .composite([{ input: { create: { width: 150, height, channels: 3, background: '#1030d0' } }, left: width - 150, top: 0 }])
+    .jpeg({ quality: 90 })
+    .toBuffer();
+  const { placeholder } = ok(await makeThumbnails(task(red)));
+  assert.match(placeholder.dominant, /^#[0-9a-f]{6}$/);
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(placeholder.dominant.slice(i, i + 2), 16));
+  assert.ok(r! > 150 && g! < 80 && b! < 80, `dominant ${placeholder.dominant} is the red`);
+  const hash = Buffer.from(placeholder.thumbhash, 'base64');
+  assert.ok(hash.length > 5 && hash.length <= 40, `a few bytes: ${hash.length}`);
+  // ThumbHash keeps the aspect roughly (it is a few bytes): within 15%
+  assert.ok(Math.abs(thumbHashToApproximateAspectRatio(hash) / (width / height) - 1) < 0.15, `aspect ${thumbHashToApproximateAspectRatio(hash)}`);
+  const decoded = thumbHashToRGBA(hash);
+  assert.ok(Math.abs(decoded.w / decoded.h / (width / height) - 1) < 0.15, `decoded ${decoded.w}x${decoded.h}`);
+  const pixel = (x: number): number[] => {
+    const at = (Math.floor(decoded.h / 2) * decoded.w + x) * 4;
+    return [decoded.rgba[at]!, decoded.rgba[at + 1]!, decoded.rgba[at + 2]!];
+  };
+  const [lr, , lb] = pixel(Math.floor(decoded.w * 0.2));
+  const [rr, , rb] = pixel(decoded.w - 2);
+  assert.ok(lr! > lb!, `red on the left: ${pixel(Math.floor(decoded.w * 0.2)).join(',')}`);
+  assert.ok(rb! > rr!, `blue on the right: ${pixel(decoded.w - 2).join(',')}`);
+});
+
+test('shrinkToRgba averages the pixels under each target pixel; dominantColour picks the fullest bin, not the mean', () => {
+  // 4 x 2 RGB: left half black, right half white -> 2 x 1 at box 2
+  const rgb = new Uint8Array([0, 0, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255]);
+  const small = shrinkToRgba(rgb, { width: 4, height: 2, channels: 3 }, 2);
+  assert.equal([small.width, small.height], [2, 1]);
+  assert.equal([...small.rgba], [0, 0, 0, 255, 255, 255, 255, 255]);
+  // grey (one channel) becomes grey RGB; never upscaled
+  const grey = shrinkToRgba(new Uint8Array([10, 20, 30, 40]), { width: 2, height: 2, channels: 1 }, 100);
+  assert.equal([grey.width, grey.height], [2, 2]);
+  assert.equal([...grey.rgba.subarray(0, 8)], [10, 10, 10, 255, 20, 20, 20, 255]);
+  // three grey-ish pixels and two red: grey wins, and it is their mean within the bin
+  const pixels = new Uint8Array([128, 128, 128, 255, 130, 130, 130, 255, 132, 132, 132, 255, 250, 0, 0, 255, 250, 0, 0, 255]);
+  assert.is(dominantColour(pixels), '#828282');
 });
 
 test.run();

@@ -142,6 +142,8 @@ test('a good job goes incoming -> downloaded -> thumbed, with its manifest', asy
   assert.equal(manifest.source.width, 800);
   // the content digest is the served original's (hashed in the pool's thread, not here)
   assert.is(manifest.digest, `sha256:${createHash('sha256').update(world.photo).digest('hex')}`);
+  assert.match(manifest.placeholder?.dominant ?? '', /^#[0-9a-f]{6}$/, 'and its placeholder');
+  assert.ok((manifest.placeholder?.thumbhash.length ?? 0) > 8);
   assert.equal(manifest.sizes.map((s) => s.name), world.config.thumbnails.sizes.map((s) => s.name));
   for (const size of manifest.sizes) {
     // from bytes: the pool has restricted this process's libvips to buffer loaders

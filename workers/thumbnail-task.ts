@@ -50,6 +50,14 @@ export interface SourceImage {
   orientation: number;
 }
 
+/** What a page shows before a thumbnail arrives. */
+export interface Placeholder {
+  /** ThumbHash (https://evanw.github.io/thumbhash/) of the image, base64: about 25 bytes, decoded by the page. */
+  thumbhash: string;
+  /** The image's dominant colour, `#rrggbb` (sharp's stats: the most common colour, not the average). */
+  dominant: string;
+}
+
 /** Errors cross the thread boundary as data: a code (of the one table) and a message. */
 export type ThumbnailResult =
   | {
@@ -58,6 +66,7 @@ export type ThumbnailResult =
       outputs: ThumbnailOutput[];
       /** SHA-256 of the original's bytes, hex (the manifest's content digest): hashed here, off the event loop. */
       sha256: string;
+      placeholder: Placeholder;
     }
   | { ok: false; code: Extract<ErrorCode, 'pixel_limit' | 'unsupported_format' | 'decode_failed'>; message: string };
 

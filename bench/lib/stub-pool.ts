@@ -8,6 +8,8 @@ import type { ThumbnailRunner } from '../../engine/thumbnails/thumbnail-pool.js'
  */
 /** What the stub's manifests give as the original's digest (a real one is made in the pool's threads). */
 const STUB_DIGEST = '0'.repeat(64);
+/** And its placeholder (a real one is made there too): a grey 4:3 ThumbHash. */
+const STUB_PLACEHOLDER = { thumbhash: 'IAgCBYBoZVuJh4iEiJiIcAAAAAAA', dominant: '#808080' };
 
 export function stubPool(): ThumbnailRunner {
   const template = new Uint8Array(600);
@@ -17,6 +19,7 @@ export function stubPool(): ThumbnailRunner {
         ok: true,
         source: { width: 640, height: 480, format: 'jpeg', orientation: 1 },
         sha256: STUB_DIGEST, // the real pool hashes in its worker threads, not on the engine's
+        placeholder: STUB_PLACEHOLDER,
         outputs: task.sizes.flatMap((size) => task.formats.map((format) => ({ name: size.name, format, width: size.width, height: size.height, data: template.slice() }))),
       }),
     close: async () => {},

@@ -6,13 +6,15 @@ import type { Job } from '../../spool/job.js';
 import { withoutCredentials } from '../core/hash.js';
 import { sizeRelPath, type Manifest } from '../tree/tree.js';
 import type { LatestThumbnail } from '../observe/status.js';
-import type { ProcessDetails, SourceImage, ThumbnailOutput } from '../../workers/thumbnail-task.js';
+import type { Placeholder, ProcessDetails, SourceImage, ThumbnailOutput } from '../../workers/thumbnail-task.js';
 
 /** What the manifest says of the original besides its look: how big it was, how it hashed. */
 export interface OriginalFacts {
   bytes: number;
   /** SHA-256 of its bytes, hex. */
   sha256: string;
+  /** Its placeholder (ThumbHash and dominant colour), made with the thumbnails. */
+  placeholder?: Placeholder;
 }
 
 /** Each output as the manifest lists it, its path relative to the tree root. Pure. */
@@ -48,6 +50,7 @@ export function buildManifest(job: Job, sizes: Manifest['sizes'], source: Pick<S
       ...(job.source?.lastModified ? { lastModified: job.source.lastModified } : {}),
     },
     digest: `sha256:${original.sha256}`,
+    ...(original.placeholder ? { placeholder: original.placeholder } : {}),
     processing,
     createdAt: createdAt.toISOString(),
   };

@@ -327,7 +327,7 @@ export class Processor {
     await this.treeWriter.writeAllThen(
       outputs.map((output, i) => ({ path: join(config.tree, sizes[i]!.path), data: output.data })),
       () => {
-        manifest = buildManifest(job, sizes, result.source, { bytes: sourceBytes, sha256: result.sha256 }, processing.process, this.now());
+        manifest = buildManifest(job, sizes, result.source, { bytes: sourceBytes, sha256: result.sha256, placeholder: result.placeholder }, processing.process, this.now());
         assertHeld(claim);
         return { path: manifestPath(config.tree, job.country, job.hash), data: `${JSON.stringify(manifest, null, 2)}\n` };
       },

@@ -4,7 +4,7 @@ import { removeStrayTemporaries } from '../../spool/recovery.js';
 import { stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathForHash } from '../core/hash.js';
-import { EXTENSIONS, type OutputFormat, type ProcessDetails } from '../../workers/thumbnail-task.js';
+import { EXTENSIONS, type OutputFormat, type Placeholder, type ProcessDetails } from '../../workers/thumbnail-task.js';
 
 /** One file of an image, as the manifest lists it. `path` is relative to the tree root. */
 export interface ManifestSize {
@@ -27,6 +27,8 @@ export interface Manifest {
   source: { width: number; height: number; format: string; bytes: number; etag?: string; lastModified?: string };
   /** SHA-256 of the original's bytes. */
   digest: string;
+  /** What a page shows before the thumbnail arrives (manifests written before it was made have none). */
+  placeholder?: Placeholder;
   processing: ProcessDetails;
   createdAt: string;
 }
