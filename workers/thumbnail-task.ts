@@ -52,7 +52,7 @@ export interface SourceImage {
 
 /** What a page shows before a thumbnail arrives. */
 export interface Placeholder {
-  /** ThumbHash (https://evanw.github.io/thumbhash/) of the image, base64: about 25 bytes, decoded by the page. */
+  /** ThumbHash (https://evanw.github.io/thumbhash/) of the image, base64 (21 bytes for an opaque photo), decoded by the page. */
   thumbhash: string;
   /** The image's dominant colour, `#rrggbb` (sharp's stats: the most common colour, not the average). */
   dominant: string;
