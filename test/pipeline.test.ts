@@ -163,6 +163,7 @@ test('the placeholder: a ThumbHash that decodes to the picture, its aspect and c
     .jpeg({ quality: 90 })
     .toBuffer();
   const { placeholder } = ok(await makeThumbnails(task(red)));
+  if (!placeholder) throw new Error('no placeholder made');
   assert.match(placeholder.dominant, /^#[0-9a-f]{6}$/);
   const [r, g, b] = [1, 3, 5].map((i) => parseInt(placeholder.dominant.slice(i, i + 2), 16));
   assert.ok(r! > 150 && g! < 80 && b! < 80, `dominant ${placeholder.dominant} is the red`);

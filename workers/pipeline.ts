@@ -118,7 +118,7 @@ export async function makeThumbnails(task: ThumbnailTask): Promise<ThumbnailResu
       },
       outputs,
       sha256,
-      placeholder,
+      ...(placeholder ? { placeholder } : {}),
     };
   } catch (error) {
     return classify(error);
@@ -134,10 +134,14 @@ const PLACEHOLDER_BOX = 100;
  * in a loop, not by another sharp pipeline: that one cost 15% of the pool's throughput (its set-up,
  * for a picture of a few thousand pixels); this is a pass over the decoded bytes.
  */
-function placeholderOf(pixels: Buffer, raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 }): Placeholder {
-  const small = shrinkToRgba(pixels, raw, PLACEHOLDER_BOX);
-  const hash = rgbaToThumbHash(small.width, small.height, small.rgba);
-  return { thumbhash: Buffer.from(hash).toString('base64'), dominant: dominantColour(small.rgba) };
+function placeholderOf(pixels: Buffer, raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 }): Placeholder | undefined {
+  try {
+    const small = shrinkToRgba(pixels, raw, PLACEHOLDER_BOX);
+    const hash = rgbaToThumbHash(small.width, small.height, small.rgba);
+    return { thumbhash: Buffer.from(hash).toString('base64'), dominant: dominantColour(small.rgba) };
+  } catch {
+    return undefined; // a placeholder is a nicety: an image it cannot be made for is still thumbnailed
+  }
 }
 
 /**

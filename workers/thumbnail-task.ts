@@ -66,7 +66,8 @@ export type ThumbnailResult =
       outputs: ThumbnailOutput[];
       /** SHA-256 of the original's bytes, hex (the manifest's content digest): hashed here, off the event loop. */
       sha256: string;
-      placeholder: Placeholder;
+      /** Absent only if it could not be made (the thumbnails were). */
+      placeholder?: Placeholder;
     }
   | { ok: false; code: Extract<ErrorCode, 'pixel_limit' | 'unsupported_format' | 'decode_failed'>; message: string };
 
