@@ -64,4 +64,12 @@ test('latest: what the status page shows of an image', () => {
   });
 });
 
+test('the manifest carries the placeholder when the pool made one, and none otherwise', () => {
+  const placeholder = { thumbhash: 'aCkCDYI+yiqbi4hfV3J1dZxAvAem', dominant: '#c8b898' };
+  const withOne = buildManifest(job, [], { width: 1, height: 1, format: 'png' }, { bytes: 9, sha256: '00', placeholder }, processing, at);
+  assert.equal(withOne.placeholder, placeholder);
+  const without = buildManifest(job, [], { width: 1, height: 1, format: 'png' }, { bytes: 9, sha256: '00' }, processing, at);
+  assert.not.ok('placeholder' in without, 'no empty field');
+});
+
 test.run();
