@@ -54,25 +54,22 @@ test('an idle write thread keeps no process alive', async () => {
   }
 });
 
-test('a write stuck in the file system fails once close gives up on it; the next write starts another thread', async () => {
+/**
+ * Runs `body` with a write thread whose one write under way is stuck: a directory sync opens its path
+ * for reading, and on a FIFO without a writer that open blocks, as a call on a dead NFS mount would.
+ * Afterwards the open is let go (a writer arrives), so that no pool thread stays stuck.
+ */
+async function withStuckWrite(body: (thread: WriteThread, writer: AtomicWriter, stuck: Promise<string>, dir: string) => Promise<void>): Promise<void> {
   const { dir, cleanup } = await tempDir();
   const thread = new WriteThread();
   const fifo = join(dir, 'stuck');
   try {
-    // a directory sync opens its path for reading: on a FIFO without a writer that open blocks, as a
-    // call on a dead NFS mount would
     assert.is(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
     const writer = new AtomicWriter(join(dir, '.tmp'), true, thread);
     await writer.write(join(dir, 'first'), '1');
     const stuck = writer.syncDir(fifo).then(() => 'synced', (error: unknown) => (error as Error).message);
-    const began = Date.now();
-    await thread.close(300);
-    assert.ok(Date.now() - began < 5_000, 'close did not wait for the stuck call');
-    assert.match(await stuck, /closed before this write was done/);
-    await writer.write(join(dir, 'after'), '2');
-    assert.is(await readFile(join(dir, 'after'), 'utf8'), '2');
+    await body(thread, writer, stuck, dir);
   } finally {
-    // let the blocked open return (a writer arrives), so that no pool thread stays stuck
     try {
       closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
     } catch {
@@ -81,31 +78,25 @@ test('a write stuck in the file system fails once close gives up on it; the next
     await thread.close();
     await cleanup();
   }
-});
+}
 
-test('a write thread that dies fails the writes it had, and the next write starts another', async () => {
-  const { dir, cleanup } = await tempDir();
-  const thread = new WriteThread();
-  const fifo = join(dir, 'stuck');
-  try {
-    assert.is(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
-    const writer = new AtomicWriter(join(dir, '.tmp'), true, thread);
-    await writer.write(join(dir, 'first'), '1');
-    const stuck = writer.syncDir(fifo).then(() => 'synced', (error: unknown) => (error as Error).message);
+test('a write stuck in the file system fails once close gives up on it; the next write starts another thread', () =>
+  withStuckWrite(async (thread, writer, stuck, dir) => {
+    const began = Date.now();
+    await thread.close(300);
+    assert.ok(Date.now() - began < 5_000, 'close did not wait for the stuck call');
+    assert.match(await stuck, /closed before this write was done/);
+    await writer.write(join(dir, 'after'), '2');
+    assert.is(await readFile(join(dir, 'after'), 'utf8'), '2');
+  }));
+
+test('a write thread that dies fails the writes it had, and the next write starts another', () =>
+  withStuckWrite(async (thread, writer, stuck, dir) => {
     // as a crash of that thread would (the field is private: nothing else may end it)
     await (thread as unknown as { lane: { worker: Worker } }).lane.worker.terminate();
     assert.match(await stuck, /write thread ended/);
     await writer.write(join(dir, 'third'), '3');
     assert.is(await readFile(join(dir, 'third'), 'utf8'), '3');
-  } finally {
-    try {
-      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
-    } catch {
-      // no reader left
-    }
-    await thread.close();
-    await cleanup();
-  }
-});
+  }));
 
 test.run();
