@@ -211,9 +211,10 @@ export async function removeSegment(spool: string, country: string, segment: str
 
 /**
  * Open segments of writers that died are closed (at once on this host, after an hour without a write
- * elsewhere), in the country's log and its overflow logs. `now`: the file system's time (Spool.fsTime).
+ * elsewhere), in the country's log and its overflow logs. `now`: the file system's time (Spool.fsTime),
+ * always given: a default of this host's clock would undo the skew-proofing for a caller who forgot it.
  */
-export async function closeAbandonedSegments(spool: string, country: string, now: number = systemClock()): Promise<number> {
+export async function closeAbandonedSegments(spool: string, country: string, now: number): Promise<number> {
   let closed = 0;
   for (const dir of [arrivalLogDir(spool, country), ...(await overflowLogs(spool, country)).map((o) => arrivalLogDir(spool, country, o))]) closed += await closeAbandonedIn(dir, now);
   return closed;

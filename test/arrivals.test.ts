@@ -64,7 +64,7 @@ test('a dead writer’s open segment is closed by recovery; a half-written last 
     await appendFile(join(folder, `.${name}.open`), '0123abc'); // killed in the middle of a line
     const live = `${String(Date.now()).padStart(15, '0')}~${SELF.host}~${process.pid}~9.log`;
     await writeFile(join(folder, `.${live}.open`), 'z.job\n');
-    assert.is(await closeAbandonedSegments(dir, 'uk'), 1, 'only the dead writer’s segment');
+    assert.is(await closeAbandonedSegments(dir, 'uk', Date.now()), 1, 'only the dead writer’s segment');
     assert.equal(await closedSegments(dir, 'uk'), [name]);
     assert.equal(await linesOf(dir, name), ['x.job', 'y.job']);
     assert.ok((await readdir(folder)).includes(`.${live}.open`), 'a live writer’s segment stays open');
@@ -74,7 +74,7 @@ test('a dead writer’s open segment is closed by recovery; a half-written last 
     await writeFile(join(overflow, name), 'a.job\timg.example.com:80\n');
     await writeFile(join(overflow, `.${name}.${SELF.host}~${dead}.rewrite`), 'half');
     await writeFile(join(overflow, `.${name}.${SELF.host}~${process.pid}.rewrite`), 'mine');
-    await closeAbandonedSegments(dir, 'uk');
+    await closeAbandonedSegments(dir, 'uk', Date.now());
     assert.equal((await readdir(overflow)).sort(), [`.${name}.${SELF.host}~${process.pid}.rewrite`, name].sort());
   } finally {
     await cleanup();

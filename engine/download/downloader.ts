@@ -41,11 +41,6 @@ const NETWORK_CODES: Record<string, ErrorCode> = {
   ETIMEDOUT: 'connect_timeout',
 };
 
-/**
- * Downloads source images with bounded total and per-host concurrency, timeouts at every phase,
- * a body limit enforced while streaming, redirects followed by hand (each hop counted) and the
- * content sniffed by its magic bytes.
- */
 /** What a caller of `download` may hear of and hold it back at. */
 export interface DownloadHooks {
   signal?: AbortSignal;
@@ -53,6 +48,11 @@ export interface DownloadHooks {
   onBody?: (declaredBytes: number | undefined, signal: AbortSignal) => Promise<void>;
 }
 
+/**
+ * Downloads source images with bounded total and per-host concurrency, timeouts at every phase,
+ * a body limit enforced while streaming, redirects followed by hand (each hop counted) and the
+ * content sniffed by its magic bytes.
+ */
 export class Downloader {
   private readonly dispatcher: Dispatcher;
   private readonly global: Semaphore;
