@@ -59,22 +59,25 @@ test('an idle write thread keeps no process alive', async () => {
  * for reading, and on a FIFO without a writer that open blocks, as a call on a dead NFS mount would.
  * Afterwards the open is let go (a writer arrives), so that no pool thread stays stuck.
  */
-async function withStuckWrite(body: (thread: WriteThread, writer: AtomicWriter, stuck: Promise<string>, dir: string) => Promise<void>): Promise<void> {
+async function withStuckWrite(body: (thread: WriteThread, writer: AtomicWriter, stuck: Promise<string>, dir: string, unblock: () => void) => Promise<void>): Promise<void> {
   const { dir, cleanup } = await tempDir();
   const thread = new WriteThread();
   const fifo = join(dir, 'stuck');
-  try {
-    assert.is(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
-    const writer = new AtomicWriter(join(dir, '.tmp'), true, thread);
-    await writer.write(join(dir, 'first'), '1');
-    const stuck = writer.syncDir(fifo).then(() => 'synced', (error: unknown) => (error as Error).message);
-    await body(thread, writer, stuck, dir);
-  } finally {
+  const unblock = (): void => {
     try {
       closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
     } catch {
       // no reader left: nothing is stuck
     }
+  };
+  try {
+    assert.is(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    const writer = new AtomicWriter(join(dir, '.tmp'), true, thread);
+    await writer.write(join(dir, 'first'), '1');
+    const stuck = writer.syncDir(fifo).then(() => 'synced', (error: unknown) => (error as Error).message);
+    await body(thread, writer, stuck, dir, unblock);
+  } finally {
+    unblock();
     await thread.close();
     await cleanup();
   }
@@ -91,9 +94,12 @@ test('a write stuck in the file system fails once close gives up on it; the next
   }));
 
 test('a write thread that dies fails the writes it had, and the next write starts another', () =>
-  withStuckWrite(async (thread, writer, stuck, dir) => {
-    // as a crash of that thread would (the field is private: nothing else may end it)
-    await (thread as unknown as { lane: { worker: Worker } }).lane.worker.terminate();
+  withStuckWrite(async (thread, writer, stuck, dir, unblock) => {
+    // as a crash of that thread would (the field is private: nothing else may end it). Once asked to
+    // end, it runs no more code, so it never answers; but it ends only once its blocked call returns
+    const ended = (thread as unknown as { lane: { worker: Worker } }).lane.worker.terminate();
+    unblock();
+    await ended;
     assert.match(await stuck, /write thread ended/);
     await writer.write(join(dir, 'third'), '3');
     assert.is(await readFile(join(dir, 'third'), 'utf8'), '3');
