@@ -25,6 +25,7 @@ import { exitCodeOf, programCodeOf } from '../engine/core/program-errors.js';
 import { UsageError } from '../scripts/cli-config.js';
 import { benchReport, type BenchResults } from './bench-report.js';
 import { loadCorpus, makeCorpus, makeMixedCorpus, MIXED_SMALL, type CorpusImage } from './lib/corpus.js';
+import { fixedQuality } from './lib/fixed-quality.js';
 import { fmt } from './lib/format.js';
 import { printJsonLine, printLines, progressLines } from './lib/output.js';
 import { RssSampler } from './lib/rss.js';
@@ -111,7 +112,7 @@ async function main(): Promise<number> {
   try {
     const { corpus, label } = await corpusOf(args, workDir);
     const corpusMiB = corpus.reduce((n, c) => n + c.bytes.length, 0) / MIB;
-    const outputs = `${processing.sizes.map((s) => `${s.width}x${s.height}`).join(', ')} ${processing.formats.join('+')} q${processing.process.quality}`;
+    const outputs = `${processing.sizes.map((s) => `${s.width}x${s.height}`).join(', ')} ${processing.formats.join('+')} q${fixedQuality(processing.process).quality}`;
     progress(`${corpus.length} images (${corpusMiB.toFixed(1)} MiB) from ${label}; ${threads} threads; outputs ${outputs}`);
     const warmCount = Math.min(Math.max(2, threads * 2), corpus.length);
     const results = await runPhases(args, { corpus, config, processing, threads, warmCount, rounds: args.rounds, workDir, progress, ...(args.cpuProf ? { cpuProf: args.cpuProf } : {}) }, sampler);

@@ -2,11 +2,31 @@
  * The Interface for the website: where an image's thumbnails are and their public URLs.
  * It reads only the tree's manifests, so a frontend in another language can do the same.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { readManifest, type Manifest } from './tree/tree.js';
 import { thumbHashToDataURL } from 'thumbhash';
 import { hashForUrl, pathForHash } from './core/hash.js';
 
 export { hashForUrl, pathForHash };
+export { FORMAT_PREFERENCE, pictureData, pictureHtml, type PictureData, type PictureOptions, type PictureSource } from './picture.js';
+export type { Manifest, ManifestSize } from './tree/tree.js';
+
+/** The manifest's version this Interface reads and writes; its JSON Schema is `manifestSchemaPath()`. */
+export const MANIFEST_VERSION = 1;
+
+/**
+ * Where the JSON Schema of the manifest is (JSON Schema 2020-12, `$id` urn:imagesys:manifest:v1): in
+ * the package, beside this module, for a website in another language to read or validate against.
+ */
+export function manifestSchemaPath(): string {
+  return fileURLToPath(new URL('./tree/manifest.v1.schema.json', import.meta.url));
+}
+
+/** The JSON Schema of the manifest, parsed. */
+export function manifestSchema(): Record<string, unknown> {
+  return JSON.parse(readFileSync(manifestSchemaPath(), 'utf8')) as Record<string, unknown>;
+}
 
 export interface TreeLocation {
   /** The tree root on this machine. */
@@ -25,6 +45,10 @@ export interface Thumbnail {
   path: string;
   /** Public URL: baseUrl + '/' + path. */
   url: string;
+  /** The encoder quality it was written at (absent in manifests made before it was recorded). */
+  quality?: number;
+  /** Its SSIM against the resized source, where quality was chosen per image. */
+  score?: number;
 }
 
 /** What a page shows while the thumbnail loads. */

@@ -1,14 +1,14 @@
 /**
- * The build's last step (`npm run build`): copies the files that tsc does not emit, the status page's
- * markup and style sheet, from the source tree into dist/ beside the compiled module that reads them
- * (engine/observe/page/status-page.ts).
+ * The build's last step (`npm run build`): copies the files that tsc does not emit from the source tree
+ * into dist/, beside the compiled module that reads them: the status page's markup and style sheet
+ * (engine/observe/page/status-page.ts) and the manifest's JSON Schema (engine/interface.ts).
  */
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Paths relative to the repository root, the same under dist/. */
-const ASSETS = ['engine/observe/page/page.html', 'engine/observe/page/page.css'];
+const ASSETS = ['engine/observe/page/page.html', 'engine/observe/page/page.css', 'engine/tree/manifest.v1.schema.json'];
 
 /** This file is scripts/copy-assets.ts, run as dist/scripts/copy-assets.js. */
 const dist = resolve(dirname(fileURLToPath(import.meta.url)), '..');

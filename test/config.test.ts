@@ -47,6 +47,12 @@ test('errors name the key and what was expected', () => {
     [{ download: { allow: ['localhost', '10.0.0.0/33'] } }, 'download.allow[1]', /range like/],
     [{ download: { allow: ['10.0.0.0/8 '] } }, 'download.allow[0]', /range like/],
     [{ download: { proxy: 'socks5://p:1080' } }, 'download.proxy', /http:\/\/ proxy URL/],
+    [{ thumbnails: { process: { quality: 'best' } } }, 'thumbnails.process.quality', /an integer from 1 to 100, "auto" or an object \{ floor, min, max, tries \}/],
+    [{ thumbnails: { process: { quality: { flor: 0.9 } } } }, 'thumbnails.process.quality.flor', /one of the keys floor, min, max, tries/],
+    [{ thumbnails: { process: { quality: { floor: 1 } } } }, 'thumbnails.process.quality.floor', /number from 0 to 0.999/],
+    [{ thumbnails: { process: { quality: { min: 80, max: 60 } } } }, 'thumbnails.process.quality.min', /at most thumbnails.process.quality.max \(60\)/],
+    [{ thumbnails: { process: { quality: { tries: 0 } } } }, 'thumbnails.process.quality.tries', /integer from 1 to 6/],
+    [{ thumbnails: { countries: { uk: { process: { quality: { max: 101 } } } } } }, 'thumbnails.countries.uk.process.quality.max', /1 to 100/],
   ];
   for (const [raw, key, message] of cases) {
     const error = errorOf(raw);
@@ -81,6 +87,19 @@ test('process details: defaults, then country, then datasource', () => {
   assert.equal(processingFor(config, 'de', '16').sizes, [{ name: 'tiny', width: 60, height: 45 }]);
   assert.equal(processingFor(config, 'de', '16').formats, ['jpeg']);
   assert.equal(processingFor(config, 'fr', '16').process.quality, 70);
+});
+
+test('quality: a number, "auto", or auto with some settings (the rest from "auto"); overridden per country and datasource', () => {
+  const config = parseConfig({
+    thumbnails: {
+      process: { quality: 'auto' },
+      countries: { uk: { process: { quality: { floor: 0.97 } }, datasources: { '16': { process: { quality: 80 } } } } },
+    },
+  });
+  assert.equal(processingFor(config, 'fr', undefined).process.quality, { floor: 0.95, min: 20, max: 95, tries: 2 });
+  assert.equal(processingFor(config, 'uk', undefined).process.quality, { floor: 0.97, min: 20, max: 95, tries: 2 });
+  assert.is(processingFor(config, 'uk', '16').process.quality, 80);
+  assert.is(parseConfig({}).thumbnails.process.quality, DEFAULT_CONFIG.thumbnails.process.quality);
 });
 
 /** Every leaf key of the defaults, as a path (`download.concurrency`), with its default value. */

@@ -17,8 +17,8 @@ async function writeManifest(tree: string, url: string, extra: Partial<Manifest>
     hash,
     country: 'uk',
     sizes: [
-      { name: 'thumb', format: 'webp', width: 120, height: 80, bytes: 900, path: `${stem}.thumb.webp` },
-      { name: 'large', format: 'webp', width: 480, height: 320, bytes: 9000, path: `${stem}.large.webp` },
+      { name: 'thumb', format: 'webp', width: 120, height: 80, bytes: 900, path: `${stem}.thumb.webp`, quality: 75 },
+      { name: 'large', format: 'webp', width: 480, height: 320, bytes: 9000, path: `${stem}.large.webp`, quality: 75 },
     ],
     source: { width: 720, height: 480, format: 'jpeg', bytes: 50_000 },
     digest: 'sha256:00',

@@ -8,18 +8,19 @@ import { parseConfig } from '../engine/config/config.js';
 const HASH = '0123456789abcdef0123456789abcdef';
 const job: Job = { url: 'http://user:secret@images.example/a.jpg', hash: HASH, country: 'uk', attempts: 0, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' };
 const outputs = [
-  { name: 'thumb', format: 'webp' as const, width: 120, height: 80 },
-  { name: 'large', format: 'jpeg' as const, width: 480, height: 320 },
+  { name: 'thumb', format: 'webp' as const, width: 120, height: 80, quality: 75 },
+  { name: 'large', format: 'jpeg' as const, width: 480, height: 320, quality: 41, score: 0.9512 },
 ];
 const processing = parseConfig({}).thumbnails.process;
 const at = new Date('2026-06-01T12:00:00.000Z');
 
-test('sizes: each output with its bytes and its path in the tree', () => {
+test('sizes: each output with its bytes, its path in the tree, its quality and (auto) score', () => {
   const sizes = manifestSizes(job, outputs, (i) => [1000, 5000][i]!);
   assert.equal(sizes, [
-    { name: 'thumb', format: 'webp', width: 120, height: 80, bytes: 1000, path: sizeRelPath('uk', HASH, 'thumb', 'webp') },
-    { name: 'large', format: 'jpeg', width: 480, height: 320, bytes: 5000, path: sizeRelPath('uk', HASH, 'large', 'jpeg') },
+    { name: 'thumb', format: 'webp', width: 120, height: 80, bytes: 1000, path: sizeRelPath('uk', HASH, 'thumb', 'webp'), quality: 75 },
+    { name: 'large', format: 'jpeg', width: 480, height: 320, bytes: 5000, path: sizeRelPath('uk', HASH, 'large', 'jpeg'), quality: 41, score: 0.9512 },
   ]);
+  assert.not.ok('score' in sizes[0]!, 'a score only where one was measured (auto quality)');
   assert.ok(sizes[1]!.path.endsWith('.large.jpg'), 'the extension of the format');
 });
 

@@ -159,6 +159,37 @@ test('a good job goes incoming -> downloaded -> thumbed, with its manifest', asy
   assert.is(world.server.hits.get('/photo.jpg'), 1);
 });
 
+test('auto quality per datasource: its manifest gives each file\'s quality and score, the others a fixed quality and no score', async (world) => {
+  const config = parseConfig({
+    spool: world.config.spool,
+    tree: world.config.tree,
+    countries: [COUNTRY],
+    fsync: false,
+    download: { allow: ['127.0.0.1'], perHostRate: 0, proxy: 'none' },
+    thumbnails: { countries: { [COUNTRY]: { datasources: { lean: { process: { quality: { floor: 0.96, tries: 3 } } } } } } },
+  });
+  const processor = new Processor({ config, spool: world.spool, downloader: new Downloader(config.download), pool: world.pool, thumbnailSlots: world.slots, health: new SourceHealth(config.health), log: pino({ level: 'silent' }), random: () => 0.5 });
+  const lean = newJob({ url: world.server.url('/photo.jpg'), country: COUNTRY, datasource: 'lean' }, new Date(world.clock()));
+  const plain = newJob({ url: world.server.url('/same-photo.jpg'), country: COUNTRY, datasource: 'other' }, new Date(world.clock()));
+  world.server.routes.set('/same-photo.jpg', { kind: 'image', bytes: world.photo });
+  for (const job of [lean, plain]) {
+    await world.spool.writeJob('incoming', job);
+    assert.is((await processor.process('incoming', COUNTRY, fileOf(job.hash))).kind, 'thumbed');
+  }
+  const leanManifest = (await readManifest(config.tree, COUNTRY, lean.hash))!;
+  assert.equal(leanManifest.processing.quality, { floor: 0.96, min: 20, max: 95, tries: 3 }, 'the setting it was made with');
+  for (const size of leanManifest.sizes) {
+    assert.ok(size.score !== undefined && size.score >= 0.96, `${size.name}: score ${size.score}`);
+    assert.ok(Number.isInteger(size.quality) && size.quality >= 20 && size.quality <= 95, `${size.name}: q${size.quality}`);
+  }
+  const plainManifest = (await readManifest(config.tree, COUNTRY, plain.hash))!;
+  assert.is(plainManifest.processing.quality, 75);
+  for (const size of plainManifest.sizes) {
+    assert.is(size.quality, 75);
+    assert.not.ok('score' in size);
+  }
+});
+
 test('fencing: a holder whose claim was taken over during its download lets the job go, with no outcome and no tree write', async (world) => {
   const hash = await enqueue(world, '/slow.jpg');
   const attempt = world.processor.process('incoming', COUNTRY, fileOf(hash));

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import sharp, { type Sharp } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
+import { chooseQuality, startAfter, type AutoQuality } from './quality.js';
+import { ssimScore, type RawImage } from './score.js';
 import type { OutputFormat, Placeholder, ProcessDetails, SizeSpec, ThumbnailOutput, ThumbnailResult, ThumbnailTask } from './thumbnail-task.js';
 
 /** Loaders for the formats listing photos use; every other libvips loader (SVG, PDF, ...) is blocked. */
@@ -52,7 +54,7 @@ export function decodeBox(sizes: readonly SizeSpec[]): { width: number; height: 
 }
 
 /** The encoder settings for one output format (shared with the bench's plain-sharp baseline). */
-export function encode(image: Sharp, format: OutputFormat, details: Pick<ProcessDetails, 'quality' | 'effort'>): Sharp {
+export function encode(image: Sharp, format: OutputFormat, details: { quality: number; effort: number }): Sharp {
   const { quality, effort } = details;
   switch (format) {
     case 'webp':
@@ -100,10 +102,15 @@ export async function makeThumbnails(task: ThumbnailTask): Promise<ThumbnailResu
       .raw()
       .toBuffer({ resolveWithObject: true });
     const raw = { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels };
-    const outputs: ThumbnailOutput[] = [];
-    for (const size of sizes) {
-      for (const format of formats) {
-        outputs.push(await renderSize(decoded.data, raw, size, format, details));
+    // smallest size first: in auto mode each size's search starts from what the smaller one needed
+    const bySide = sizes.map((_, i) => i).sort((a, b) => sizes[a]!.width * sizes[a]!.height - sizes[b]!.width * sizes[b]!.height);
+    const outputs: ThumbnailOutput[] = new Array<ThumbnailOutput>(sizes.length * formats.length);
+    for (const [f, format] of formats.entries()) {
+      let previous: number | undefined;
+      for (const i of bySide) {
+        const output = await renderSize(decoded.data, raw, sizes[i]!, format, details, startAfter(previous));
+        previous = output.quality;
+        outputs[i * formats.length + f] = output; // in the configured order: sizes, then formats
       }
     }
     const placeholder = placeholderOf(decoded.data, raw);
@@ -204,13 +211,14 @@ export function dominantColour(rgba: Uint8Array): string {
   return `#${hex(sums[best * 3]!)}${hex(sums[best * 3 + 1]!)}${hex(sums[best * 3 + 2]!)}`;
 }
 
-async function renderSize(
-  pixels: Buffer,
-  raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 },
-  size: SizeSpec,
-  format: OutputFormat,
-  details: ProcessDetails,
-): Promise<ThumbnailOutput> {
+interface RawInfo {
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+/** One size of one format; in auto mode, `start` is where its quality search begins. */
+async function renderSize(pixels: Buffer, raw: RawInfo, size: SizeSpec, format: OutputFormat, details: ProcessDetails, start: number): Promise<ThumbnailOutput> {
   let image = sharp(pixels, { raw });
   const fits = raw.width <= size.width && raw.height <= size.height;
   if (!fits) {
@@ -218,6 +226,35 @@ async function renderSize(
     image = image.resize({ width: size.width, height: size.height, fit: 'inside', withoutEnlargement: true });
   }
   if (details.sharpen > 0) image = image.sharpen({ sigma: details.sharpen });
-  const { data, info } = await encode(image, format, details).toBuffer({ resolveWithObject: true });
-  return { name: size.name, format, width: info.width, height: info.height, data };
+  const { quality, effort } = details;
+  if (typeof quality === 'number') {
+    const { data, info } = await encode(image, format, { quality, effort }).toBuffer({ resolveWithObject: true });
+    return { name: size.name, format, width: info.width, height: info.height, quality, data };
+  }
+  // the reference is what would be encoded: the decoded pixels themselves when nothing changes them
+  const reference: RawImage = fits && details.sharpen <= 0 ? { data: pixels, ...raw } : await toRaw(image);
+  return renderAuto(reference, size, format, quality, effort, start);
+}
+
+async function toRaw(image: Sharp): Promise<RawImage> {
+  const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels };
+}
+
+/** Auto quality: the lowest quality in range whose decoded result scores at or above the floor. */
+async function renderAuto(reference: RawImage, size: SizeSpec, format: OutputFormat, auto: AutoQuality, effort: number, start: number): Promise<ThumbnailOutput> {
+  const raw = { width: reference.width, height: reference.height, channels: reference.channels as RawInfo['channels'] };
+  const { chosen } = await chooseQuality(auto, start, async (quality) => {
+    const data = await encode(sharp(reference.data, { raw }), format, { quality, effort }).toBuffer();
+    return { quality, score: ssimScore(reference, await toRaw(sharp(data))), data };
+  });
+  return {
+    name: size.name,
+    format,
+    width: reference.width,
+    height: reference.height,
+    quality: chosen.quality,
+    score: Math.floor(chosen.score * 1e4) / 1e4, // four places, rounded down: never shown above what it is
+    data: chosen.data,
+  };
 }

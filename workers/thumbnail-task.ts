@@ -1,5 +1,6 @@
 /** The contract between the engine and the sharp worker: plain data, nothing about the spool. */
 import type { ErrorCode } from '../engine/core/errors.js';
+import type { QualitySetting } from './quality.js';
 
 /** One output size: fit inside width x height, never upscaled. */
 export interface SizeSpec {
@@ -12,8 +13,8 @@ export type OutputFormat = 'webp' | 'jpeg' | 'avif' | 'png';
 
 /** How an image is processed: the old `lis_datasource_process_details`. */
 export interface ProcessDetails {
-  /** Encoder quality 1-100. */
-  quality: number;
+  /** Encoder quality 1-100, or auto: chosen per image and size against a score floor (workers/quality.ts). */
+  quality: QualitySetting;
   /** Gaussian sharpen sigma after resizing; 0 turns it off. */
   sharpen: number;
   /** Gamma used while resizing (e.g. 2.2); 0 turns it off. */
@@ -39,6 +40,10 @@ export interface ThumbnailOutput {
   format: OutputFormat;
   width: number;
   height: number;
+  /** The encoder quality it was written at. */
+  quality: number;
+  /** Its SSIM against the pixels it was encoded from (workers/score.ts): in auto mode only, where it was measured. */
+  score?: number;
   data: Uint8Array;
 }
 

@@ -20,7 +20,7 @@ export function stubPool(): ThumbnailRunner {
         source: { width: 640, height: 480, format: 'jpeg', orientation: 1 },
         sha256: STUB_DIGEST, // the real pool hashes in its worker threads, not on the engine's
         placeholder: STUB_PLACEHOLDER,
-        outputs: task.sizes.flatMap((size) => task.formats.map((format) => ({ name: size.name, format, width: size.width, height: size.height, data: template.slice() }))),
+        outputs: task.sizes.flatMap((size) => task.formats.map((format) => ({ name: size.name, format, width: size.width, height: size.height, quality: 75, data: template.slice() }))),
       }),
     close: async () => {},
   };

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { EXTENSIONS, type SizeSpec } from '../../workers/thumbnail-task.js';
 import type { CliTool } from './cli-tool.js';
+import { fixedQuality } from '../lib/fixed-quality.js';
 
 const CONVERT = '/usr/bin/convert';
 
@@ -23,7 +24,7 @@ export const imagemagick: CliTool = {
   env: (base) => ({ ...base }),
   /** One process: auto-orient, then -thumbnail from the largest size down, each written on the way. */
   commands(image, index, outDir, processing) {
-    const args = [image.path, '-auto-orient', '-quality', String(processing.process.quality)];
+    const args = [image.path, '-auto-orient', '-quality', String(fixedQuality(processing.process).quality)];
     const outputs: string[][] = [];
     for (const size of largestFirst(processing.sizes)) {
       const writes = processing.formats.map((format) => join(outDir, `${index}_${size.name}.${EXTENSIONS[format]}`));

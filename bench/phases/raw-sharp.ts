@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import type { Processing } from '../../engine/config/config.js';
 import { encode } from '../../workers/pipeline.js';
 import { cpuMeter } from '../lib/cpu.js';
+import { fixedQuality } from '../lib/fixed-quality.js';
 import { runLimited } from '../lib/lanes.js';
 import { secondsSince } from '../lib/stats.js';
 import { errorText } from '../lib/tool.js';
@@ -24,7 +25,7 @@ const strategyDecodePerSize: RawStrategy = async (bytes, { sizes, formats, proce
   let total = 0;
   for (const size of sizes) {
     for (const format of formats) {
-      total += (await encode(sharp(bytes).rotate().resize(fitInside(size)), format, p).toBuffer()).length;
+      total += (await encode(sharp(bytes).rotate().resize(fitInside(size)), format, fixedQuality(p)).toBuffer()).length;
     }
   }
   return total;
@@ -36,7 +37,7 @@ const strategyClone: RawStrategy = async (bytes, { sizes, formats, process: p })
   let total = 0;
   for (const size of sizes) {
     for (const format of formats) {
-      total += (await encode(base.clone().resize(fitInside(size)), format, p).toBuffer()).length;
+      total += (await encode(base.clone().resize(fitInside(size)), format, fixedQuality(p)).toBuffer()).length;
     }
   }
   return total;
@@ -53,7 +54,7 @@ const strategyRawIntermediate: RawStrategy = async (bytes, { sizes, formats, pro
     for (const format of formats) {
       let image = sharp(data, { raw });
       if (!fits) image = image.resize(fitInside(size));
-      total += (await encode(image, format, p).toBuffer()).length;
+      total += (await encode(image, format, fixedQuality(p)).toBuffer()).length;
     }
   }
   return total;

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { EXTENSIONS } from '../../workers/thumbnail-task.js';
 import type { CliTool } from './cli-tool.js';
+import { fixedQuality } from '../lib/fixed-quality.js';
 
 export const vipsthumbnail: CliTool = {
   name: 'vipsthumbnail',
@@ -17,7 +18,7 @@ export const vipsthumbnail: CliTool = {
     const commands: string[][] = [];
     for (const size of processing.sizes) {
       for (const format of processing.formats) {
-        const out = join(outDir, `${index}_${size.name}.${EXTENSIONS[format]}[Q=${processing.process.quality},strip]`);
+        const out = join(outDir, `${index}_${size.name}.${EXTENSIONS[format]}[Q=${fixedQuality(processing.process).quality},strip]`);
         commands.push([image.path, '-s', `${size.width}x${size.height}>`, '-o', out]);
       }
     }

@@ -67,7 +67,7 @@ function manifestOf(i: number, hash: string, thumbBytes: number, at: Date): Mani
     url: urlOf(i),
     hash,
     country: COUNTRY,
-    sizes: [{ name: 'thumb', format: 'webp', width: 120, height: 90, bytes: thumbBytes, path: thumbRel(hash) }],
+    sizes: [{ name: 'thumb', format: 'webp', width: 120, height: 90, bytes: thumbBytes, path: thumbRel(hash), quality: 75 }],
     source: { width: 640, height: 480, format: 'jpeg', bytes: 50_000 },
     digest: createHash('sha256').update(urlOf(i)).digest('hex'),
     processing: { ...DEFAULT_CONFIG.thumbnails.process },

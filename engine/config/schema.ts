@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { BackoffPolicy } from '../core/backoff.js';
 import type { ProcessDetails } from '../../workers/thumbnail-task.js';
 import { defaultsOf, key, parsePartial, type ConfigOf } from './section.js';
-import { countryOverrides, formatList, sizeList } from './thumbnails.js';
+import { countryOverrides, formatList, qualitySetting, sizeList } from './thumbnails.js';
 import { targetList } from './target-list.js';
 import {
   absoluteUrl, allowEntry, boolean, bytes, colour, countryList, durationMs, headerValue, hostName, integer, listenAddress,
@@ -18,7 +18,11 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'
 
 /** `thumbnails.process`, apart because a country or a datasource overrides any part of it. */
 const PROCESS = {
-  quality: key(integer(1, 100), 75, 'encoder quality, 1-100 (WebP q75 matches mozjpeg q80 in SSIM at ~27% fewer bytes on the listing photos)'),
+  quality: key(
+    qualitySetting,
+    75,
+    'encoder quality: a number 1-100 (WebP q75 matches mozjpeg q80 in SSIM at ~27% fewer bytes on the listing photos), or `"auto"` / `{ "floor", "min", "max", "tries" }` to choose it per image and size: the lowest quality in `min`-`max` whose SSIM stays at or above `floor`, in at most `tries` encodes and one more at `max` (defaults 0.95, 20, 95, 2; see [Auto quality](#auto-quality))',
+  ),
   sharpen: key(number(0, 10), 0, 'Gaussian sharpen sigma after resizing (0: off)'),
   gamma: key(refine(number(0, 3), (g) => g === 0 || g >= 1, '0 (off) or a number from 1 to 3'), 0, 'gamma used while resizing (0: off, else 1-3, e.g. 2.2)'),
   background: key(colour, '#ffffff', 'colour that transparency is flattened onto'),

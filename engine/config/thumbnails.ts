@@ -1,7 +1,8 @@
 /** The checks of what thumbnails are made: sizes, formats, and the per-country / per-datasource overrides. Pure. */
+import { AUTO_DEFAULTS, type QualitySetting } from '../../workers/quality.js';
 import type { OutputFormat, ProcessDetails, SizeSpec } from '../../workers/thumbnail-task.js';
 import { ConfigError } from './error.js';
-import { countryCode, fieldsOf, integer, isObject, matching, namedList, oneOf, shown, type Check } from './validators.js';
+import { countryCode, fieldsOf, integer, isObject, matching, namedList, number, oneOf, shown, type Check } from './validators.js';
 
 /** A country's own thumbnails; `datasources.<id>.process` overrides the country's process details. */
 export interface CountryThumbnails {
@@ -36,6 +37,28 @@ export const formatList: Check<OutputFormat[]> = (raw, key) => {
   if (new Set(list).size !== list.length) throw new ConfigError(key, 'formats without repeats', raw);
   return list;
 };
+
+const fixedQuality = integer(1, 100);
+const AUTO_KEYS = Object.keys(AUTO_DEFAULTS) as Array<keyof typeof AUTO_DEFAULTS>;
+const AUTO_CHECKS = { floor: number(0, 0.999), min: fixedQuality, max: fixedQuality, tries: integer(1, 6) };
+
+/**
+ * `quality`: a number (that quality for every image), `"auto"`, or `{ floor, min, max, tries }` (auto
+ * with those settings, each defaulting to `"auto"`'s): see workers/quality.ts.
+ */
+export const qualitySetting: Check<QualitySetting> = shown(
+  (raw, key) => {
+    if (typeof raw === 'number') return fixedQuality(raw, key);
+    if (raw === 'auto') return { ...AUTO_DEFAULTS };
+    if (!isObject(raw)) throw new ConfigError(key, 'an integer from 1 to 100, "auto" or an object { floor, min, max, tries }', raw);
+    const given = fieldsOf(raw, key, AUTO_KEYS);
+    const auto = { ...AUTO_DEFAULTS };
+    for (const name of AUTO_KEYS) if (given[name] !== undefined) auto[name] = AUTO_CHECKS[name](given[name], `${key}.${name}`);
+    if (auto.min > auto.max) throw new ConfigError(`${key}.min`, `at most ${key}.max (${auto.max})`, auto.min);
+    return auto;
+  },
+  (quality) => JSON.stringify(quality),
+);
 
 /** An object whose keys are not known in advance (country codes, datasource ids): each value is checked as an object. */
 function table(raw: unknown, key: string): Record<string, unknown> {

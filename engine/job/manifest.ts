@@ -26,6 +26,8 @@ export function manifestSizes(job: Pick<Job, 'country' | 'hash'>, outputs: Reado
     height: output.height,
     bytes: bytesOf(i),
     path: sizeRelPath(job.country, job.hash, output.name, output.format),
+    quality: output.quality,
+    ...(output.score !== undefined ? { score: output.score } : {}),
   }));
 }
 

@@ -14,6 +14,10 @@ export interface ManifestSize {
   height: number;
   bytes: number;
   path: string;
+  /** The encoder quality it was written at. */
+  quality: number;
+  /** Its SSIM against the resized source (workers/score.ts), when quality was chosen per image (auto). */
+  score?: number;
 }
 
 /** `<hash>.json`, written after every file it lists: a reader who sees it may rely on them. */
