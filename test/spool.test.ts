@@ -4,7 +4,9 @@ import { appendFile, mkdir, readdir, readFile, stat, utimes, writeFile } from 'n
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { DEFAULT_CONFIG } from '../engine/config/config.js';
 import { hashForUrl } from '../engine/core/hash.js';
+import { buildManifest } from '../engine/job/manifest.js';
 import { treeToucher } from '../engine/tree/tree.js';
 import { AtomicWriter } from '../spool/atomic.js';
 import { enqueueUrl, ingestBatch } from '../spool/intake.js';
@@ -132,7 +134,9 @@ test('a batch becomes one job per URL; duplicates, invalid lines and images in t
     const presentHash = hashForUrl(present);
     const manifestDir = join(tree, 'uk', presentHash.slice(0, 2), presentHash.slice(2, 4));
     await mkdir(manifestDir, { recursive: true });
-    await writeFile(join(manifestDir, `${presentHash}.json`), JSON.stringify({ sizes: [] }));
+    const job = { url: present, hash: presentHash, country: 'uk', attempts: 0, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' };
+    const listed = buildManifest(job, [], { width: 1, height: 1, format: 'jpeg' }, { bytes: 1, sha256: '00' }, DEFAULT_CONFIG.thumbnails.process, new Date());
+    await writeFile(join(manifestDir, `${presentHash}.json`), JSON.stringify(listed));
     const old = new Date(Date.now() - 86400_000 * 30);
     await utimes(join(manifestDir, `${presentHash}.json`), old, old);
 
