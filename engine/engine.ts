@@ -242,7 +242,7 @@ export class Engine {
     if (!this.isIdle()) this.log.error({ active: { incoming: this.queues.inHand('incoming'), downloaded: this.queues.inHand('downloaded') } }, 'stopping with work still hanging');
     // a feed or scan that failed meanwhile (it logged why) holds up no part of the stop
     await Promise.allSettled([this.feeder.settled(), this.scanner.settled(), this.state.settled()]);
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.processor.close()]);
     await this.downloader.close();
     await this.spool.close();
     await this.state.writeHistory(true);

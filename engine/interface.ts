@@ -7,10 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { readManifest, type Manifest } from './tree/tree.js';
 import { thumbHashToDataURL } from 'thumbhash';
 import { hashForUrl, pathForHash } from './core/hash.js';
+import type { ImageClass } from './classes/image-class.js';
 
 export { hashForUrl, pathForHash };
 export { FORMAT_PREFERENCE, pictureData, pictureHtml, type PictureData, type PictureOptions, type PictureSource } from './picture.js';
 export type { Manifest, ManifestSize } from './tree/tree.js';
+export { IMAGE_CLASSES, type ImageClass } from './classes/image-class.js';
 
 /** The manifest's version this Interface reads and writes; its JSON Schema is `manifestSchemaPath()`. */
 export const MANIFEST_VERSION = 1;
@@ -71,6 +73,12 @@ export interface Thumbnails {
   source: Manifest['source'];
   /** Absent for images made before placeholders were. */
   placeholder?: PagePlaceholder;
+  /** What the picture is: a photo, a placeholder (a stock picture served for many listings) or a duplicate; `photo` for images made before classes were. */
+  class: ImageClass;
+  /** Whether an operator set the class by hand. */
+  humanClassified: boolean;
+  /** For a duplicate: the image it is a near-copy of. */
+  duplicateOf?: { country: string; hash: string };
   createdAt: string;
 }
 
@@ -95,7 +103,19 @@ export function toThumbnails(manifest: Manifest, baseUrl: string): Thumbnails {
   const bySize: Thumbnails['bySize'] = {};
   for (const size of sizes) (bySize[size.name] ??= {})[size.format] = size;
   const placeholder = pagePlaceholder(manifest.placeholder);
-  return { hash: manifest.hash, url: manifest.url, country: manifest.country, sizes, bySize, source: manifest.source, ...(placeholder ? { placeholder } : {}), createdAt: manifest.createdAt };
+  return {
+    hash: manifest.hash,
+    url: manifest.url,
+    country: manifest.country,
+    sizes,
+    bySize,
+    source: manifest.source,
+    ...(placeholder ? { placeholder } : {}),
+    class: manifest.class ?? 'photo',
+    humanClassified: manifest.humanClassified ?? false,
+    ...(manifest.duplicateOf ? { duplicateOf: manifest.duplicateOf } : {}),
+    createdAt: manifest.createdAt,
+  };
 }
 
 /** The thumbnails of one image, or undefined when it is not (yet) in the tree. */
@@ -108,11 +128,20 @@ export async function thumbnailsForUrl(location: TreeLocation, country: string, 
   return thumbnailsForHash(location, country, hashForUrl(url));
 }
 
+export interface BatchOptions {
+  /** Reads at once (default 16). */
+  concurrency?: number;
+  /** Classes to leave out (their entries come back undefined): `['placeholder', 'duplicate']` for a listing page. */
+  omit?: readonly ImageClass[];
+}
+
 /**
  * The batch form for building a listing page: one entry per URL, in order, undefined where an image
- * is not in the tree or the URL is invalid. Reads run with bounded concurrency.
+ * is not in the tree, the URL is invalid, or its class is one `omit` leaves out. Reads run with
+ * bounded concurrency.
  */
-export async function thumbnailsForUrls(location: TreeLocation, country: string, urls: readonly string[], concurrency = 16): Promise<Array<Thumbnails | undefined>> {
+export async function thumbnailsForUrls(location: TreeLocation, country: string, urls: readonly string[], options: BatchOptions = {}): Promise<Array<Thumbnails | undefined>> {
+  const { concurrency = 16, omit = [] } = options;
   const results = new Array<Thumbnails | undefined>(urls.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -125,7 +154,8 @@ export async function thumbnailsForUrls(location: TreeLocation, country: string,
         results[index] = undefined;
         continue;
       }
-      results[index] = await thumbnailsForHash(location, country, hash);
+      const found = await thumbnailsForHash(location, country, hash);
+      results[index] = found && omit.includes(found.class) ? undefined : found;
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, urls.length) }, worker));

@@ -10,6 +10,7 @@ import { hashCommand, pathCommand, reportCommand, showCommand, statusCommand } f
 import { retryCommand } from './commands/retry.js';
 import { runCommand } from './commands/run.js';
 import { sweepCommand } from './commands/sweep.js';
+import { classifyCommand } from './commands/classify.js';
 
 /** A string option as yargs hands it over: an array when it is given twice. */
 type StringOption = string | string[];
@@ -89,6 +90,12 @@ const cli = yargs(hideBin(process.argv))
   run((a) => {
     const config = loadConfig(a);
     return showCommand(config, selectedCountries(a, config), String(a.target));
+  }))
+  .command('classify <target> <class>', 'set the class of an image (URL or hash) by hand: placeholder or photo; it wins over the engine\'s', (y) =>
+    common(y).positional('target', { type: 'string', demandOption: true }).positional('class', { type: 'string', choices: ['placeholder', 'photo'], demandOption: true }),
+  run((a) => {
+    const config = loadConfig(a);
+    return classifyCommand(config, selectedCountries(a, config), String(a.target), String(a.class));
   }))
   .command('sweep', 'cron: sync the tree to the frontends, purge, check (exit 1: a target is behind, 3: another sweep runs, 4: differences)', (y) =>
     common(y)

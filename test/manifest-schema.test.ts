@@ -17,7 +17,15 @@ const outputs = [
   { name: 'large', format: 'avif' as const, width: 480, height: 320, quality: 50, score: 0.96 },
 ];
 const auto = parseConfig({ thumbnails: { process: { quality: 'auto' } } }).thumbnails.process;
-const manifest = buildManifest(job, manifestSizes(job, outputs, () => 1000), { width: 800, height: 600, format: 'jpeg' }, { bytes: 60_000, sha256: 'ab'.repeat(32), placeholder: { thumbhash: 'IAgCBYBoZVuJh4iEiJiIcAAAAAAA', dominant: '#808080' } }, auto, new Date('2026-06-01T12:00:00.000Z'));
+const manifest = buildManifest(
+  job,
+  manifestSizes(job, outputs, () => 1000),
+  { width: 800, height: 600, format: 'jpeg' },
+  { bytes: 60_000, sha256: 'ab'.repeat(32), placeholder: { thumbhash: 'IAgCBYBoZVuJh4iEiJiIcAAAAAAA', dominant: '#808080' }, phash: '0f3c00ff12345678' },
+  auto,
+  new Date('2026-06-01T12:00:00.000Z'),
+  { class: 'duplicate', humanClassified: false, duplicateOf: { country: 'uk', hash: '0'.repeat(32) } },
+);
 
 test('the schema ships beside the Interface, versioned, and is a strict JSON Schema 2020-12', () => {
   assert.ok(existsSync(manifestSchemaPath()), manifestSchemaPath());
@@ -37,7 +45,9 @@ test('manifests as the product builds them validate: fixed and auto quality, wit
 
 test('what is wrong is named: unknown fields, wrong types, out-of-range values', () => {
   const cases: Array<[unknown, RegExp]> = [
-    [{ ...manifest, class: 'photo' }, /must NOT have additional properties \(class\)/],
+    [{ ...manifest, colour: 'red' }, /must NOT have additional properties \(colour\)/],
+    [{ ...manifest, class: 'logo' }, /\/class must be equal to one of the allowed values/],
+    [{ ...manifest, duplicateOf: { hash: HASH } }, /\/duplicateOf must have required property 'country'/],
     [{ ...manifest, version: 2 }, /\/version must be equal to constant/],
     [{ ...manifest, hash: 'xyz' }, /\/hash must match pattern/],
     [{ ...manifest, sizes: [{ ...manifest.sizes[0], score: 1.5 }] }, /\/sizes\/0\/score must be <= 1/],

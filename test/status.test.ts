@@ -21,12 +21,14 @@ function report(overrides: Partial<StatusReport> = {}): StatusReport {
     ],
     throughput: { minutes: [], last5Minutes: { ...zero, thumbed: 7 }, lastHour: { ...zero, thumbed: 70, failed: 2, bytesIn: 3 * 1024 * 1024 } },
     latest: [], pages: ['http://127.0.0.1:9464'], refreshSeconds: 10,
+    classes: { photo: 120, placeholder: 3, duplicate: 7 },
     ...overrides,
   };
 }
 
 test('status text: samples are said to be samples, targets show lag or why not, throughput and the page', () => {
   const text = formatStatus(report());
+  assert.match(text, /images by class: 120 photo, 3 placeholder, 7 duplicate/);
   assert.match(text, /oldest waiting job: uk\/a\.job in incoming\/, 1h 6m old \(the oldest of 20000 looked at\)/);
   assert.match(text, /top failure reasons \(from 5000 of the 9000 failed jobs\):/);
   assert.match(text, /e\.g\. http:\/\/x\/1\.jpg: HTTP 404/);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import sharp, { type Sharp } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
+import { dHash } from './perceptual-hash.js';
 import { chooseQuality, startAfter, type AutoQuality } from './quality.js';
 import { ssimScore, type RawImage } from './score.js';
 import type { OutputFormat, Placeholder, ProcessDetails, SizeSpec, ThumbnailOutput, ThumbnailResult, ThumbnailTask } from './thumbnail-task.js';
@@ -125,6 +126,7 @@ export async function makeThumbnails(task: ThumbnailTask): Promise<ThumbnailResu
       },
       outputs,
       sha256,
+      phash: dHash(decoded.data, raw),
       ...(placeholder ? { placeholder } : {}),
     };
   } catch (error) {

@@ -71,6 +71,8 @@ export type ThumbnailResult =
       outputs: ThumbnailOutput[];
       /** SHA-256 of the original's bytes, hex (the manifest's content digest): hashed here, off the event loop. */
       sha256: string;
+      /** The picture's perceptual hash (workers/perceptual-hash.ts): 16 hex digits. */
+      phash: string;
       /** Absent only if it could not be made (the thumbnails were). */
       placeholder?: Placeholder;
     }

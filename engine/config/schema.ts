@@ -54,6 +54,14 @@ export const SCHEMA = {
       'per listed country (`<cc>`) `sizes`, `formats`, `process`, and `datasources.<id>.process` overrides (the old `lis_datasource_process_details(\'uk\', 16)`): defaults < country < datasource',
     ),
   },
+  classes: {
+    placeholderUrls: key(
+      integer(2, 1_000_000),
+      20,
+      'distinct URLs of one datasource (in one country) under which the same picture (perceptual hash within `classes.distance`) makes it a `placeholder`: a stock "no photo yet" or an agency logo; each earlier one is reclassed too ([Image classes](#image-classes))',
+    ),
+    distance: key(integer(0, 3), 3, 'bits in which two 64-bit perceptual hashes may differ and be the same picture (near-copies, re-encoded or slightly resized, differ in 0-2 on the listing photos; different photos in 12 or more)'),
+  },
   pool: {
     threads: key(integer(1, 256), availableParallelism(), 'sharp worker threads (each runs one libvips thread)', 'core count'),
     tasksPerThread: key(integer(1, 16), 2, "images a thread works on at once (sharp's calls are asynchronous: two keep a core busy)"),

@@ -3,6 +3,7 @@
  * read is tested without a thread, a disk or a clock.
  */
 import type { Job } from '../../spool/job.js';
+import type { Classification } from '../classes/image-class.js';
 import { withoutCredentials } from '../core/hash.js';
 import { sizeRelPath, type Manifest } from '../tree/tree.js';
 import type { LatestThumbnail } from '../observe/status.js';
@@ -15,6 +16,8 @@ export interface OriginalFacts {
   sha256: string;
   /** Its placeholder (ThumbHash and dominant colour), made with the thumbnails. */
   placeholder?: Placeholder;
+  /** Its perceptual hash, made with the thumbnails. */
+  phash?: string;
 }
 
 /** Each output as the manifest lists it, its path relative to the tree root. Pure. */
@@ -35,7 +38,15 @@ export function manifestSizes(job: Pick<Job, 'country' | 'hash'>, outputs: Reado
  * The manifest of a job's image. The URL goes to the frontends, so it keeps no credentials; the
  * source's validators (etag, last-modified) are kept for a conditional GET at the next refresh. Pure.
  */
-export function buildManifest(job: Job, sizes: Manifest['sizes'], source: Pick<SourceImage, 'width' | 'height' | 'format'>, original: OriginalFacts, processing: ProcessDetails, createdAt: Date): Manifest {
+export function buildManifest(
+  job: Job,
+  sizes: Manifest['sizes'],
+  source: Pick<SourceImage, 'width' | 'height' | 'format'>,
+  original: OriginalFacts,
+  processing: ProcessDetails,
+  createdAt: Date,
+  classification?: Classification,
+): Manifest {
   return {
     version: 1,
     url: withoutCredentials(job.url),
@@ -53,6 +64,8 @@ export function buildManifest(job: Job, sizes: Manifest['sizes'], source: Pick<S
     },
     digest: `sha256:${original.sha256}`,
     ...(original.placeholder ? { placeholder: original.placeholder } : {}),
+    ...(original.phash ? { phash: original.phash } : {}),
+    ...(classification ? { class: classification.class, humanClassified: classification.humanClassified, ...(classification.duplicateOf ? { duplicateOf: classification.duplicateOf } : {}) } : {}),
     processing,
     createdAt: createdAt.toISOString(),
   };

@@ -28,6 +28,7 @@ import type { WriteThread } from '../../spool/write-thread.js';
 import { NO_OBSERVER, type StageObserver } from '../observe/metrics.js';
 import type { LatestThumbnail } from '../observe/status.js';
 import { buildManifest, latestOf, manifestSizes } from './manifest.js';
+import { Classifier } from '../classes/classifier.js';
 
 /** How one attempt at a job ended. */
 export type Outcome =
@@ -71,19 +72,14 @@ export interface ProcessorDeps {
 /** How the engine watches one attempt: it hears of progress and may abort it (stuck). */
 export interface AttemptControl {
   signal?: AbortSignal;
-  /**
-   * The attempt moved on; `waiting`: what follows is a wait for a slot (a download or a thread),
-   * which is not a lack of progress.
-   */
+  /** The attempt moved on; `waiting`: what follows is a wait for a slot (a download or a thread), not a lack of progress. */
   progress?: (waiting: boolean) => void;
 }
 
-/**
- * Takes one job from the state it is in to its next resting state: incoming -> downloaded -> thumbed,
- * or back to incoming for a retry, or failed. Holds the job's claim throughout.
- */
+/** Takes a job from its state to its next resting state (incoming -> downloaded -> thumbed, back to incoming for a retry, or failed), holding its claim throughout. */
 export class Processor {
   private readonly treeWriter: AtomicWriter;
+  private readonly classes: Classifier;
   private readonly observer: StageObserver;
   private readonly clock: Clock;
   private readonly budget: ByteBudget;
@@ -91,6 +87,7 @@ export class Processor {
   constructor(private readonly deps: ProcessorDeps) {
     this.budget = deps.memoryBudget ?? new ByteBudget(Number.POSITIVE_INFINITY);
     this.treeWriter = new AtomicWriter(treeTmpDir(deps.config.tree), deps.config.fsync, deps.writeThread);
+    this.classes = new Classifier(deps.config.tree, deps.config.classes, this.treeWriter);
     this.observer = deps.observer ?? NO_OBSERVER;
     // one clock for the processor and the transitions it calls: the spool's
     this.clock = deps.spool.clock;
@@ -105,6 +102,11 @@ export class Processor {
    * `fresh` is a job this engine has just made from a batch (after checking the tree): its content is
    * known, so only its presence is checked once the claim is held.
    */
+  /** Writes what is kept in memory (the class counts): at the engine's stop. */
+  close(): Promise<void> {
+    return this.classes.close();
+  }
+
   async process(state: WorkState, country: string, fileName: string, fresh?: Job, control: AttemptControl = {}): Promise<Outcome> {
     const { spool } = this.deps;
     const badName = nameProblem(fileName); // its claim's name would not fit in the file system
@@ -322,17 +324,19 @@ export class Processor {
     await verifyHeld(claim); // fencing: a claim taken over anyway is noticed before the tree is written
     const { outputs } = result;
     const sizes = manifestSizes(job, outputs, (i) => outputs[i]!.data.byteLength);
+    const pending = await this.classes.decide(job, result.phash);
     let manifest: Manifest | undefined;
     // the manifest after the files it lists, once they are durable, and only while the claim holds
     await this.treeWriter.writeAllThen(
       outputs.map((output, i) => ({ path: join(config.tree, sizes[i]!.path), data: output.data })),
       () => {
-        manifest = buildManifest(job, sizes, result.source, { bytes: sourceBytes, sha256: result.sha256, placeholder: result.placeholder }, processing.process, this.now());
+        manifest = buildManifest(job, sizes, result.source, { bytes: sourceBytes, sha256: result.sha256, placeholder: result.placeholder, phash: result.phash }, processing.process, this.now(), pending.classification);
         assertHeld(claim);
         return { path: manifestPath(config.tree, job.country, job.hash), data: `${JSON.stringify(manifest, null, 2)}\n` };
       },
       { handOver: true }, // the thumbnails' bytes are not used again here
     );
+    await this.classes.record(pending);
     await toThumbed(this.deps.spool, from, job, claim);
     log.debug({ sizes: sizes.length }, 'thumbed');
     const made: LatestThumbnail = latestOf(manifest!);

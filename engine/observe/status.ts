@@ -11,6 +11,7 @@ import { withoutCredentials } from '../core/hash.js';
 import { formatBytes, formatClockOffset, formatDuration, padLeft, secondsBetween } from './format.js';
 import { minutesInProgress, readHistory, slotted, sumSince, type MinuteCounts } from './history.js';
 import { readTargetRecords, targetStatus, type TargetStatus } from '../sweep/target-status.js';
+import { readClassCounts, type ClassCounts } from '../classes/class-counts.js';
 
 export interface DiskInfo {
   path: string;
@@ -46,6 +47,8 @@ export interface StatusReport {
   throughput: Throughput;
   /** The newest thumbnails made by live engines, newest first. */
   latest: LatestThumbnail[];
+  /** Images in the tree per class, as the engines counted them (engine/classes/class-counts.ts). */
+  classes: ClassCounts;
   /** Where a live engine serves its status page and metrics. */
   pages: string[];
   /** How often the status page refreshes itself. */
@@ -176,6 +179,7 @@ export async function gatherStatus(source: StatusSource, clock: Clock = systemCl
     targets,
     throughput: await throughputOf(spool, engines, now),
     latest: alive.flatMap((e) => e.latest ?? []).sort((a, b) => b.at.localeCompare(a.at)).slice(0, LATEST_SHOWN),
+    classes: await readClassCounts(tree),
     pages: alive.flatMap((e) => (e.http ? [e.http] : [])),
     refreshSeconds: source.refreshSeconds,
   };
@@ -250,6 +254,8 @@ export function formatStatus(report: StatusReport): string {
   }
   const { last5Minutes: five, lastHour: hour } = report.throughput;
   lines.push('', `throughput: last 5 min ${five.thumbed} thumbed, ${five.skipped} already in tree, ${five.failed} failed; last hour ${hour.thumbed} thumbed, ${hour.skipped} already in tree, ${hour.failed} failed, ${formatBytes(hour.bytesIn)} downloaded, ${formatBytes(hour.bytesOut)} written`);
+  const { photo, placeholder, duplicate } = report.classes;
+  lines.push(`images by class: ${photo} photo, ${placeholder} placeholder, ${duplicate} duplicate`);
   lines.push('');
   for (const d of report.disk) lines.push(`disk ${d.path}: ${formatBytes(d.freeBytes)} free of ${formatBytes(d.totalBytes)}`);
   lines.push('');

@@ -4,6 +4,7 @@ import { removeStrayTemporaries } from '../../spool/recovery.js';
 import { stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathForHash } from '../core/hash.js';
+import type { ImageClass } from '../classes/image-class.js';
 import { EXTENSIONS, type OutputFormat, type Placeholder, type ProcessDetails } from '../../workers/thumbnail-task.js';
 
 /** One file of an image, as the manifest lists it. `path` is relative to the tree root. */
@@ -33,6 +34,14 @@ export interface Manifest {
   digest: string;
   /** What a page shows before the thumbnail arrives (manifests written before it was made have none). */
   placeholder?: Placeholder;
+  /** The picture's perceptual hash (64-bit dHash, hex), by which classes are found. */
+  phash?: string;
+  /** What the picture is (engine/classes/image-class.ts); absent in manifests made before classes were. */
+  class?: ImageClass;
+  /** Whether an operator set the class (`imagesys classify`). */
+  humanClassified?: boolean;
+  /** For a duplicate: the image it is a near-copy of. */
+  duplicateOf?: { country: string; hash: string };
   processing: ProcessDetails;
   createdAt: string;
 }

@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { SeenDaemon } from '../../engine/observe/daemon-state.js';
+import { formatCount } from '../../engine/observe/format.js';
 import { statusPage } from '../../engine/observe/page/status-page.js';
 import type { LatestThumbnail, StatusReport, ThroughputCounts } from '../../engine/observe/status.js';
 import { STATES } from '../../spool/layout.js';
@@ -153,6 +154,7 @@ function makeReport(n: number, clock: number, thumbnails: Thumbnail[]): StatusRe
     latest: thumbnails.map((t) => t.entry),
     pages: ['http://thumbs-a:9464/'],
     refreshSeconds: 0.5,
+    classes: { photo: 57_120 + 30 * n, placeholder: 212, duplicate: 1_804 + n },
   };
 }
 
@@ -202,6 +204,8 @@ interface Shown {
   engines: Array<{ id: string; alive: string }>;
   state: string;
   errorHidden: boolean;
+  /** The "images by class" card's text. */
+  classes: string;
 }
 
 function readPage(): Shown {
@@ -227,6 +231,7 @@ function readPage(): Shown {
     engines: all('tr[data-engine]').map((row) => ({ id: row.getAttribute('data-engine')!, alive: row.getAttribute('data-alive')! })),
     state: attr(document.getElementById('state'), 'data-state') ?? '',
     errorHidden: document.getElementById('error')?.hidden ?? false,
+    classes: text(document.querySelector('[data-glance="classes"]')),
   };
 }
 
@@ -264,6 +269,8 @@ function assertShows(shown: Shown, report: StatusReport): void {
   assert.equal(shown.disk, report.disk.map((d) => ({ path: d.path, free: String(d.freeBytes) })));
   assert.equal(shown.engines, report.engines.map((e) => ({ id: `${e.host}~${e.pid}`, alive: String(e.alive) })));
   assert.is(shown.state, 'running');
+  const { photo, placeholder, duplicate } = report.classes;
+  assert.is(shown.classes, `Images by class${formatCount(photo)}photos · ${formatCount(placeholder)} placeholders · ${formatCount(duplicate)} duplicates`);
 }
 
 test('the page is self-contained: no URL to anywhere, no external style or script', () => {

@@ -42,5 +42,6 @@ export function renderGlance(r: StatusReport): void {
     card('failed-hour', 'Failed, last hour', formatCount(hour.failed), `${hour.retries} retries · ${r.totals.failed} failed jobs kept`, hour.failed > 0 ? 'bad' : ''),
     card('lag', 'Largest target lag', worst ? (worst.seeding ? 'seeding' : worst.lagSeconds === null ? 'never level' : formatDuration(worst.lagSeconds)) : '–', worst ? `${worst.target}${failing > 0 ? ` · ${failing} failing` : ''}` : 'no targets', failing > 0 ? 'bad' : ''),
     card('paused', 'Paused sources', formatCount(r.paused.length), r.paused.length > 0 ? `${plural(hosts, 'host')} · ${plural(r.paused.length - hosts, 'datasource')}` : 'none', r.paused.length > 0 ? 'warn' : ''),
+    card('classes', 'Images by class', formatCount(r.classes.photo), `photos · ${formatCount(r.classes.placeholder)} placeholders · ${formatCount(r.classes.duplicate)} duplicates`),
   );
 }

@@ -1,0 +1,67 @@
+/**
+ * Images per class, for `status` and the page, without walking the tree: each engine process keeps
+ * the changes it made (an image classed, reclassed) in memory and writes its totals to its own file,
+ * `<tree>/.index/counts/<host>~<pid>.json`, at most once a second and when it stops; a reader adds up
+ * every file. A crash loses at most the last second's changes.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AtomicWriter } from '../../spool/atomic.js';
+import { IMAGE_CLASSES, type ImageClass } from './image-class.js';
+import { countsDir } from './layout.js';
+
+export type ClassCounts = Record<ImageClass, number>;
+
+const none = (): ClassCounts => ({ photo: 0, placeholder: 0, duplicate: 0 });
+const FLUSH_EVERY_MS = 1_000;
+
+/** Every engine's counts under `tree`, added up. */
+export async function readClassCounts(tree: string): Promise<ClassCounts> {
+  const total = none();
+  const dir = countsDir(tree);
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.json')) continue;
+    try {
+      const counts = JSON.parse(await readFile(join(dir, name), 'utf8')) as Partial<ClassCounts>;
+      for (const c of IMAGE_CLASSES) if (Number.isFinite(counts[c])) total[c] += counts[c]!;
+    } catch {
+      // being replaced, or damaged: the next read has it
+    }
+  }
+  return total;
+}
+
+/** This process's counts, written now and then. */
+export class ClassCounter {
+  private readonly totals = none();
+  private dirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly path: string,
+    private readonly writer: AtomicWriter,
+  ) {}
+
+  /** One image more in `to` (and one less in `from`, when it was classed before). */
+  moved(to: ImageClass, from?: ImageClass): void {
+    if (from === to) return;
+    this.totals[to]++;
+    if (from) this.totals[from]--;
+    this.dirty = true;
+    this.timer ??= setTimeout(() => void this.flush(), FLUSH_EVERY_MS).unref();
+  }
+
+  /** Writes the totals if they changed (a failure is retried at the next change). */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.dirty) return this.writing;
+    this.dirty = false;
+    const text = `${JSON.stringify(this.totals)}\n`;
+    this.writing = this.writing.then(() => this.writer.write(this.path, text)).catch(() => {
+      this.dirty = true;
+    });
+    return this.writing;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Image classes (the seed's `image_class` and `human_classified`): what a picture is, decided from
+ * the pictures already made that look the same (perceptual hash within a few bits). Pure.
+ *   placeholder  the same picture under many URLs of one datasource: a stock "no photo yet", a logo
+ *   duplicate    a near-copy of an image already in the tree under another URL (`duplicateOf` says which)
+ *   photo        neither
+ * A class an operator set by hand (`imagesys classify`) wins over all of these.
+ */
+
+export const IMAGE_CLASSES = ['photo', 'placeholder', 'duplicate'] as const;
+export type ImageClass = (typeof IMAGE_CLASSES)[number];
+/** What an operator may set by hand. */
+export const HAND_CLASSES = ['photo', 'placeholder'] as const;
+export type HandClass = (typeof HAND_CLASSES)[number];
+
+/** An image as the perceptual-hash index knows it. `datasource` is '' for an image without one. */
+export interface IndexEntry {
+  phash: string;
+  country: string;
+  hash: string;
+  datasource: string;
+}
+
+/** What the manifest says of an image's class. */
+export interface Classification {
+  class: ImageClass;
+  /** Set by an operator (`imagesys classify`), not by the engine. */
+  humanClassified: boolean;
+  /** For a duplicate: the image it is a near-copy of. */
+  duplicateOf?: { country: string; hash: string };
+}
+
+export interface ClassSettings {
+  /** Distinct URLs of one datasource with the same picture that make it a placeholder. */
+  placeholderUrls: number;
+}
+
+export interface Decision {
+  classification: Classification;
+  /** When the image makes its picture a placeholder: the others of its datasource to reclass. */
+  reclass: IndexEntry[];
+}
+
+/**
+ * The class of `self` given the images that look the same (`alike`, with their distance, nearest
+ * first; `self` itself may be among them and does not count) and the class an operator set, if any.
+ */
+export function decideClass(self: IndexEntry, alike: ReadonlyArray<IndexEntry & { distance: number }>, settings: ClassSettings, handSet?: HandClass): Decision {
+  if (handSet) return { classification: { class: handSet, humanClassified: true }, reclass: [] };
+  const others = alike.filter((e) => !(e.hash === self.hash && e.country === self.country));
+  const sameSource = others.filter((e) => e.country === self.country && e.datasource === self.datasource);
+  const urls = new Set(sameSource.map((e) => e.hash)).size + 1;
+  if (urls >= settings.placeholderUrls) return { classification: { class: 'placeholder', humanClassified: false }, reclass: sameSource };
+  const original = [...others].sort((a, b) => a.distance - b.distance)[0];
+  if (original) return { classification: { class: 'duplicate', humanClassified: false, duplicateOf: { country: original.country, hash: original.hash } }, reclass: [] };
+  return { classification: { class: 'photo', humanClassified: false }, reclass: [] };
+}
