@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { readManifest, type Manifest } from './tree/tree.js';
 import { thumbHashToDataURL } from 'thumbhash';
 import { hashForUrl, pathForHash } from './core/hash.js';
-import type { ImageClass } from './classes/image-class.js';
+import type { ImageClass } from './core/image-class.js';
 
 export { hashForUrl, pathForHash };
 export { FORMAT_PREFERENCE, pictureData, pictureHtml, type PictureData, type PictureOptions, type PictureSource } from './picture.js';
 export type { Manifest, ManifestSize } from './tree/tree.js';
-export { IMAGE_CLASSES, type ImageClass } from './classes/image-class.js';
+export { IMAGE_CLASSES, type ImageClass } from './core/image-class.js';
 
 /** The manifest's version this Interface reads and writes; its JSON Schema is `manifestSchemaPath()`. */
 export const MANIFEST_VERSION = 1;
@@ -140,8 +140,9 @@ export interface BatchOptions {
  * is not in the tree, the URL is invalid, or its class is one `omit` leaves out. Reads run with
  * bounded concurrency.
  */
-export async function thumbnailsForUrls(location: TreeLocation, country: string, urls: readonly string[], options: BatchOptions = {}): Promise<Array<Thumbnails | undefined>> {
-  const { concurrency = 16, omit = [] } = options;
+export async function thumbnailsForUrls(location: TreeLocation, country: string, urls: readonly string[], options: BatchOptions | number = {}): Promise<Array<Thumbnails | undefined>> {
+  // a number: the concurrency, as the batch form's fourth argument was before it took options
+  const { concurrency = 16, omit = [] } = typeof options === 'number' ? { concurrency: options } : options;
   const results = new Array<Thumbnails | undefined>(urls.length);
   let next = 0;
   const worker = async (): Promise<void> => {

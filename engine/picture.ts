@@ -41,12 +41,12 @@ export interface PictureOptions {
 
 /** Per width one thumbnail (the smallest in bytes when two sizes came out the same width), narrowest first. */
 function byWidth(thumbnails: readonly Thumbnail[]): Thumbnail[] {
-  const widest = new Map<number, Thumbnail>();
+  const lightest = new Map<number, Thumbnail>();
   for (const t of thumbnails) {
-    const seen = widest.get(t.width);
-    if (!seen || t.bytes < seen.bytes) widest.set(t.width, t);
+    const seen = lightest.get(t.width);
+    if (!seen || t.bytes < seen.bytes) lightest.set(t.width, t);
   }
-  return [...widest.values()].sort((a, b) => a.width - b.width);
+  return [...lightest.values()].sort((a, b) => a.width - b.width);
 }
 
 const srcsetOf = (list: readonly Thumbnail[]): string => list.map((t) => `${t.url} ${t.width}w`).join(', ');

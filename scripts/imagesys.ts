@@ -11,6 +11,7 @@ import { retryCommand } from './commands/retry.js';
 import { runCommand } from './commands/run.js';
 import { sweepCommand } from './commands/sweep.js';
 import { classifyCommand } from './commands/classify.js';
+import { HAND_CLASSES } from '../engine/core/image-class.js';
 
 /** A string option as yargs hands it over: an array when it is given twice. */
 type StringOption = string | string[];
@@ -92,7 +93,7 @@ const cli = yargs(hideBin(process.argv))
     return showCommand(config, selectedCountries(a, config), String(a.target));
   }))
   .command('classify <target> <class>', 'set the class of an image (URL or hash) by hand: placeholder or photo; it wins over the engine\'s', (y) =>
-    common(y).positional('target', { type: 'string', demandOption: true }).positional('class', { type: 'string', choices: ['placeholder', 'photo'], demandOption: true }),
+    common(y).positional('target', { type: 'string', demandOption: true }).positional('class', { type: 'string', choices: HAND_CLASSES, demandOption: true }),
   run((a) => {
     const config = loadConfig(a);
     return classifyCommand(config, selectedCountries(a, config), String(a.target), String(a.class));

@@ -64,6 +64,18 @@ export async function toThumbed(spool: Spool, from: WorkState, job: Job, claim: 
   await spool.transition(from, 'thumbed', withSuccess(job, now, unchanged));
 }
 
+/**
+ * An image whose manifest changed outside a job (its class: the classifier's or an operator's): a job
+ * for it in thumbed/, so that the sweeper sends it to the frontends again. Under the image's claim.
+ * Nothing when a job of it exists already: in work, it is sent when done; in thumbed/, it waits to be.
+ */
+export async function toResend(spool: Spool, job: Job, claim: Claim): Promise<boolean> {
+  await verifyHeld(claim);
+  if ((await spool.findJob(job.country, job.hash)) !== undefined) return false;
+  await spool.writeJob('thumbed', job);
+  return true;
+}
+
 /** Failed for good: the original goes, the job moves to failed/ carrying its error code and reason. */
 export async function toFailed(spool: Spool, from: WorkState, job: Job, error: Pick<ImageSysError, 'code' | 'message'>, claim: Claim): Promise<Job> {
   await verifyHeld(claim);

@@ -180,7 +180,8 @@ test('auto quality per datasource: its manifest gives each file\'s quality and s
   assert.equal(leanManifest.processing.quality, { floor: 0.96, min: 20, max: 95, tries: 3 }, 'the setting it was made with');
   for (const size of leanManifest.sizes) {
     assert.ok(size.score !== undefined && size.score >= 0.96, `${size.name}: score ${size.score}`);
-    assert.ok(Number.isInteger(size.quality) && size.quality >= 20 && size.quality <= 95, `${size.name}: q${size.quality}`);
+    const quality = size.quality ?? Number.NaN;
+    assert.ok(Number.isInteger(quality) && quality >= 20 && quality <= 95, `${size.name}: q${quality}`);
   }
   const plainManifest = (await readManifest(config.tree, COUNTRY, plain.hash))!;
   assert.is(plainManifest.processing.quality, 75);

@@ -1,13 +1,14 @@
 /**
- * Images per class, for `status` and the page, without walking the tree: each engine process keeps
- * the changes it made (an image classed, reclassed) in memory and writes its totals to its own file,
- * `<tree>/.index/counts/<host>~<pid>.json`, at most once a second and when it stops; a reader adds up
- * every file. A crash loses at most the last second's changes.
+ * Images per class, for `status` and the page, without walking the tree: each engine run keeps the
+ * changes it made (an image classed, reclassed) in memory and writes its totals to its own file,
+ * `<tree>/.index/counts/<host>~<pid>~<run>.json`, at most once a second and when it stops; `imagesys
+ * classify` adds its changes to `<host>~classify.json`; a reader adds up every file. A crash loses at
+ * most the last second's changes; purge does not subtract what it removes.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
-import { IMAGE_CLASSES, type ImageClass } from './image-class.js';
+import { IMAGE_CLASSES, type ImageClass } from '../core/image-class.js';
 import { countsDir } from './layout.js';
 
 export type ClassCounts = Record<ImageClass, number>;
@@ -41,7 +42,18 @@ export class ClassCounter {
   constructor(
     private readonly path: string,
     private readonly writer: AtomicWriter,
+    private readonly onError: (error: unknown) => void,
   ) {}
+
+  /** Starts from the totals its file holds (a file shared by runs: `imagesys classify`'s). */
+  async load(): Promise<void> {
+    try {
+      const saved = JSON.parse(await readFile(this.path, 'utf8')) as Partial<ClassCounts>;
+      for (const c of IMAGE_CLASSES) if (Number.isFinite(saved[c])) this.totals[c] = saved[c]!;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.onError(error);
+    }
+  }
 
   /** One image more in `to` (and one less in `from`, when it was classed before). */
   moved(to: ImageClass, from?: ImageClass): void {
@@ -59,8 +71,9 @@ export class ClassCounter {
     if (!this.dirty) return this.writing;
     this.dirty = false;
     const text = `${JSON.stringify(this.totals)}\n`;
-    this.writing = this.writing.then(() => this.writer.write(this.path, text)).catch(() => {
-      this.dirty = true;
+    this.writing = this.writing.then(() => this.writer.write(this.path, text)).catch((error: unknown) => {
+      this.dirty = true; // written with the next change
+      this.onError(error);
     });
     return this.writing;
   }

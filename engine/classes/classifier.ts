@@ -1,18 +1,22 @@
 /**
- * Classes the images the engine makes (image-class.ts decides; this does the reading and writing):
- * before the manifest is written, `decide` looks up the pictures that look the same and the class an
- * operator set; after, `record` lists the image in the index, reclasses the others of its datasource
- * when it made their picture a placeholder (their manifests rewritten), and counts.
+ * Classes the images the engine makes (engine/core/image-class.ts decides; this reads and writes):
+ * before the manifest is written, `decide` looks up the pictures that look the same, the class an
+ * operator set and what the image was before; after, `record` lists the image in the index, reclasses
+ * the others of its datasource when it made their picture a placeholder, and counts.
  */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Spool } from '../../spool/spool.js';
 import type { AtomicWriter } from '../../spool/atomic.js';
 import { ownerTag, SELF } from '../../spool/owner.js';
-import { manifestPath, readManifest, type Manifest } from '../tree/tree.js';
+import { hammingDistance } from '../../workers/perceptual-hash.js';
+import { decideClass, type Decision, type ImageClass, type IndexEntry } from '../core/image-class.js';
+import { readManifest } from '../tree/tree.js';
 import { ClassCounter } from './class-counts.js';
 import { handSetClass } from './hand-set.js';
-import { decideClass, type Decision, type ImageClass, type IndexEntry } from './image-class.js';
 import { countsDir, phashDir } from './layout.js';
 import { PhashIndex } from './phash-index.js';
-import { join } from 'node:path';
+import { reclassImage } from './reclass.js';
 
 export interface ClassifierSettings {
   placeholderUrls: number;
@@ -34,50 +38,63 @@ export interface PendingClass extends Decision {
   before?: ImageClass;
 }
 
+export interface ClassifierDeps {
+  tree: string;
+  spool: Spool;
+  writer: AtomicWriter;
+  settings: ClassifierSettings;
+  clock: () => number;
+  /** A count that could not be written, a neighbour that could not be reclassed: logged, the image goes on. */
+  warn: (error: unknown, what: string) => void;
+}
+
 export class Classifier {
   private readonly index: PhashIndex;
   private readonly counter: ClassCounter;
 
-  constructor(
-    private readonly tree: string,
-    private readonly settings: ClassifierSettings,
-    private readonly writer: AtomicWriter,
-  ) {
-    const host = SELF.host;
-    this.index = new PhashIndex(phashDir(tree), host);
-    this.counter = new ClassCounter(join(countsDir(tree), `${ownerTag(SELF)}.json`), writer);
+  constructor(private readonly deps: ClassifierDeps) {
+    this.index = new PhashIndex(phashDir(deps.tree), SELF.host);
+    // one file per run (a pid may come again: a container's engine is pid 1 at every start)
+    this.counter = new ClassCounter(join(countsDir(deps.tree), `${ownerTag(SELF)}~${randomBytes(4).toString('hex')}.json`), deps.writer, (error) => deps.warn(error, 'class counts'));
   }
 
   /** The class of an image about to be written. */
   async decide(image: ImageToClass, phash: string): Promise<PendingClass> {
+    const { tree, settings } = this.deps;
     const entry: IndexEntry = { phash, country: image.country, hash: image.hash, datasource: image.datasource ?? '' };
-    const [alike, handSet, previous] = [await this.index.near(phash, this.settings.distance), await handSetClass(this.tree, image.hash), await readManifest(this.tree, image.country, image.hash)];
+    const alike = await this.index.near(phash, settings.distance);
+    const handSet = await handSetClass(tree, image.hash);
+    const before = await readManifest(tree, image.country, image.hash);
+    const previous = before?.class
+      ? { classification: { class: before.class, humanClassified: before.humanClassified ?? false, ...(before.duplicateOf ? { duplicateOf: before.duplicateOf } : {}) }, samePicture: before.phash !== undefined && hammingDistance(before.phash, phash) <= settings.distance }
+      : undefined;
     const listed = alike.some((e) => e.country === entry.country && e.hash === entry.hash);
-    return { ...decideClass(entry, alike, this.settings, handSet), entry, listed, ...(previous?.class ? { before: previous.class } : {}) };
+    return { ...decideClass(entry, alike, settings, handSet, previous), entry, listed, ...(before?.class ? { before: before.class } : {}) };
   }
 
   /** After the image's manifest is written: the index, the others reclassed, the counts. */
   async record(pending: PendingClass): Promise<void> {
     const { classification, entry } = pending;
-    // a placeholder's picture is known already by the entries that made it one: its buckets stay small
-    if (!pending.listed && classification.class !== 'placeholder') await this.index.add(entry);
+    if (!pending.listed && pending.list) await this.index.add(entry);
     this.counter.moved(classification.class, pending.before);
-    for (const other of pending.reclass) await this.reclass(other.country, other.hash, 'placeholder');
+    for (const other of pending.reclass) {
+      try {
+        await this.reclassOther(other);
+      } catch (error) {
+        this.deps.warn(error, `reclassing ${other.country}/${other.hash}`);
+      }
+    }
   }
 
-  /** Rewrites an image's manifest with a new class (not one an operator set), if it is in the tree. */
-  private async reclass(country: string, hash: string, to: ImageClass): Promise<void> {
-    const manifest = await readManifest(this.tree, country, hash);
-    if (!manifest || manifest.humanClassified || manifest.class === to) return;
-    const { duplicateOf: _dropped, ...rest } = manifest;
-    const updated: Manifest = { ...rest, class: to };
-    try {
-      await this.writer.write(manifestPath(this.tree, country, hash), `${JSON.stringify(updated, null, 2)}\n`, { mustExist: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // purged meanwhile
-      throw error;
-    }
-    this.counter.moved(to, manifest.class);
+  /** Another image of the picture becomes a placeholder, unless an operator said otherwise or its picture changed since it was listed. */
+  private async reclassOther(other: IndexEntry): Promise<void> {
+    const { tree, spool, writer, settings } = this.deps;
+    const done = await reclassImage({ tree, spool, writer }, other.country, other.hash, (manifest) => {
+      if (manifest.humanClassified || manifest.class === 'placeholder') return undefined;
+      if (manifest.phash === undefined || hammingDistance(manifest.phash, other.phash) > settings.distance) return undefined;
+      return { class: 'placeholder', humanClassified: false };
+    }, new Date(this.deps.clock()));
+    if (typeof done === 'object') this.counter.moved(done.to, done.from);
   }
 
   /** Writes the counts (at the engine's stop). */

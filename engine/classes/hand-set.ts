@@ -1,7 +1,7 @@
 /** Classes set by hand (`imagesys classify`): kept apart from the manifest, so they outlive a reprocessing or a purge. */
 import { readOwnText } from '../../spool/safe-open.js';
 import type { AtomicWriter } from '../../spool/atomic.js';
-import { HAND_CLASSES, type HandClass } from './image-class.js';
+import { HAND_CLASSES, type HandClass } from '../core/image-class.js';
 import { handSetPath } from './layout.js';
 
 /** The class an operator set for the image `hash`, if any. */

@@ -13,15 +13,16 @@
  * Cost: with N images a bucket holds about N / 65,536 entries: at 32 million, about 490 (some 27 KB),
  * so a lookup reads 4 small directories and about 110 KB and compares about 2,000 hashes: 1.7 ms
  * (99th percentile 4.1), of which reading takes 1.5 (`npm run bench:classes`); the index takes about
- * 4 x 57 bytes per image (some 7 GB at 32 million, about 1% of the tree). Nothing is held in memory between lookups. Lines are appended without fsync: a crash
- * may lose the last ones, which costs a missed duplicate, never a wrong class. Placeholders are not
- * appended (their picture is known by the entries that made it one), so a stock picture under a
- * million URLs keeps its buckets small.
+ * 4 x 58 bytes per image (some 7 GB at 32 million, about 1% of the tree). Nothing is held in memory
+ * between lookups. Lines are appended without fsync: a crash may lose the last ones (a duplicate then
+ * classed photo, a placeholder found one URL later). A placeholder is appended only while its
+ * datasource has fewer than the threshold of its picture (engine/core/image-class.ts), so a stock
+ * picture under a million URLs keeps its buckets small.
  */
 import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hammingDistance } from '../../workers/perceptual-hash.js';
-import type { IndexEntry } from './image-class.js';
+import type { IndexEntry } from '../core/image-class.js';
 
 /** Hex digits per band: 4 bands of 16 bits. */
 const BAND_DIGITS = 4;
@@ -35,6 +36,24 @@ const PHASH = /^[0-9a-f]{16}$/;
 export function bucketsOf(phash: string): Array<[number, string]> {
   if (!PHASH.test(phash)) throw new Error(`not a 64-bit perceptual hash in hex: ${phash}`);
   return Array.from({ length: BANDS }, (_, band) => [band, phash.slice(band * BAND_DIGITS, (band + 1) * BAND_DIGITS)]);
+}
+
+/**
+ * The buckets an image is listed and looked up in: all but a band of 16 equal bits (0000, ffff), which
+ * flat parts of a picture give (a letterbox's bars, a sky, a plain wall): listing every such picture
+ * there would make that one bucket hold a share of the whole tree. Two pictures alike in that band
+ * alone are not found; a flat picture (every band so) is not indexed at all, and stays a photo. Pure.
+ */
+export function usefulBuckets(phash: string): Array<[number, string]> {
+  return bucketsOf(phash).filter(([, value]) => value !== '0000' && value !== 'ffff');
+}
+
+/** A reader's fallback for a bucket or file not there (never written), rethrowing any other error. */
+function emptyIfMissing<T>(empty: T): (error: unknown) => T {
+  return (error) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return empty;
+    throw error;
+  };
 }
 
 /** One line of a bucket file. Pure (the datasource is escaped: it is any text a feed gave). */
@@ -102,11 +121,11 @@ export class PhashIndex {
   async near(phash: string, maxDistance: number): Promise<Array<IndexEntry & { distance: number }>> {
     if (maxDistance > MAX_DISTANCE) throw new RangeError(`the index finds hashes within ${MAX_DISTANCE} bits, not ${maxDistance}`);
     const found = new Map<string, IndexEntry & { distance: number }>();
-    for (const [band, value] of bucketsOf(phash)) {
+    for (const [band, value] of usefulBuckets(phash)) {
       const dir = this.bucketDir(band, value);
-      const files = (await readdir(dir).catch(() => [] as string[])).filter((name) => name.startsWith(`${value}~`));
+      const files = (await readdir(dir).catch(emptyIfMissing([] as string[]))).filter((name) => name.startsWith(`${value}~`));
       for (const file of files) {
-        const text = await readFile(join(dir, file), 'utf8').catch(() => '');
+        const text = await readFile(join(dir, file), 'utf8').catch(emptyIfMissing(''));
         for (const { entry, distance } of within(text, phash, maxDistance)) {
           const key = `${entry.country}/${entry.hash}`;
           if (!found.has(key)) found.set(key, { ...entry, distance });
@@ -118,8 +137,9 @@ export class PhashIndex {
 
   /** Lists an image in its 4 buckets. */
   async add(entry: IndexEntry): Promise<void> {
-    const line = entryLine(entry);
-    for (const [band, value] of bucketsOf(entry.phash)) {
+    // a line torn by a crash ends without a newline: the next one starts on its own line all the same
+    const line = `\n${entryLine(entry)}`;
+    for (const [band, value] of usefulBuckets(entry.phash)) {
       const dir = this.bucketDir(band, value);
       await mkdir(dir, { recursive: true });
       await appendFile(join(dir, `${value}~${this.writer}.log`), line);

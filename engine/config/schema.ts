@@ -21,7 +21,7 @@ const PROCESS = {
   quality: key(
     qualitySetting,
     75,
-    'encoder quality: a number 1-100 (WebP q75 matches mozjpeg q80 in SSIM at ~27% fewer bytes on the listing photos), or `"auto"` / `{ "floor", "min", "max", "tries" }` to choose it per image and size: the lowest quality in `min`-`max` whose SSIM stays at or above `floor`, in at most `tries` encodes and one more at `max` (defaults 0.95, 20, 95, 2; see [Auto quality](#auto-quality))',
+    'encoder quality: a number 1-100 (WebP q75 matches mozjpeg q80 in SSIM at ~27% fewer bytes on the listing photos), or `"auto"` / `{ "floor", "min", "max", "tries" }` to choose it per image and size: the lowest quality in `min`-`max` whose SSIM stays at or above `floor`, spending `tries` encodes on the search (and, if none reached the floor, up to 2 more upwards and one at `max`; defaults 0.95, 20, 95, 2; see [Auto quality](#auto-quality))',
   ),
   sharpen: key(number(0, 10), 0, 'Gaussian sharpen sigma after resizing (0: off)'),
   gamma: key(refine(number(0, 3), (g) => g === 0 || g >= 1, '0 (off) or a number from 1 to 3'), 0, 'gamma used while resizing (0: off, else 1-3, e.g. 2.2)'),

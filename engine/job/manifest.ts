@@ -3,7 +3,7 @@
  * read is tested without a thread, a disk or a clock.
  */
 import type { Job } from '../../spool/job.js';
-import type { Classification } from '../classes/image-class.js';
+import type { Classification } from '../core/image-class.js';
 import { withoutCredentials } from '../core/hash.js';
 import { sizeRelPath, type Manifest } from '../tree/tree.js';
 import type { LatestThumbnail } from '../observe/status.js';

@@ -87,10 +87,10 @@ export class Processor {
   constructor(private readonly deps: ProcessorDeps) {
     this.budget = deps.memoryBudget ?? new ByteBudget(Number.POSITIVE_INFINITY);
     this.treeWriter = new AtomicWriter(treeTmpDir(deps.config.tree), deps.config.fsync, deps.writeThread);
-    this.classes = new Classifier(deps.config.tree, deps.config.classes, this.treeWriter);
     this.observer = deps.observer ?? NO_OBSERVER;
     // one clock for the processor and the transitions it calls: the spool's
     this.clock = deps.spool.clock;
+    this.classes = new Classifier({ tree: deps.config.tree, spool: deps.spool, writer: this.treeWriter, settings: deps.config.classes, clock: this.clock, warn: (err: unknown, what: string) => deps.log.warn({ err, what }, 'image classes: not kept up to date') });
   }
 
   /** The processor's clock as a Date (what job files and the tree record). */
@@ -98,14 +98,15 @@ export class Processor {
     return new Date(this.clock());
   }
 
-  /**
-   * `fresh` is a job this engine has just made from a batch (after checking the tree): its content is
-   * known, so only its presence is checked once the claim is held.
-   */
   /** Writes what is kept in memory (the class counts): at the engine's stop. */
   close(): Promise<void> {
     return this.classes.close();
   }
+
+  /**
+   * `fresh` is a job this engine has just made from a batch (after checking the tree): its content is
+   * known, so only its presence is checked once the claim is held.
+   */
 
   async process(state: WorkState, country: string, fileName: string, fresh?: Job, control: AttemptControl = {}): Promise<Outcome> {
     const { spool } = this.deps;

@@ -4,7 +4,7 @@ import { removeStrayTemporaries } from '../../spool/recovery.js';
 import { stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathForHash } from '../core/hash.js';
-import type { ImageClass } from '../classes/image-class.js';
+import type { ImageClass } from '../core/image-class.js';
 import { EXTENSIONS, type OutputFormat, type Placeholder, type ProcessDetails } from '../../workers/thumbnail-task.js';
 
 /** One file of an image, as the manifest lists it. `path` is relative to the tree root. */
@@ -15,8 +15,8 @@ export interface ManifestSize {
   height: number;
   bytes: number;
   path: string;
-  /** The encoder quality it was written at. */
-  quality: number;
+  /** The encoder quality it was written at (absent in manifests made before it was recorded). */
+  quality?: number;
   /** Its SSIM against the resized source (workers/score.ts), when quality was chosen per image (auto). */
   score?: number;
 }

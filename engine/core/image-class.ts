@@ -39,19 +39,36 @@ export interface Decision {
   classification: Classification;
   /** When the image makes its picture a placeholder: the others of its datasource to reclass. */
   reclass: IndexEntry[];
+  /**
+   * Whether the image goes into the index. A placeholder does only while its datasource has fewer
+   * than `placeholderUrls` of its picture there: enough to know the picture again (its own remaking
+   * included), and the buckets of a stock picture under a million URLs stay small.
+   */
+  list: boolean;
+}
+
+/** The image's last manifest, when it is made again, and whether its picture is still the same one. */
+export interface Previous {
+  classification: Classification;
+  samePicture: boolean;
 }
 
 /**
  * The class of `self` given the images that look the same (`alike`, with their distance, nearest
- * first; `self` itself may be among them and does not count) and the class an operator set, if any.
+ * first; `self` itself may be among them and does not count), the class an operator set, if any, and
+ * what it was before, if it is made again: the same picture keeps its class (a photo whose copy came
+ * later stays the original) unless it is now a placeholder.
  */
-export function decideClass(self: IndexEntry, alike: ReadonlyArray<IndexEntry & { distance: number }>, settings: ClassSettings, handSet?: HandClass): Decision {
-  if (handSet) return { classification: { class: handSet, humanClassified: true }, reclass: [] };
+export function decideClass(self: IndexEntry, alike: ReadonlyArray<IndexEntry & { distance: number }>, settings: ClassSettings, handSet?: HandClass, previous?: Previous): Decision {
   const others = alike.filter((e) => !(e.hash === self.hash && e.country === self.country));
   const sameSource = others.filter((e) => e.country === self.country && e.datasource === self.datasource);
   const urls = new Set(sameSource.map((e) => e.hash)).size + 1;
-  if (urls >= settings.placeholderUrls) return { classification: { class: 'placeholder', humanClassified: false }, reclass: sameSource };
+  const list = urls <= settings.placeholderUrls;
+  if (handSet) return { classification: { class: handSet, humanClassified: true }, reclass: [], list };
+  // reclassing reads the others' manifests: done when the threshold is reached, not for every later one
+  if (urls >= settings.placeholderUrls) return { classification: { class: 'placeholder', humanClassified: false }, reclass: urls === settings.placeholderUrls ? sameSource : [], list };
+  if (previous?.samePicture && !previous.classification.humanClassified) return { classification: previous.classification, reclass: [], list };
   const original = [...others].sort((a, b) => a.distance - b.distance)[0];
-  if (original) return { classification: { class: 'duplicate', humanClassified: false, duplicateOf: { country: original.country, hash: original.hash } }, reclass: [] };
-  return { classification: { class: 'photo', humanClassified: false }, reclass: [] };
+  if (original) return { classification: { class: 'duplicate', humanClassified: false, duplicateOf: { country: original.country, hash: original.hash } }, reclass: [], list };
+  return { classification: { class: 'photo', humanClassified: false }, reclass: [], list };
 }
