@@ -28,6 +28,8 @@ export interface ImageToClass {
   country: string;
   hash: string;
   datasource?: string;
+  /** Made again on purpose: only then can it have a manifest already (the processor touches, not makes, an image in the tree). */
+  refresh?: boolean;
 }
 
 export interface PendingClass extends Decision {
@@ -62,9 +64,11 @@ export class Classifier {
   async decide(image: ImageToClass, phash: string): Promise<PendingClass> {
     const { tree, settings } = this.deps;
     const entry: IndexEntry = { phash, country: image.country, hash: image.hash, datasource: image.datasource ?? '' };
-    const alike = await this.index.near(phash, settings.distance);
-    const handSet = await handSetClass(tree, image.hash);
-    const before = await readManifest(tree, image.country, image.hash);
+    const [alike, handSet, before] = await Promise.all([
+      this.index.near(phash, settings.distance),
+      handSetClass(tree, image.hash),
+      image.refresh ? readManifest(tree, image.country, image.hash) : undefined,
+    ]);
     const previous = before?.class
       ? { classification: { class: before.class, humanClassified: before.humanClassified ?? false, ...(before.duplicateOf ? { duplicateOf: before.duplicateOf } : {}) }, samePicture: before.phash !== undefined && hammingDistance(before.phash, phash) <= settings.distance }
       : undefined;

@@ -19,8 +19,9 @@
  * datasource has fewer than the threshold of its picture (engine/core/image-class.ts), so a stock
  * picture under a million URLs keeps its buckets small.
  */
-import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { hammingDistance } from '../../workers/perceptual-hash.js';
 import type { IndexEntry } from '../core/image-class.js';
 
@@ -47,6 +48,13 @@ export function bucketsOf(phash: string): Array<[number, string]> {
 export function usefulBuckets(phash: string): Array<[number, string]> {
   return bucketsOf(phash).filter(([, value]) => value !== '0000' && value !== 'ffff');
 }
+
+// the callback API: a lookup and a listing are some 20 calls per image on the engine's event loop,
+// and fs/promises costs about three times the main-thread time per call (spool/fs-calls.ts)
+const readdirNames = promisify(readdir);
+const readText = (path: string): Promise<string> => promisify(readFile)(path, 'utf8');
+const append = promisify(appendFile);
+const makeDir = promisify(mkdir);
 
 /** A reader's fallback for a bucket or file not there (never written), rethrowing any other error. */
 function emptyIfMissing<T>(empty: T): (error: unknown) => T {
@@ -107,6 +115,9 @@ export function within(text: string, phash: string, maxDistance: number): Array<
 }
 
 export class PhashIndex {
+  /** Bucket directories made (or found) by this process: not made again for every image. */
+  private readonly madeDirs = new Set<string>();
+
   /** `root` is `<tree>/.index/phash`; `writer` names this host's bucket files. */
   constructor(
     private readonly root: string,
@@ -120,29 +131,39 @@ export class PhashIndex {
   /** The images within `maxDistance` bits of `phash` (at most MAX_DISTANCE), nearest first, each once. */
   async near(phash: string, maxDistance: number): Promise<Array<IndexEntry & { distance: number }>> {
     if (maxDistance > MAX_DISTANCE) throw new RangeError(`the index finds hashes within ${MAX_DISTANCE} bits, not ${maxDistance}`);
-    const found = new Map<string, IndexEntry & { distance: number }>();
-    for (const [band, value] of usefulBuckets(phash)) {
+    // the buckets at once: a lookup waits for one round of reads, not four
+    const texts = await Promise.all(usefulBuckets(phash).map(async ([band, value]) => {
       const dir = this.bucketDir(band, value);
-      const files = (await readdir(dir).catch(emptyIfMissing([] as string[]))).filter((name) => name.startsWith(`${value}~`));
-      for (const file of files) {
-        const text = await readFile(join(dir, file), 'utf8').catch(emptyIfMissing(''));
-        for (const { entry, distance } of within(text, phash, maxDistance)) {
-          const key = `${entry.country}/${entry.hash}`;
-          if (!found.has(key)) found.set(key, { ...entry, distance });
-        }
+      const files = (await readdirNames(dir).catch(emptyIfMissing([] as string[]))).filter((name) => name.startsWith(`${value}~`));
+      return Promise.all(files.map((file) => readText(join(dir, file)).catch(emptyIfMissing(''))));
+    }));
+    const found = new Map<string, IndexEntry & { distance: number }>();
+    for (const text of texts.flat()) {
+      for (const { entry, distance } of within(text, phash, maxDistance)) {
+        const key = `${entry.country}/${entry.hash}`;
+        if (!found.has(key)) found.set(key, { ...entry, distance });
       }
     }
     return [...found.values()].sort((a, b) => a.distance - b.distance);
   }
 
-  /** Lists an image in its 4 buckets. */
+  /** Lists an image in its 4 buckets (at once). */
   async add(entry: IndexEntry): Promise<void> {
     // a line torn by a crash ends without a newline: the next one starts on its own line all the same
     const line = `\n${entryLine(entry)}`;
-    for (const [band, value] of usefulBuckets(entry.phash)) {
+    await Promise.all(usefulBuckets(entry.phash).map(async ([band, value]) => {
       const dir = this.bucketDir(band, value);
-      await mkdir(dir, { recursive: true });
-      await appendFile(join(dir, `${value}~${this.writer}.log`), line);
-    }
+      const file = join(dir, `${value}~${this.writer}.log`);
+      if (!this.madeDirs.has(dir)) {
+        await makeDir(dir, { recursive: true });
+        this.madeDirs.add(dir);
+      }
+      await append(file, line).catch(async (error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        // its directory went (an operator cleared the index): made again
+        await makeDir(dir, { recursive: true });
+        await append(file, line);
+      });
+    }));
   }
 }
