@@ -57,18 +57,18 @@ test('an idle write thread keeps no process alive', async () => {
 /**
  * Runs `body` with a write thread whose one write under way is stuck: a directory sync opens its path
  * for reading, and on a FIFO without a writer that open blocks, as a call on a dead NFS mount would.
- * Afterwards the open is let go (a writer arrives), so that no pool thread stays stuck.
+ * Afterwards the open is let go, so that no pool thread stays stuck: a writer is held open on the FIFO
+ * (O_RDWR never blocks on Linux) until the thread is closed, which frees an open under way and any that
+ * starts later. (Opening a writer once and closing it at once freed only an open already waiting: on a
+ * loaded machine the thread's open could begin after it, and then waited forever: the suite hung.)
  */
 async function withStuckWrite(body: (thread: WriteThread, writer: AtomicWriter, stuck: Promise<string>, dir: string, unblock: () => void) => Promise<void>): Promise<void> {
   const { dir, cleanup } = await tempDir();
   const thread = new WriteThread();
   const fifo = join(dir, 'stuck');
+  let held: number | undefined;
   const unblock = (): void => {
-    try {
-      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
-    } catch {
-      // no reader left: nothing is stuck
-    }
+    held ??= openSync(fifo, constants.O_RDWR);
   };
   try {
     assert.is(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
@@ -79,6 +79,7 @@ async function withStuckWrite(body: (thread: WriteThread, writer: AtomicWriter, 
   } finally {
     unblock();
     await thread.close();
+    if (held !== undefined) closeSync(held);
     await cleanup();
   }
 }
