@@ -19,6 +19,7 @@ PACKAGES=(
   "optional libvips-tools    vipsthumbnail  npm run bench (the vipsthumbnail column)"
   "optional imagemagick      convert        npm run bench (the ImageMagick column)"
   "optional faketime         faketime       the skewed-clock tests (engines under libfaketime, test/skew.test.ts)"
+  "optional prometheus       promtool       the shipped alert rules, checked and unit-tested (test/alerts.test.ts)"
 )
 NODE_MIN="20.19"
 
