@@ -114,7 +114,9 @@ export async function makeThumbnails(task: ThumbnailTask): Promise<ThumbnailResu
         outputs[i * formats.length + f] = output; // in the configured order: sizes, then formats
       }
     }
-    const placeholder = placeholderOf(decoded.data, raw);
+    // one small copy serves the placeholder and the perceptual hash: one pass over the decoded pixels
+    const small = shrinkToRgba(decoded.data, raw, PLACEHOLDER_BOX);
+    const placeholder = placeholderOf(small);
     const swapped = (meta.orientation ?? 1) >= 5;
     return {
       ok: true,
@@ -126,7 +128,7 @@ export async function makeThumbnails(task: ThumbnailTask): Promise<ThumbnailResu
       },
       outputs,
       sha256,
-      phash: dHash(decoded.data, raw),
+      phash: dHash(small.rgba, { width: small.width, height: small.height, channels: 4 }),
       ...(placeholder ? { placeholder } : {}),
     };
   } catch (error) {
@@ -138,14 +140,13 @@ export async function makeThumbnails(task: ThumbnailTask): Promise<ThumbnailResu
 const PLACEHOLDER_BOX = 100;
 
 /**
- * The placeholder, from the decoded pixels (already oriented, flattened, sRGB): a ThumbHash of them
- * shrunk to fit 100 x 100, and their dominant colour, counted from the same small copy. Shrunk here
- * in a loop, not by another sharp pipeline: that one cost 15% of the pool's throughput (its set-up,
- * for a picture of a few thousand pixels); this is a pass over the decoded bytes.
+ * The placeholder, from the decoded pixels (already oriented, flattened, sRGB) shrunk to fit 100 x 100:
+ * their ThumbHash, and their dominant colour. Shrunk in a loop (shrinkToRgba), not by another sharp
+ * pipeline: that one cost 15% of the pool's throughput (its set-up, for a picture of a few thousand
+ * pixels); this is a pass over the decoded bytes.
  */
-function placeholderOf(pixels: Buffer, raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 }): Placeholder | undefined {
+function placeholderOf(small: { width: number; height: number; rgba: Uint8Array }): Placeholder | undefined {
   try {
-    const small = shrinkToRgba(pixels, raw, PLACEHOLDER_BOX);
     const hash = rgbaToThumbHash(small.width, small.height, small.rgba);
     return { thumbhash: Buffer.from(hash).toString('base64'), dominant: dominantColour(small.rgba) };
   } catch {

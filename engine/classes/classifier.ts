@@ -5,7 +5,6 @@
  * the others of its datasource when it made their picture a placeholder, and counts.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { Spool } from '../../spool/spool.js';
 import type { AtomicWriter } from '../../spool/atomic.js';
 import { ownerTag, SELF } from '../../spool/owner.js';
@@ -14,9 +13,9 @@ import { decideClass, type Decision, type ImageClass, type IndexEntry } from '..
 import { readManifest } from '../tree/tree.js';
 import { ClassCounter } from './class-counts.js';
 import { handSetClass } from './hand-set.js';
-import { countsDir, phashDir } from './layout.js';
+import { phashDir, runCountsPath } from './layout.js';
 import { PhashIndex } from './phash-index.js';
-import { reclassImage } from './reclass.js';
+import { classificationOf, reclassImage } from './reclass.js';
 
 export interface ClassifierSettings {
   placeholderUrls: number;
@@ -34,8 +33,6 @@ export interface ImageToClass {
 
 export interface PendingClass extends Decision {
   entry: IndexEntry;
-  /** Already in the index (the same URL made again). */
-  listed: boolean;
   /** Its class before, when it is made again. */
   before?: ImageClass;
 }
@@ -56,8 +53,7 @@ export class Classifier {
 
   constructor(private readonly deps: ClassifierDeps) {
     this.index = new PhashIndex(phashDir(deps.tree), SELF.host);
-    // one file per run (a pid may come again: a container's engine is pid 1 at every start)
-    this.counter = new ClassCounter(join(countsDir(deps.tree), `${ownerTag(SELF)}~${randomBytes(4).toString('hex')}.json`), deps.writer, (error) => deps.warn(error, 'class counts'));
+    this.counter = new ClassCounter(runCountsPath(deps.tree, ownerTag(SELF), randomBytes(4).toString('hex')), deps.writer, (error) => deps.warn(error, 'class counts'));
   }
 
   /** The class of an image about to be written. */
@@ -69,17 +65,15 @@ export class Classifier {
       handSetClass(tree, image.hash),
       image.refresh ? readManifest(tree, image.country, image.hash) : undefined,
     ]);
-    const previous = before?.class
-      ? { classification: { class: before.class, humanClassified: before.humanClassified ?? false, ...(before.duplicateOf ? { duplicateOf: before.duplicateOf } : {}) }, samePicture: before.phash !== undefined && hammingDistance(before.phash, phash) <= settings.distance }
-      : undefined;
-    const listed = alike.some((e) => e.country === entry.country && e.hash === entry.hash);
-    return { ...decideClass(entry, alike, settings, handSet, previous), entry, listed, ...(before?.class ? { before: before.class } : {}) };
+    const classification = before && classificationOf(before);
+    const previous = classification && { classification, samePicture: before.phash !== undefined && hammingDistance(before.phash, phash) <= settings.distance };
+    return { ...decideClass(entry, alike, settings, handSet, previous), entry, ...(classification ? { before: classification.class } : {}) };
   }
 
   /** After the image's manifest is written: the index, the others reclassed, the counts. */
   async record(pending: PendingClass): Promise<void> {
     const { classification, entry } = pending;
-    if (!pending.listed && pending.list) await this.index.add(entry);
+    if (pending.list) await this.index.add(entry);
     this.counter.moved(classification.class, pending.before);
     for (const other of pending.reclass) {
       try {

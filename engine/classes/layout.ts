@@ -6,5 +6,9 @@ export const indexDir = (tree: string): string => join(tree, '.index');
 export const phashDir = (tree: string): string => join(indexDir(tree), 'phash');
 /** A class an operator set: one small file per image, by hash. */
 export const handSetPath = (tree: string, hash: string): string => join(indexDir(tree), 'classified', hash.slice(0, 2), `${hash}.json`);
-/** Images per class, one file per engine process (class-counts.ts). */
+/** Images per class (class-counts.ts): every file here is added up. */
 export const countsDir = (tree: string): string => join(indexDir(tree), 'counts');
+/** One engine run's counts: `<host>~<pid>~<run>` (a pid comes again: a container's engine is pid 1 at every start). */
+export const runCountsPath = (tree: string, owner: string, run: string): string => join(countsDir(tree), `${owner}~${run}.json`);
+/** What `imagesys classify` changed on this host, kept from one command to the next. */
+export const classifyCountsPath = (tree: string, host: string): string => join(countsDir(tree), `${host}~classify.json`);

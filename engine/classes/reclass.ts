@@ -20,6 +20,12 @@ export function withClass(manifest: Manifest, classification: Classification): M
   return { ...rest, class: value, humanClassified, ...(duplicateOf ? { duplicateOf } : {}) };
 }
 
+/** What a manifest says of its image's class; undefined for one made before classes were. Pure. */
+export function classificationOf(manifest: Manifest): Classification | undefined {
+  if (!manifest.class) return undefined;
+  return { class: manifest.class, humanClassified: manifest.humanClassified ?? false, ...(manifest.duplicateOf ? { duplicateOf: manifest.duplicateOf } : {}) };
+}
+
 export interface TreeAndSpool {
   tree: string;
   spool: Spool;

@@ -60,7 +60,7 @@ export const SCHEMA = {
       20,
       'distinct URLs of one datasource (in one country) under which the same picture (perceptual hash within `classes.distance`) makes it a `placeholder`: a stock "no photo yet" or an agency logo; each earlier one is reclassed too ([Image classes](#image-classes))',
     ),
-    distance: key(integer(0, 3), 3, 'bits in which two 64-bit perceptual hashes may differ and be the same picture (near-copies, re-encoded or slightly resized, differ in 0-2 on the listing photos; different photos in 12 or more)'),
+    distance: key(integer(0, 3), 3, 'bits in which two 64-bit perceptual hashes may differ and be the same picture (near-copies, re-encoded or slightly resized, differ in 0-3 on the listing photos, crops of 1-2% in 0-8; different photos in more than 12: bench/README.md)'),
   },
   pool: {
     threads: key(integer(1, 256), availableParallelism(), 'sharp worker threads (each runs one libvips thread)', 'core count'),

@@ -40,9 +40,10 @@ export interface Decision {
   /** When the image makes its picture a placeholder: the others of its datasource to reclass. */
   reclass: IndexEntry[];
   /**
-   * Whether the image goes into the index. A placeholder does only while its datasource has fewer
-   * than `placeholderUrls` of its picture there: enough to know the picture again (its own remaking
-   * included), and the buckets of a stock picture under a million URLs stay small.
+   * Whether the image goes into the index: not when it is there already (the same URL made again),
+   * and a placeholder only while its datasource has fewer than `placeholderUrls` of its picture there:
+   * enough to know the picture again (its own remaking included), and the buckets of a stock picture
+   * under a million URLs stay small.
    */
   list: boolean;
 }
@@ -63,12 +64,12 @@ export function decideClass(self: IndexEntry, alike: ReadonlyArray<IndexEntry & 
   const others = alike.filter((e) => !(e.hash === self.hash && e.country === self.country));
   const sameSource = others.filter((e) => e.country === self.country && e.datasource === self.datasource);
   const urls = new Set(sameSource.map((e) => e.hash)).size + 1;
-  const list = urls <= settings.placeholderUrls;
+  const list = others.length === alike.length && urls <= settings.placeholderUrls;
   if (handSet) return { classification: { class: handSet, humanClassified: true }, reclass: [], list };
   // reclassing reads the others' manifests: done when the threshold is reached, not for every later one
   if (urls >= settings.placeholderUrls) return { classification: { class: 'placeholder', humanClassified: false }, reclass: urls === settings.placeholderUrls ? sameSource : [], list };
   if (previous?.samePicture && !previous.classification.humanClassified) return { classification: previous.classification, reclass: [], list };
-  const original = [...others].sort((a, b) => a.distance - b.distance)[0];
+  const original = others[0]; // the nearest
   if (original) return { classification: { class: 'duplicate', humanClassified: false, duplicateOf: { country: original.country, hash: original.hash } }, reclass: [], list };
   return { classification: { class: 'photo', humanClassified: false }, reclass: [], list };
 }

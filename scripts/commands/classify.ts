@@ -1,7 +1,6 @@
-import { join } from 'node:path';
 import { ClassCounter } from '../../engine/classes/class-counts.js';
 import { setHandClass } from '../../engine/classes/hand-set.js';
-import { countsDir } from '../../engine/classes/layout.js';
+import { classifyCountsPath } from '../../engine/classes/layout.js';
 import { reclassImage } from '../../engine/classes/reclass.js';
 import type { Config } from '../../engine/config/config.js';
 import { systemClock, type Clock } from '../../engine/core/clock.js';
@@ -27,7 +26,7 @@ export async function classifyCommand(config: Config, countries: string[], targe
   const spool = new Spool({ root: config.spool, fsync: config.fsync, staleMs: config.claims.staleMs, clock });
   const now = new Date(clock());
   await setHandClass(config.tree, writer, hash, hand, now);
-  const counter = new ClassCounter(join(countsDir(config.tree), `${SELF.host}~classify.json`), writer, (error) => {
+  const counter = new ClassCounter(classifyCountsPath(config.tree, SELF.host), writer, (error) => {
     throw error;
   });
   await counter.load();
