@@ -64,7 +64,7 @@ export class Engine {
   private readonly healthLog: Logger; // disk watermark and stuck jobs
   private readonly clock: Clock;
   private readonly countries: string[];
-  private readonly downloader: Downloader;
+  readonly downloader: Downloader; // run.ts lets the canaries through its guard
   private readonly pool: ThumbnailRunner;
   private readonly writeThread = new WriteThread(); // the spool's and the tree's writes, off the event loop
   private readonly processor: Processor;

@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { readManifest, type Manifest } from './tree/tree.js';
 import { thumbHashToDataURL } from 'thumbhash';
 import { hashForUrl, pathForHash } from './core/hash.js';
-import type { ImageClass } from './core/image-class.js';
+import type { ImageClass, ManifestClass } from './core/image-class.js';
 
 export { hashForUrl, pathForHash };
 export { FORMAT_PREFERENCE, pictureData, pictureHtml, type PictureData, type PictureOptions, type PictureSource } from './picture.js';
 export type { Manifest, ManifestSize } from './tree/tree.js';
-export { IMAGE_CLASSES, type ImageClass } from './core/image-class.js';
+export { IMAGE_CLASSES, type ImageClass, type ManifestClass } from './core/image-class.js';
 
 /** The manifest's version this Interface reads and writes; its JSON Schema is `manifestSchemaPath()`. */
 export const MANIFEST_VERSION = 1;
@@ -73,8 +73,12 @@ export interface Thumbnails {
   source: Manifest['source'];
   /** Absent for images made before placeholders were. */
   placeholder?: PagePlaceholder;
-  /** What the picture is: a photo, a placeholder (a stock picture served for many listings) or a duplicate; `photo` for images made before classes were. */
-  class: ImageClass;
+  /**
+   * What the picture is: a photo, a placeholder (a stock picture served for many listings) or a
+   * duplicate; `photo` for images made before classes were. `canary` only from toThumbnails on a
+   * canary's manifest: thumbnailsForHash / ForUrl / ForUrls never return a canary.
+   */
+  class: ManifestClass;
   /** Whether an operator set the class by hand. */
   humanClassified: boolean;
   /** For a duplicate: the image it is a near-copy of. */
@@ -121,7 +125,8 @@ export function toThumbnails(manifest: Manifest, baseUrl: string): Thumbnails {
 /** The thumbnails of one image, or undefined when it is not (yet) in the tree. */
 export async function thumbnailsForHash(location: TreeLocation, country: string, hash: string): Promise<Thumbnails | undefined> {
   const manifest = await readManifest(location.tree, country, hash);
-  return manifest ? toThumbnails(manifest, location.baseUrl) : undefined;
+  // a canary (ImageSys's own test picture, in a country of its own) is never the website's
+  return manifest && manifest.class !== 'canary' ? toThumbnails(manifest, location.baseUrl) : undefined;
 }
 
 export async function thumbnailsForUrl(location: TreeLocation, country: string, url: string): Promise<Thumbnails | undefined> {
@@ -156,7 +161,7 @@ export async function thumbnailsForUrls(location: TreeLocation, country: string,
         continue;
       }
       const found = await thumbnailsForHash(location, country, hash);
-      results[index] = found && omit.includes(found.class) ? undefined : found;
+      results[index] = found && (omit as readonly ManifestClass[]).includes(found.class) ? undefined : found;
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, urls.length) }, worker));

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseConfig, isCountry, type Config } from '../engine/config/config.js';
+import { defaultCountries, parseConfig, isCountry, type Config } from '../engine/config/config.js';
 import { targetKind } from '../engine/config/targets.js';
 import { ProgramError } from '../engine/core/program-errors.js';
 
@@ -69,7 +69,7 @@ export function loadConfig(args: CommonArgs): Config {
 export function selectedCountries(args: CommonArgs, config: Config): string[] {
   const chosen = (args.country ?? []).flatMap((c) => c.split(',')).map((c) => c.trim()).filter(Boolean);
   for (const c of chosen) if (!isCountry(c)) throw new UsageError(`--country expects codes of 2-3 lowercase letters, got ${JSON.stringify(c)}`);
-  return chosen.length > 0 ? [...new Set(chosen)] : config.countries;
+  return chosen.length > 0 ? [...new Set(chosen)] : defaultCountries(config);
 }
 
 /**
@@ -79,7 +79,7 @@ export function selectedCountries(args: CommonArgs, config: Config): string[] {
 export function workCountries(args: CommonArgs, config: Config): string[] {
   const countries = selectedCountries(args, config);
   for (const c of countries) {
-    if (!config.countries.includes(c)) {
+    if (!defaultCountries(config).includes(c)) {
       throw new UsageError(`--country ${c} is not configured (countries: ${config.countries.join(', ')}); add it to "countries" in the config first`);
     }
   }

@@ -7,6 +7,7 @@
  *   .arrivals/<cc>/[@<host>/]      the arrival log (arrivals.ts)
  *   .expiry/<yyyy-mm-dd>/<cc>/     the expiry index (expiry.ts)
  *   .state/                        each engine's last state; .state/history/ its per-minute counts
+ *   .canary/<slot>.json            one record per canary sent (engine/canary/)
  * The sweeper's backlog (.sweep/, .sweep.lock) is laid out in sweep-layout.ts.
  */
 import { join } from 'node:path';
@@ -84,6 +85,15 @@ export function historyDir(spool: string): string {
 /** One process's history file by its name. */
 export function historyPath(spool: string, name: string): string {
   return join(historyDir(spool), name);
+}
+
+/** The canaries' records: one per interval, claimed by the engine that sends it. */
+export function canaryDir(spool: string): string {
+  return join(spool, '.canary');
+}
+
+export function canaryRecordPath(spool: string, slot: number): string {
+  return join(canaryDir(spool), `${slot}.json`);
 }
 
 /** A batch or job file name that a reader should look at: not hidden, with the right suffix. */

@@ -12,13 +12,15 @@
  *   downloaded|failed --requeue--> incoming    with its line at the end of the arrival log
  *   thumbed --reopen--> incoming               asked for again (a refresh, its files purged)
  *   thumbed --release--> gone                  every target has its image
+ *   incoming|downloaded|failed --discard--> gone   no longer wanted (a canary after its check)
  */
 import { lstat, rename, unlink } from 'node:fs/promises';
 import type { ImageSysError } from '../engine/core/errors.js';
 import { isMissing } from './atomic.js';
 import { verifyHeld, type Claim } from './claims.js';
 import { arrivalOf, encodeJob, restsAsIs, withFailure, withSuccess, type Job } from './job.js';
-import { entryPath, type State } from './layout.js';
+import { entryPath, originalPath, type State } from './layout.js';
+import { REASON_SUFFIX } from './set-aside.js';
 import type { Spool } from './spool.js';
 
 /** Where a job can be worked on from. */
@@ -131,6 +133,20 @@ export async function release(spool: Spool, country: string, hash: string, ino: 
     return 'released';
   } finally {
     await claim.release();
+  }
+}
+
+/**
+ * A job no longer wanted (a canary after its check) leaves the spool from every state but thumbed/
+ * (which the sweeper releases), with its original and its reason. The caller holds its claim.
+ */
+export async function discard(spool: Spool, country: string, hash: string, claim: Claim): Promise<void> {
+  await verifyHeld(claim);
+  const paths = [...(['incoming', 'downloaded', 'failed'] as const).map((state) => spool.jobPath(state, country, hash)), originalPath(spool.root, country, hash), entryPath(spool.root, 'failed', country, `${hash}${REASON_SUFFIX}`)];
+  for (const path of paths) {
+    await unlink(path).catch((error: unknown) => {
+      if (!isMissing(error)) throw error;
+    });
   }
 }
 

@@ -8,7 +8,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AtomicWriter } from '../../spool/atomic.js';
-import { IMAGE_CLASSES, type ImageClass } from '../core/image-class.js';
+import { IMAGE_CLASSES, type ImageClass, type ManifestClass } from '../core/image-class.js';
 import { countsDir } from './layout.js';
 
 export type ClassCounts = Record<ImageClass, number>;
@@ -56,10 +56,11 @@ export class ClassCounter {
   }
 
   /** One image more in `to` (and one less in `from`, when it was classed before). */
-  moved(to: ImageClass, from?: ImageClass): void {
+  moved(to: ManifestClass, from?: ManifestClass): void {
     if (from === to) return;
-    this.totals[to]++;
-    if (from) this.totals[from]--;
+    // canaries are no images of the website's: not counted
+    if (to !== 'canary') this.totals[to]++;
+    if (from && from !== 'canary') this.totals[from]--;
     this.dirty = true;
     this.timer ??= setTimeout(() => void this.flush(), FLUSH_EVERY_MS).unref();
   }

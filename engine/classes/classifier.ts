@@ -9,7 +9,7 @@ import type { Spool } from '../../spool/spool.js';
 import type { AtomicWriter } from '../../spool/atomic.js';
 import { ownerTag, SELF } from '../../spool/owner.js';
 import { hammingDistance } from '../../workers/perceptual-hash.js';
-import { decideClass, type Decision, type ImageClass, type IndexEntry } from '../core/image-class.js';
+import { decideClass, isCanaryImage, type Decision, type ManifestClass, type IndexEntry } from '../core/image-class.js';
 import { readManifest } from '../tree/tree.js';
 import { ClassCounter } from './class-counts.js';
 import { handSetClass } from './hand-set.js';
@@ -20,6 +20,8 @@ import { classificationOf, reclassImage } from './reclass.js';
 export interface ClassifierSettings {
   placeholderUrls: number;
   distance: number;
+  /** `canary.country`: its canaries are classed `canary`, never looked up nor listed. */
+  canaryCountry: string;
 }
 
 /** The image being made: what the index and the decision need of it. */
@@ -34,7 +36,7 @@ export interface ImageToClass {
 export interface PendingClass extends Decision {
   entry: IndexEntry;
   /** Its class before, when it is made again. */
-  before?: ImageClass;
+  before?: ManifestClass;
 }
 
 export interface ClassifierDeps {
@@ -60,6 +62,7 @@ export class Classifier {
   async decide(image: ImageToClass, phash: string): Promise<PendingClass> {
     const { tree, settings } = this.deps;
     const entry: IndexEntry = { phash, country: image.country, hash: image.hash, datasource: image.datasource ?? '' };
+    if (isCanaryImage(image, settings.canaryCountry)) return { classification: { class: 'canary', humanClassified: false }, reclass: [], list: false, entry };
     const [alike, handSet, before] = await Promise.all([
       this.index.near(phash, settings.distance),
       handSetClass(tree, image.hash),
@@ -73,6 +76,7 @@ export class Classifier {
   /** After the image's manifest is written: the index, the others reclassed, the counts. */
   async record(pending: PendingClass): Promise<void> {
     const { classification, entry } = pending;
+    if (classification.class === 'canary') return; // not an image of the website's: never listed
     if (pending.list) await this.index.add(entry);
     this.counter.moved(classification.class, pending.before);
     for (const other of pending.reclass) {

@@ -10,7 +10,7 @@ import { newJob } from '../../spool/job.js';
 import type { Spool } from '../../spool/spool.js';
 import { toResend } from '../../spool/transitions.js';
 import { hashForUrl } from '../core/hash.js';
-import type { Classification, ImageClass } from '../core/image-class.js';
+import type { Classification, ManifestClass } from '../core/image-class.js';
 import { manifestPath, readManifest, type Manifest } from '../tree/tree.js';
 
 /** `manifest` with another class (a duplicate's link goes unless it stays a duplicate). Pure. */
@@ -32,7 +32,7 @@ export interface TreeAndSpool {
   writer: AtomicWriter;
 }
 
-export type Reclassed = { from: ImageClass | undefined; to: ImageClass } | 'busy' | 'absent' | 'unchanged';
+export type Reclassed = { from: ManifestClass | undefined; to: ManifestClass } | 'busy' | 'absent' | 'unchanged';
 
 /**
  * Rewrites the manifest of `country`/`hash` with what `change` makes of it (undefined: leave it).

@@ -21,6 +21,10 @@ const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
       if (!countries.includes(code)) throw new ConfigError(`thumbnails.countries.${code}`, `a country listed in countries (${countries.join(', ')})`, code);
     }
   },
+  // canaries must never mix with listings: their country is theirs alone
+  ({ countries, canary }) => {
+    if (countries.includes(canary.country)) throw new ConfigError('canary.country', `a country not listed in countries (${countries.join(', ')})`, canary.country);
+  },
 ];
 
 /**

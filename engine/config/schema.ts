@@ -10,7 +10,7 @@ import { defaultsOf, key, parsePartial, type ConfigOf } from './section.js';
 import { countryOverrides, formatList, qualitySetting, sizeList } from './thumbnails.js';
 import { targetList } from './target-list.js';
 import {
-  absoluteUrl, allowEntry, boolean, bytes, colour, countryList, durationMs, headerValue, hostName, integer, listenAddress,
+  absoluteUrl, allowEntry, boolean, bytes, canarySource, colour, countryCode, countryList, durationMs, headerValue, hostName, integer, listenAddress,
   nonEmptyString, number, oneOf, proxySetting, refine, stringList,
 } from './validators.js';
 
@@ -61,6 +61,20 @@ export const SCHEMA = {
       'distinct URLs of one datasource (in one country) under which the same picture (perceptual hash within `classes.distance`) makes it a `placeholder`: a stock "no photo yet" or an agency logo; each earlier one is reclassed too ([Image classes](#image-classes))',
     ),
     distance: key(integer(0, 3), 3, 'bits in which two 64-bit perceptual hashes may differ and be the same picture (near-copies, re-encoded or slightly resized, differ in 0-3 on the listing photos, crops of 1-2% in 0-8; different photos in more than 12: bench/README.md)'),
+  },
+  canary: {
+    intervalMinutes: key(
+      number(0, 1_440),
+      10,
+      'every this often one engine of the spool drops a canary: a fresh image through the whole path (a batch in incoming/, the downloader, the pool, the tree, the sweeper), checked on every target with rsync (0: off; [Canary](#canary))',
+    ),
+    deadlineMinutes: key(number(0.05, 1_440), 15, 'a canary not found on every target this long after it was dropped has failed, at the stage and target where it stopped (allow for the cron period of `imagesys sweep`)'),
+    country: key(countryCode, 'zz', 'the country canaries are made in: a country of their own, not in `countries`, which the Interface never serves and the daemon and the sweeper take on by themselves'),
+    source: key(
+      canarySource,
+      'self',
+      "where canaries are downloaded from: `self`, this daemon's own HTTP server (`http.listen`), or the `http://address:port` of another ImageSys daemon (an IP address: the exception is made for that address); the SSRF guard lets through that one address and port, for a canary's own path only",
+    ),
   },
   pool: {
     threads: key(integer(1, 256), availableParallelism(), 'sharp worker threads (each runs one libvips thread)', 'core count'),

@@ -3,6 +3,7 @@
  * the value typed (sometimes normalised: a URL without trailing slashes, host names in lower case) or
  * throws the one ConfigError shape. Pure.
  */
+import { isIP } from 'node:net';
 import { isAllowEntry } from '../core/address-guard.js';
 import { ConfigError } from './error.js';
 
@@ -98,6 +99,16 @@ export const absoluteUrl: Check<string> = (raw, key) => {
     throw new ConfigError(key, 'an absolute URL', raw);
   }
   return value.replace(/\/+$/, '');
+};
+
+/** `self`, or the `http://host:port` origin of an ImageSys daemon (no path: canaries have their own). */
+export const canarySource: Check<string> = (raw, key) => {
+  const value = nonEmptyString(raw, key);
+  if (value === 'self') return value;
+  const origin = URL.canParse(value) ? new URL(value) : undefined;
+  const address = origin?.hostname.replace(/^\[|\]$/g, '') ?? '';
+  if (!origin || origin.protocol !== 'http:' || origin.pathname !== '/' || origin.search || origin.username || !isIP(address)) throw new ConfigError(key, '"self" or the http://address:port of an ImageSys daemon', raw);
+  return origin.origin;
 };
 
 export const boolean: Check<boolean> = (raw, key) => {

@@ -4,14 +4,27 @@
  *   placeholder  the same picture under many URLs of one datasource: a stock "no photo yet", a logo
  *   duplicate    a near-copy of an image already in the tree under another URL (`duplicateOf` says which)
  *   photo        neither
+ *   canary       a picture the engine sends through itself to test the whole path (engine/canary/):
+ *                never served by the Interface, never listed in the index, removed once checked
  * A class an operator set by hand (`imagesys classify`) wins over all of these.
  */
 
+/** The classes of the website's images (what the Interface serves and `status` counts). */
 export const IMAGE_CLASSES = ['photo', 'placeholder', 'duplicate'] as const;
 export type ImageClass = (typeof IMAGE_CLASSES)[number];
+/** What a manifest may say: a class of the website's, or `canary`. */
+export type ManifestClass = ImageClass | 'canary';
 /** What an operator may set by hand. */
 export const HAND_CLASSES = ['photo', 'placeholder'] as const;
 export type HandClass = (typeof HAND_CLASSES)[number];
+
+/** The datasource canaries carry, in their own country: how the engine tells one from a listing photo. */
+export const CANARY_DATASOURCE = 'imagesys-canary';
+
+/** Whether an image is a canary: the canary's datasource in the canary's country (`canary.country`). */
+export function isCanaryImage(image: { country: string; datasource?: string | undefined }, canaryCountry: string): boolean {
+  return image.country === canaryCountry && image.datasource === CANARY_DATASOURCE;
+}
 
 /** An image as the perceptual-hash index knows it. `datasource` is '' for an image without one. */
 export interface IndexEntry {
@@ -23,7 +36,7 @@ export interface IndexEntry {
 
 /** What the manifest says of an image's class. */
 export interface Classification {
-  class: ImageClass;
+  class: ManifestClass;
   /** Set by an operator (`imagesys classify`), not by the engine. */
   humanClassified: boolean;
   /** For a duplicate: the image it is a near-copy of. */

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { systemClock, type Clock } from '../core/clock.js';
 import { Agent, EnvHttpProxyAgent, Pool, request, type Dispatcher } from 'undici';
+import { canaryIdOf } from '../core/canary-path.js';
 import { AddressGuard, AllowList, BlockedAddressError } from '../core/address-guard.js';
 import type { Config } from '../config/config.js';
 import { ImageSysError, type ErrorCode } from '../core/errors.js';
@@ -63,6 +64,8 @@ export class Downloader {
   private readonly proxied: boolean;
   /** Hosts whose name the guard refused lately (host -> until when): checked before any slot or pacing. */
   private readonly refusedHosts = new Map<string, number>();
+  /** The canaries' source (`http://127.0.0.1:9464`): the guard's one exception, for a canary's own path. */
+  private canaryOrigin: string | undefined;
 
   constructor(
     private readonly options: DownloadOptions,
@@ -90,6 +93,19 @@ export class Downloader {
 
   async close(): Promise<void> {
     await this.dispatcher.close();
+  }
+
+  /**
+   * Lets canaries through the guard: a first request (not a redirect) to exactly this origin (an
+   * address written in the URL, and its port) for a canary's picture; never a general loopback allowance.
+   */
+  allowCanaryFrom(origin: string): void {
+    this.canaryOrigin = new URL(origin).origin;
+  }
+
+  private isCanary(url: string): boolean {
+    const { origin, pathname, search } = new URL(url);
+    return origin === this.canaryOrigin && canaryIdOf(pathname) !== undefined && search === '';
   }
 
   /**
@@ -130,7 +146,7 @@ export class Downloader {
     for (let hop = 0; ; hop++) {
       const host = new URL(current).host;
       // a URL the guard refuses costs no slot and no turn under the host's request rate
-      await this.refuseEarly(current);
+      if (hop > 0 || !this.isCanary(current)) await this.refuseEarly(current);
       // per host: a slot, then a global slot, then its turn under the request rate (taken last, so
       // that requests queued behind the global limit do not start in a burst)
       const outcome = await this.perHost.run(host, () =>

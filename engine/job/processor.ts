@@ -90,7 +90,7 @@ export class Processor {
     this.observer = deps.observer ?? NO_OBSERVER;
     // one clock for the processor and the transitions it calls: the spool's
     this.clock = deps.spool.clock;
-    this.classes = new Classifier({ tree: deps.config.tree, spool: deps.spool, writer: this.treeWriter, settings: deps.config.classes, clock: this.clock, warn: (err: unknown, what: string) => deps.log.warn({ err, what }, 'image classes: not kept up to date') });
+    this.classes = new Classifier({ tree: deps.config.tree, spool: deps.spool, writer: this.treeWriter, settings: { ...deps.config.classes, canaryCountry: deps.config.canary.country }, clock: this.clock, warn: (err: unknown, what: string) => deps.log.warn({ err, what }, 'image classes: not kept up to date') });
   }
 
   /** The processor's clock as a Date (what job files and the tree record). */

@@ -5,6 +5,7 @@
  *   GET /api/status   what the page shows: the report `imagesys status --json` prints
  *   GET /metrics      Prometheus text
  *   GET /tree/<path>  a thumbnail of the tree, for the page's strip of latest thumbnails
+ *   GET /canary/<id>.png  a canary's picture, made from its id (engine/canary/), for the downloaders
  * It takes no input but the path, and serves only thumbnail paths of the tree's own shape.
  */
 import { realpath } from 'node:fs/promises';
@@ -14,6 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { openRegular } from '../../spool/safe-open.js';
+import { canaryImage } from '../canary/image.js';
+import { canaryIdOf } from '../core/canary-path.js';
 import type { Logger } from 'pino';
 import { parseListen } from '../config/config.js';
 import type { Metrics } from './metrics.js';
@@ -160,11 +163,23 @@ async function handle(options: HttpServerOptions, page: StatusPage | undefined, 
     send(response, 200, 'application/json; charset=utf-8', `${JSON.stringify(await options.status())}\n`);
   } else if (path === '/metrics') {
     send(response, 200, options.metrics.contentType, await options.metrics.text());
+  } else if (canaryIdOf(path)) {
+    const png = canaryPicture(canaryIdOf(path)!);
+    response.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': png.length, 'Cache-Control': 'no-store' });
+    response.end(request.method === 'HEAD' ? undefined : png);
   } else if (path.startsWith('/tree/')) {
     await sendThumbnail(options.tree, path.slice('/tree/'.length), response);
   } else {
     send(response, 404, 'text/plain; charset=utf-8', 'not found: try / or /metrics\n');
   }
+}
+
+/** The last canary picture made: a download retried is answered without making it again. */
+let lastCanary: { id: string; png: Buffer } | undefined;
+
+function canaryPicture(id: string): Buffer {
+  if (lastCanary?.id !== id) lastCanary = { id, png: canaryImage(id) };
+  return lastCanary.png;
 }
 
 /** Whether `dir`, links resolved, lies inside `tree`: no link in the tree leads the server out of it. */

@@ -11,6 +11,8 @@ import type { DiskFree } from '../health/disk.js';
 import { isErrorCode } from '../core/errors.js';
 import type { SourceFigures } from '../health/health.js';
 import type { TargetStatus } from '../sweep/target-status.js';
+import type { TargetCanary } from '../canary/record.js';
+import { CanaryMetrics } from './canary-metrics.js';
 import type { PoolFigures } from '../thumbnails/thumbnail-pool.js';
 
 export type Stage = 'intake' | 'download' | 'thumbnail';
@@ -45,6 +47,7 @@ export interface SpoolFigures {
   counts: Record<string, Record<State, number>>;
   batches: number;
   targets: TargetStatus[];
+  canary: TargetCanary[];
 }
 
 /** Hosts and datasources shown, paused ones first, then the busiest. */
@@ -63,12 +66,15 @@ export class Metrics implements StageObserver {
   private readonly stageBytes: Counter<'stage' | 'direction'>;
   private readonly jobs: Counter<'country' | 'outcome'>;
   private readonly countries: Set<string>;
+  /** Hears the canaries this engine checks. */
+  readonly canary: CanaryMetrics;
 
   constructor(options: { countries: readonly string[]; live: () => LiveFigures; spool: () => Promise<SpoolFigures> }) {
     const registers = [this.registry];
     const { live, spool } = options;
     this.countries = new Set(options.countries);
     collectDefaultMetrics({ register: this.registry, prefix: 'imagesys_' });
+    this.canary = new CanaryMetrics(registers, async () => (await spool()).canary);
     this.stageDone = new Counter({ name: 'imagesys_stage_done_total', help: 'Items through a stage: downloads, images thumbnailed, URLs taken from batches', labelNames: ['stage'], registers });
     this.stageFailures = new Counter({ name: 'imagesys_stage_failures_total', help: 'Failed attempts at a stage, by error code (a retried job counts each attempt)', labelNames: ['stage', 'code'], registers });
     this.stageSeconds = new Histogram({ name: 'imagesys_stage_duration_seconds', help: 'Time an item spent in a stage (a download, a thumbnail task, reading a batch)', labelNames: ['stage'], buckets: DURATION_BUCKETS, registers });

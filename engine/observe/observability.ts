@@ -20,7 +20,7 @@ export class Observability {
       countries,
       live,
       // counters and engine gauges are served even when the spool cannot be read
-      spool: () => this.report().then(({ counts, batches, targets }) => ({ counts, batches, targets }), () => ({ counts: {}, batches: 0, targets: [] })),
+      spool: () => this.report().then(({ counts, batches, targets, canary }) => ({ counts, batches, targets, canary }), () => ({ counts: {}, batches: 0, targets: [], canary: [] })),
     });
   }
 

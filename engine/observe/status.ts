@@ -12,6 +12,8 @@ import { formatBytes, formatClockOffset, formatDuration, padLeft, secondsBetween
 import { minutesInProgress, readHistory, slotted, sumSince, type MinuteCounts } from './history.js';
 import { readTargetRecords, targetStatus, type TargetStatus } from '../sweep/target-status.js';
 import { readClassCounts, type ClassCounts } from '../classes/class-counts.js';
+import { lastPerTarget, type TargetCanary } from '../canary/record.js';
+import { readRecords } from '../canary/store.js';
 
 export interface DiskInfo {
   path: string;
@@ -49,6 +51,8 @@ export interface StatusReport {
   latest: LatestThumbnail[];
   /** Images in the tree per class, as the engines counted them (engine/classes/class-counts.ts). */
   classes: ClassCounts;
+  /** Per target (`local`, the tree, first): the last canary decided and the last that arrived (engine/canary/). */
+  canary: TargetCanary[];
   /** Where a live engine serves its status page and metrics. */
   pages: string[];
   /** How often the status page refreshes itself. */
@@ -180,6 +184,7 @@ export async function gatherStatus(source: StatusSource, clock: Clock = systemCl
     throughput: await throughputOf(spool, engines, now),
     latest: alive.flatMap((e) => e.latest ?? []).sort((a, b) => b.at.localeCompare(a.at)).slice(0, LATEST_SHOWN),
     classes: await readClassCounts(tree),
+    canary: lastPerTarget(await readRecords(spool), source.targets),
     pages: alive.flatMap((e) => (e.http ? [e.http] : [])),
     refreshSeconds: source.refreshSeconds,
   };
@@ -236,6 +241,16 @@ async function disk(path: string): Promise<DiskInfo | undefined> {
   }
 }
 
+/** One target's last canary: `n2  FAILED at sync (sent 3 min ago): not there yet; last arrived 14 min ago`. Pure. */
+export function formatCanary(c: TargetCanary, at: string): string {
+  const ago = (t: string): string => `${formatDuration(secondsBetween(t, at))} ago`;
+  const { intake, process, sync } = c.timings;
+  const steps = [intake !== undefined ? `intake ${intake.toFixed(1)} s` : '', process !== undefined ? `download and thumbnails ${process.toFixed(1)} s` : '', sync[c.target] !== undefined ? `sync ${sync[c.target]!.toFixed(1)} s` : ''].filter(Boolean);
+  const head = c.ok ? `ok in ${c.seconds!.toFixed(1)} s (${steps.join(', ')})` : `FAILED at ${c.failure?.stage ?? '?'}: ${c.failure?.reason ?? 'not found'}`;
+  const last = c.ok ? '' : `; last arrived ${c.lastSuccessAt ? ago(c.lastSuccessAt) : 'never'}`;
+  return `${c.target.padEnd(12)} ${head}, sent ${ago(c.droppedAt)}${last}`;
+}
+
 /** The text form of a status report: a table per country, then what needs attention. Pure. */
 export function formatStatus(report: StatusReport): string {
   const lines = [`spool ${report.spool}   tree ${report.tree}`, '', `country ${STATES.map((s) => padLeft(s, 11)).join('')}`];
@@ -279,6 +294,7 @@ export function formatStatus(report: StatusReport): string {
       lines.push(`  ${t.target.padEnd(12)} ${lag}, ${t.backlog} waiting${last}${t.lastError ? `; ${t.lastError}` : ''}`);
     }
   }
+  if (report.canary.length > 0) lines.push('', 'canary (the last one checked, per target):', ...report.canary.map((c) => `  ${formatCanary(c, report.at)}`));
   if (report.latest.length > 0) lines.push('', `latest thumbnail: ${report.latest[0]!.url} at ${report.latest[0]!.at}`);
   return lines.join('\n');
 }

@@ -52,12 +52,40 @@ export async function purge(context: PurgeContext, cutoff: Date, onProgress: (re
   return report;
 }
 
+/**
+ * Removes an image's files from the local tree and hands their deletion to every target's backlog
+ * (first, so that a crash between the two leaves the targets to be cleaned, not a copy forgotten
+ * there). The caller holds the image's claim.
+ */
+export async function removeImage(context: Omit<PurgeContext, 'countries'>, country: string, hash: string): Promise<'purged' | 'gone'> {
+  const dir = dirname(manifestPath(context.tree, country, hash));
+  // every file of the image: what its directory holds under its hash (the manifest may be damaged,
+  // or gone already after a crash in the middle of an earlier purge)
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((name) => name.startsWith(`${hash}.`));
+  } catch (error) {
+    if (isMissing(error)) return 'gone';
+    throw error;
+  }
+  if (names.length === 0) return 'gone';
+  const manifest = manifestRelPath(country, hash);
+  const relDir = dirname(manifest);
+  const paths = [manifest, ...names.map((name) => `${relDir}/${name}`).filter((p) => p !== manifest)];
+  await queueDeletion(context.spool.writer, context.spool.root, context.targets, country, hash, paths);
+  for (const path of paths) {
+    await unlink(join(context.tree, path)).catch((error: unknown) => {
+      if (!isMissing(error)) throw error;
+    });
+  }
+  return 'purged';
+}
+
 /** 'purged', 'busy', 'gone', or the manifest's mtime when the image is still fresh. */
 async function purgeImage(context: PurgeContext, country: string, hash: string, cutoff: Date): Promise<'purged' | 'busy' | 'gone' | Date> {
   const claim = await context.spool.claimJob(country, hash);
   if (!claim) return 'busy';
   try {
-    const dir = dirname(manifestPath(context.tree, country, hash));
     let mtime: Date | undefined;
     try {
       mtime = (await stat(manifestPath(context.tree, country, hash))).mtime;
@@ -65,26 +93,7 @@ async function purgeImage(context: PurgeContext, country: string, hash: string, 
       if (!isMissing(error)) throw error;
     }
     if (mtime && mtime.getTime() >= cutoff.getTime()) return mtime;
-    // every file of the image: what its directory holds under its hash (the manifest may be damaged,
-    // or gone already after a crash in the middle of an earlier purge)
-    let names: string[];
-    try {
-      names = (await readdir(dir)).filter((name) => name.startsWith(`${hash}.`));
-    } catch (error) {
-      if (isMissing(error)) return 'gone';
-      throw error;
-    }
-    if (names.length === 0) return 'gone';
-    const manifest = manifestRelPath(country, hash);
-    const relDir = dirname(manifest);
-    const paths = [manifest, ...names.map((name) => `${relDir}/${name}`).filter((p) => p !== manifest)];
-    await queueDeletion(context.spool.writer, context.spool.root, context.targets, country, hash, paths);
-    for (const path of paths) {
-      await unlink(join(context.tree, path)).catch((error: unknown) => {
-        if (!isMissing(error)) throw error;
-      });
-    }
-    return 'purged';
+    return await removeImage(context, country, hash);
   } finally {
     await claim.release();
   }

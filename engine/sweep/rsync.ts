@@ -51,6 +51,14 @@ export function sendListArgs(tree: string, target: SweepTarget, listFile: string
   ];
 }
 
+/** Listing one path of a target (the canary's check that an image arrived), nothing sent. Pure. */
+export function listArgs(target: SweepTarget, relPath: string, options: RsyncOptions): string[] {
+  return ['--list-only', ...commonArgs(target, options), `${destRoot(target)}${relPath}`];
+}
+
+/** rsync's exit code when a path asked for does not exist ("some files could not be transferred"). */
+export const RSYNC_PARTIAL = 23;
+
 export interface RsyncResult {
   code: number | null;
   signal: NodeJS.Signals | null;

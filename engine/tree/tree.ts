@@ -4,7 +4,7 @@ import { removeStrayTemporaries } from '../../spool/recovery.js';
 import { stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathForHash } from '../core/hash.js';
-import type { ImageClass } from '../core/image-class.js';
+import type { ManifestClass } from '../core/image-class.js';
 import { EXTENSIONS, type OutputFormat, type Placeholder, type ProcessDetails } from '../../workers/thumbnail-task.js';
 
 /** One file of an image, as the manifest lists it. `path` is relative to the tree root. */
@@ -37,7 +37,7 @@ export interface Manifest {
   /** The picture's perceptual hash (64-bit dHash, hex), by which classes are found. */
   phash?: string;
   /** What the picture is (engine/classes/image-class.ts); absent in manifests made before classes were. */
-  class?: ImageClass;
+  class?: ManifestClass;
   /** Whether an operator set the class (`imagesys classify`). */
   humanClassified?: boolean;
   /** For a duplicate: the image it is a near-copy of. */

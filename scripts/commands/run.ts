@@ -3,6 +3,7 @@ import type { Config } from '../../engine/config/config.js';
 import { Engine } from '../../engine/engine.js';
 import { Observability } from '../../engine/observe/observability.js';
 import { createLogger, reopenLogFiles } from '../../engine/log/logger.js';
+import { startCanary } from '../../engine/canary/start.js';
 import { setPriority } from 'node:os';
 
 export interface RunArgs {
@@ -45,9 +46,10 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
   }
   const observability: Observability = new Observability(config, args.countries, () => engine.liveFigures(), log);
   const engine: Engine = new Engine({ config, countries: args.countries, log, observer: observability.metrics });
-  const announce = async (): Promise<void> => {
+  const announce = async (): Promise<string | undefined> => {
     const url = await observability.serve();
     if (url) engine.announce(url);
+    return url;
   };
   const started = performance.now();
   if (args.once) {
@@ -83,7 +85,8 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
     return unread.length > 0 ? 1 : 0;
   }
   await engine.start();
-  await announce();
+  const serverUrl = await announce();
+  const canary = await startCanary({ config, countries: args.countries, spool: engine.spool, downloader: engine.downloader, observer: observability.metrics.canary, serverUrl, log: log.child({ component: 'canary' }) });
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string): void => {
       log.info({ signal }, 'stopping: finishing the work in hand');
@@ -92,6 +95,7 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
+  await canary?.stop();
   await engine.stop();
   await observability.close();
   log.info({ ...engine.stats }, summary(engine, (performance.now() - started) / 1000));

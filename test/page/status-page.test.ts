@@ -155,6 +155,11 @@ function makeReport(n: number, clock: number, thumbnails: Thumbnail[]): StatusRe
     pages: ['http://thumbs-a:9464/'],
     refreshSeconds: 0.5,
     classes: { photo: 57_120 + 30 * n, placeholder: 212, duplicate: 1_804 + n },
+    canary: [
+      { target: 'local', ok: true, droppedAt: iso(now - 120_000), seconds: 1.5 + n, timings: { intake: 0.5, process: 1 + n, sync: {} }, lastSuccessAt: iso(now - 118_000) },
+      { target: 'web1', ok: true, droppedAt: iso(now - 120_000), seconds: 61.5 + n, timings: { intake: 0.5, process: 1 + n, sync: { web1: 60 } }, lastSuccessAt: iso(now - 58_000) },
+      { target: 'web2', ok: false, droppedAt: iso(now - 120_000), failure: { stage: 'sync', target: 'web2', reason: 'rsync could not list it: exit 10' }, timings: { intake: 0.5, process: 1 + n, sync: {} }, lastSuccessAt: iso(now - 3_600_000) },
+    ],
   };
 }
 
@@ -206,6 +211,7 @@ interface Shown {
   errorHidden: boolean;
   /** The "images by class" card's text. */
   classes: string;
+  canary: Array<{ target: string; ok: string; seconds: string; stage: string; text: string }>;
 }
 
 function readPage(): Shown {
@@ -232,6 +238,7 @@ function readPage(): Shown {
     state: attr(document.getElementById('state'), 'data-state') ?? '',
     errorHidden: document.getElementById('error')?.hidden ?? false,
     classes: text(document.querySelector('[data-glance="classes"]')),
+    canary: all('tr[data-canary]').map((row) => ({ target: row.getAttribute('data-canary')!, ok: row.getAttribute('data-ok')!, seconds: row.querySelector('[data-canary-seconds]')?.getAttribute('data-canary-seconds') ?? '', stage: row.querySelector('[data-canary-stage]')?.getAttribute('data-canary-stage') ?? '', text: text(row) })),
   };
 }
 
@@ -271,6 +278,13 @@ function assertShows(shown: Shown, report: StatusReport): void {
   assert.is(shown.state, 'running');
   const { photo, placeholder, duplicate } = report.classes;
   assert.is(shown.classes, `Images by class${formatCount(photo)}photos · ${formatCount(placeholder)} placeholders · ${formatCount(duplicate)} duplicates`);
+  // the last canary per target: arrived with its time, or failed with the stage where it stopped
+  assert.equal(
+    shown.canary.map((c) => [c.target, c.ok, c.seconds, c.stage]),
+    report.canary.map((c) => [c.target, String(c.ok), c.seconds === undefined ? '' : String(c.seconds), c.failure?.stage ?? '']),
+  );
+  const failed = report.canary.find((c) => !c.ok)!;
+  assert.ok(shown.canary.find((c) => c.target === failed.target)!.text.includes(failed.failure!.reason), 'the reason shown');
 }
 
 test('the page is self-contained: no URL to anywhere, no external style or script', () => {

@@ -84,6 +84,8 @@ export async function writeTestConfig(dir: string, overrides: Record<string, unk
     claims: { staleMs: 4000 },
     intake: { settleMs: 300, rescanMs: 500 },
     log: { level: 'warn', dir: join(dir, 'log') },
+    // a canary would land in any test's spool at the next interval: the canary's tests turn it on
+    canary: { intervalMinutes: 0 },
     ...overrides,
   };
   // the sources here are on loopback, which the SSRF guard refuses unless allowed

@@ -6,6 +6,7 @@
  */
 import type { StatusReport } from '../../status.js';
 import { byId, h } from './dom.js';
+import { renderCanary } from './canary.js';
 import { renderGlance, renderHeader } from './header.js';
 import { renderLatest } from './latest.js';
 import { renderDisk, renderEngines, renderFailures, renderPaused, renderQueue, renderTargets } from './tables.js';
@@ -24,6 +25,7 @@ function render(r: StatusReport): void {
   renderFailures(r);
   renderPaused(r);
   renderTargets(r);
+  renderCanary(r);
   renderDisk(r);
   renderEngines(r);
   renderLatest(r);

@@ -1,0 +1,152 @@
+/**
+ * The canary: live continuous testing of the whole path. Every `canary.intervalMinutes` one engine
+ * of the spool (the first to claim the interval's slot) drops a batch with one fresh URL into
+ * incoming/<canary country>/, the same door as ETL's; any engine downloads and thumbnails it as any
+ * job; the cron'd sweeper sends it. This engine looks where it got to until it is in the local tree
+ * and on every target (listed with rsync), or its deadline passes: then the verdict is recorded,
+ * counted, logged, and its image removed everywhere.
+ */
+import { randomBytes } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { Spool } from '../../spool/spool.js';
+import { ownerTag, SELF } from '../../spool/owner.js';
+import { entryPath } from '../../spool/layout.js';
+import { discard } from '../../spool/transitions.js';
+import type { Config } from '../config/config.js';
+import type { Clock } from '../core/clock.js';
+import { hashForUrl } from '../core/hash.js';
+import { removeImage } from '../sweep/purge.js';
+import { canaryPath } from '../core/canary-path.js';
+import { canaryBatchName, probe, type ProbeContext } from './probe.js';
+import { advance, CANARY_DATASOURCE, latencyOf, LOCAL_TARGET, newRecord, timingsOf, type CanaryRecord, type CanaryStage } from './record.js';
+import { claimSlot, pruneRecords, readRecords, saveRecord } from './store.js';
+
+/** What the metrics hear of each decided canary. */
+export interface CanaryObserver {
+  canaryArrived(target: string, seconds: number): void;
+  canaryFailed(stage: CanaryStage, target: string): void;
+}
+
+/** How often a pending canary is looked at: often enough to time it, rarely enough to cost nothing. */
+export function checkEveryMs(deadlineMs: number): number {
+  return Math.min(10_000, Math.max(250, Math.round(deadlineMs / 30)));
+}
+
+export interface CanaryOptions {
+  config: Config;
+  spool: Spool;
+  clock: Clock;
+  log: Logger;
+  observer: CanaryObserver;
+  /** The origin canaries are downloaded from (`http://127.0.0.1:9464`): this daemon's server or `canary.source`. */
+  origin: string;
+}
+
+export class CanaryRunner {
+  private readonly intervalMs: number;
+  private readonly deadlineMs: number;
+  private readonly probeContext: ProbeContext;
+  private readonly targetNames: string[];
+  private pending: CanaryRecord[] = [];
+  private lastSlot: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly options: CanaryOptions) {
+    const { canary, sweep, spool, tree } = options.config;
+    this.intervalMs = canary.intervalMinutes * 60_000;
+    this.deadlineMs = canary.deadlineMinutes * 60_000;
+    this.probeContext = { spool, tree, rsync: { rsync: sweep.rsync, timeoutSeconds: sweep.timeoutSeconds, connectTimeoutSeconds: sweep.connectTimeoutSeconds, bwlimitKiB: 0 } };
+    this.targetNames = sweep.targets.map((t) => t.name);
+  }
+
+  /** Takes over this host's canaries left undecided by an earlier run, then looks every checkEveryMs. */
+  async start(): Promise<void> {
+    const mine = (await readRecords(this.options.config.spool)).filter((r) => !r.result && r.by.split('~')[0] === SELF.host);
+    this.pending.push(...mine);
+    this.timer = setInterval(() => void this.tick(), checkEveryMs(this.deadlineMs));
+    this.timer.unref();
+    void this.tick();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One round: send this interval's canary if no engine has, then look at those pending. */
+  tick(): Promise<void> {
+    this.running ??= this.round().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async round(): Promise<void> {
+    try {
+      await this.maybeSend();
+      for (const record of [...this.pending]) await this.check(record);
+    } catch (error) {
+      this.options.log.error({ err: error }, 'canary round failed; the next one tries again');
+    }
+  }
+
+  private async maybeSend(): Promise<void> {
+    const { config, spool, clock, log } = this.options;
+    const now = clock();
+    const slot = Math.floor(now / this.intervalMs);
+    if (slot === this.lastSlot) return;
+    this.lastSlot = slot;
+    const id = randomBytes(8).toString('hex');
+    const url = `${this.options.origin}${canaryPath(id)}`;
+    const record = newRecord({ slot, id, url, hash: hashForUrl(url), country: config.canary.country, by: ownerTag(SELF), now, deadlineMs: this.deadlineMs });
+    if (!(await claimSlot(spool.writer, spool.root, record))) return; // another engine sent this interval's
+    await spool.ensureLayout([record.country]);
+    // through the same door as ETL's URLs: a batch, written whole
+    await spool.writer.write(entryPath(spool.root, 'incoming', record.country, canaryBatchName(id)), `${url}\t${CANARY_DATASOURCE}\n`);
+    this.pending.push(record);
+    log.info({ slot, id, hash: record.hash, url }, 'canary sent');
+    await pruneRecords(spool.root);
+  }
+
+  private async check(record: CanaryRecord): Promise<void> {
+    const { config, spool, clock } = this.options;
+    let next = record;
+    if (!record.result) {
+      const pending = config.sweep.targets.filter((t) => record.arrived[t.name] === undefined);
+      next = advance(record, await probe(this.probeContext, record, pending), this.targetNames, clock());
+      if (next.result) this.report(next);
+    }
+    if (next.result && (await this.removeCanary(next))) next = { ...next, purged: true };
+    if (JSON.stringify(next) !== JSON.stringify(record)) await saveRecord(spool.writer, spool.root, next);
+    if (next.purged) this.pending = this.pending.filter((r) => r !== record);
+    else this.pending = this.pending.map((r) => (r === record ? next : r));
+  }
+
+  private report(record: CanaryRecord): void {
+    const { observer, log } = this.options;
+    for (const target of [LOCAL_TARGET, ...this.targetNames]) {
+      const seconds = latencyOf(record, target);
+      if (seconds !== undefined) observer.canaryArrived(target, seconds);
+    }
+    for (const failure of record.result!.failures) observer.canaryFailed(failure.stage, failure.target);
+    const about = { slot: record.slot, id: record.id, hash: record.hash, timings: timingsOf(record) };
+    if (record.result!.ok) log.info(about, 'canary arrived everywhere');
+    else log.error({ ...about, failures: record.result!.failures }, 'canary failed: it did not arrive everywhere by its deadline');
+  }
+
+  /** Its job out of the spool and its image out of the tree and every target; false while its job is busy. */
+  private async removeCanary(record: CanaryRecord): Promise<boolean> {
+    const { spool, config } = this.options;
+    const name = canaryBatchName(record.id);
+    const [batchClaim, claim] = await Promise.all([spool.claimBatch(record.country, name), spool.claimJob(record.country, record.hash)]);
+    try {
+      if (!batchClaim || !claim) return false; // being worked on: the next round
+      await unlink(entryPath(spool.root, 'incoming', record.country, name)).catch(() => {}); // an unread batch
+      await discard(spool, record.country, record.hash, claim);
+      await removeImage({ spool, tree: config.tree, targets: this.targetNames }, record.country, record.hash);
+      return true;
+    } finally {
+      await Promise.all([batchClaim?.release(), claim?.release()]);
+    }
+  }
+}
