@@ -10,11 +10,13 @@ import { defaultsOf, key, parsePartial, type ConfigOf } from './section.js';
 import { countryOverrides, formatList, qualitySetting, sizeList } from './thumbnails.js';
 import { targetList } from './target-list.js';
 import {
-  absoluteUrl, allowEntry, boolean, bytes, canarySource, colour, countryCode, countryList, durationMs, headerValue, hostName, integer, listenAddress,
-  nonEmptyString, number, oneOf, proxySetting, refine, stringList,
+  absoluteUrl, allowEntry, boolean, bytes, canarySource, colour, countryCode, countryList, durationMs, emailAddress, emailOrEmpty, headerValue, hostName, integer, listenAddress,
+  mailRelay, nonEmptyString, number, oneOf, proxySetting, refine, stringList,
 } from './validators.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+/** The levels a mail alert may start at. */
+export const ALERT_LEVELS = ['warn', 'error', 'fatal'] as const;
 
 /** `thumbnails.process`, apart because a country or a datasource overrides any part of it. */
 const PROCESS = {
@@ -171,6 +173,19 @@ export const SCHEMA = {
     dir: key(nonEmptyString, 'var/log', 'with `--daemon`, `<component>.log` and `<component>.error.log` are written here'),
     maxMiB: key(number(0.001, 1_048_576), 64, 'a log file is rotated before it would grow past this size (and at midnight UTC)'),
     keep: key(integer(1, 10_000), 10, 'rotated files kept per log file; older ones are deleted'),
+  },
+  alert: {
+    email: {
+      to: key(stringList(emailAddress), [], "recipients of the daemon's mail alerts (`ops@example.com`); empty: no mail. The sweeper never mails: cron mails its output (see [Mail alerts](#mail-alerts))"),
+      from: key(emailOrEmpty, '', "the sender; `''` for `imagesys@<this host's name>`"),
+      level: key(oneOf(ALERT_LEVELS), 'error', 'log lines at or above this level are mailed: `warn`, `error` or `fatal` (whatever `log.level` says)'),
+      smtp: key(mailRelay, 'sendmail', '`sendmail` hands the mail to the local `sendmail` program (found on PATH, as Postfix and Exim install it); else a relay, `smtp://host:25`, `smtp://user:password@host:587` (STARTTLS when offered) or `smtps://host:465`'),
+    },
+    minIntervalMinutes: key(
+      number(0.001, 1_440),
+      10,
+      "at most one mail per this many minutes: it counts the lines per message and shows the first examples; the first mail goes `min(30 s, interval)` after a quiet spell's first line. A mail that cannot be sent is logged (not mailed) and its lines go with the next one",
+    ),
   },
   http: {
     listen: key(

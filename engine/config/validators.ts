@@ -107,7 +107,7 @@ export const canarySource: Check<string> = (raw, key) => {
   if (value === 'self') return value;
   const origin = URL.canParse(value) ? new URL(value) : undefined;
   const address = origin?.hostname.replace(/^\[|\]$/g, '') ?? '';
-  if (!origin || origin.protocol !== 'http:' || origin.pathname !== '/' || origin.search || origin.username || !isIP(address)) throw new ConfigError(key, '"self" or the http://address:port of an ImageSys daemon', raw);
+  if (origin?.protocol !== 'http:' || origin.pathname !== '/' || origin.search || origin.username || !isIP(address)) throw new ConfigError(key, '"self" or the http://address:port of an ImageSys daemon', raw);
   return origin.origin;
 };
 
@@ -230,3 +230,21 @@ export function matching(pattern: RegExp, expected: string): Check<string> {
 }
 
 export const colour = matching(/^#[0-9a-fA-F]{6}$/, 'a colour like "#ffffff"');
+
+/** A bare mail address, `local@domain` (no display name, no spaces or angle brackets). */
+export const emailAddress = matching(/^[^\s@<>()[\]",;:\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'a mail address like ops@example.com');
+
+function isSmtpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Where mail goes: `sendmail` (the local sendmail program) or an `smtp://` / `smtps://` relay URL. */
+export const mailRelay = refine(nonEmptyString, (value) => value === 'sendmail' || isSmtpUrl(value), '"sendmail" or an smtp://host:port (smtps:// for TLS) URL');
+
+/** A mail address, or '' to let the program choose one. */
+export const emailOrEmpty: Check<string> = (raw, key) => (raw === '' ? '' : emailAddress(raw, key));

@@ -17,6 +17,19 @@ export interface LoggerOptions {
   now?: () => number;
   /** Readable lines instead of JSON (foreground on a terminal). */
   pretty?: boolean;
+  /** One more stream, whatever the mode, for the lines at or above its level (mail alerts: engine/log/mailer.ts). */
+  extra?: ExtraStream;
+}
+
+/** A stream that takes each serialized line at or above `level` (whatever `LoggerOptions.level` is). */
+export interface ExtraStream {
+  level: string;
+  write(line: string): void;
+}
+
+/** The lower of two level names: the logger must make the lines of both its own level and the extra stream's. */
+function lowerLevel(a: string, b: string): string {
+  return pino.levels.values[a]! <= pino.levels.values[b]! ? a : b;
 }
 
 /** The files behind each logger createLogger made with `dir`, for reopenLogFiles. */
@@ -28,6 +41,8 @@ const filesOf = new WeakMap<Logger, LogFile[]>();
  */
 export function createLogger(options: LoggerOptions): Logger {
   const base = { name: options.component };
+  const extra = options.extra ? [{ level: options.extra.level, stream: options.extra }] : [];
+  const level = options.extra ? lowerLevel(options.level, options.extra.level) : options.level;
   if (options.dir) {
     mkdirSync(options.dir, { recursive: true });
     const rotation = { maxBytes: options.maxBytes ?? 64 * 1024 * 1024, keep: options.keep ?? 10, ...(options.now ? { now: options.now } : {}) };
@@ -35,16 +50,19 @@ export function createLogger(options: LoggerOptions): Logger {
     const errors = new LogFile(join(options.dir, `${options.component}.error.log`), rotation);
     const streams = pino.multistream([
       { level: options.level, stream: all },
-      { level: 'warn', stream: errors },
+      // the error log holds warnings and worse, but only those the log's level lets through
+      { level: lowerLevel('warn', options.level) === 'warn' ? options.level : 'warn', stream: errors }, // the higher of the two
+      ...extra,
     ]);
-    const log = pino({ level: options.level, base }, streams);
+    const log = pino({ level, base }, streams);
     filesOf.set(log, [all, errors]);
     return log;
   }
-  if (options.pretty) {
-    return pino({ level: options.level, base }, pino.transport({ target: 'pino-pretty', options: { destination: 2, colorize: true, ignore: 'pid,hostname,name,component', messageFormat: '{if component}[{component}] {end}{msg}', translateTime: 'HH:MM:ss' } }));
-  }
-  return pino({ level: options.level, base }, pino.destination(2));
+  const out = options.pretty
+    ? pino.transport({ target: 'pino-pretty', options: { destination: 2, colorize: true, ignore: 'pid,hostname,name,component', messageFormat: '{if component}[{component}] {end}{msg}', translateTime: 'HH:MM:ss' } })
+    : pino.destination(2);
+  if (extra.length === 0) return pino({ level, base }, out);
+  return pino({ level, base }, pino.multistream([{ level: options.level, stream: out }, ...extra]));
 }
 
 /**

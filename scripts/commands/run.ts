@@ -4,6 +4,8 @@ import { Engine } from '../../engine/engine.js';
 import { Observability } from '../../engine/observe/observability.js';
 import { createLogger, reopenLogFiles } from '../../engine/log/logger.js';
 import { startCanary } from '../../engine/canary/start.js';
+import { AlertMailer, mailsAlerts } from '../../engine/log/mailer.js';
+import { systemClock } from '../../engine/core/clock.js';
 import { setPriority } from 'node:os';
 
 export interface RunArgs {
@@ -21,11 +23,15 @@ function summary(engine: Engine, seconds: number): string {
 
 /** `imagesys run`: the daemon, or with --once a drain of what is queued. */
 export async function runCommand(config: Config, args: RunArgs): Promise<number> {
+  // mail alerts, in every mode of run (the sweeper has none: cron mails its output)
+  const mailer = mailsAlerts(config.alert) ? new AlertMailer({ settings: config.alert, component: 'engine', clock: systemClock }) : undefined;
   const log: Logger = createLogger({
     level: config.log.level,
     component: 'engine',
     ...(args.daemon ? { dir: config.log.dir, maxBytes: config.log.maxMiB * 1024 * 1024, keep: config.log.keep } : { pretty: process.stderr.isTTY }),
+    ...(mailer ? { extra: mailer } : {}),
   });
+  mailer?.useLog(log);
   if (args.daemon) {
     // for logrotate: it renames the files, then sends SIGHUP so that new lines go to new files
     process.on('SIGHUP', () => {
@@ -78,6 +84,7 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       await observability.close();
+      await mailer?.close();
     }
     const unread = [...engine.unreadable].map(([dir, code]) => `${dir} (${code})`);
     const notes = [stoppedBy ? `stopped by ${stoppedBy}: the rest stays queued` : '', unread.length > 0 ? `could not read ${unread.join(', ')}` : ''].filter(Boolean);
@@ -98,6 +105,7 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
   await canary?.stop();
   await engine.stop();
   await observability.close();
+  await mailer?.close();
   log.info({ ...engine.stats }, summary(engine, (performance.now() - started) / 1000));
   log.flush?.();
   return 0;

@@ -14,7 +14,7 @@ export interface SweepArgs {
   verbose: boolean;
 }
 
-/** `imagesys sweep`: cron's command. Silent on success unless --verbose; the exit code says how it went. */
+/** `imagesys sweep`: cron's command. Silent on success unless --verbose; the exit code says how it went. It sends no mail alerts (engine/log/mailer.ts is the daemon's): cron mails what it prints. */
 export async function sweepCommand(config: Config, args: SweepArgs): Promise<number> {
   const sync = args.sync || args.all;
   const purge = args.purge || args.all;
