@@ -59,7 +59,7 @@ try {
   const spool = join(root, 'spool');
   fill(spool, 'incoming', jobs, systemClock);
   fill(spool, 'failed', failed, systemClock);
-  const source = { spool, tree: join(root, 'tree'), countries: ['uk'], targets: [], refreshSeconds: 10 };
+  const source = { spool, tree: join(root, 'tree'), countries: ['uk'], targets: [], refreshSeconds: 10, canaries: false };
   const figures = { status_s: [] as number[], count_s: [] as number[], loop_max_ms: [] as number[] };
   for (let pass = 1; pass <= rounds; pass++) {
     let started = performance.now();

@@ -7,7 +7,7 @@
  *   .arrivals/<cc>/[@<host>/]      the arrival log (arrivals.ts)
  *   .expiry/<yyyy-mm-dd>/<cc>/     the expiry index (expiry.ts)
  *   .state/                        each engine's last state; .state/history/ its per-minute counts
- *   .canary/<slot>.json            one record per canary sent (engine/canary/)
+ *   .canary/<slot>.json            one record per canary sent (engine/canary/); <slot>.served: when its picture was served
  * The sweeper's backlog (.sweep/, .sweep.lock) is laid out in sweep-layout.ts.
  */
 import { join } from 'node:path';
@@ -94,6 +94,11 @@ export function canaryDir(spool: string): string {
 
 export function canaryRecordPath(spool: string, slot: number): string {
   return join(canaryDir(spool), `${slot}.json`);
+}
+
+/** When a daemon first served the canary's picture: the end of its download stage. */
+export function canaryServedPath(spool: string, slot: number): string {
+  return join(canaryDir(spool), `${slot}.served`);
 }
 
 /** A batch or job file name that a reader should look at: not hidden, with the right suffix. */

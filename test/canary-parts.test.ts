@@ -15,7 +15,7 @@ import { advance, lastPerTarget, newRecord, parseRecord, timingsOf, type CanaryR
 import { selfOrigin } from '../engine/canary/start.js';
 import { claimSlot, pruneRecords, readRecords, RECORDS_KEPT } from '../engine/canary/store.js';
 import { ConfigError, defaultCountries, parseConfig } from '../engine/config/config.js';
-import { canaryIdOf, canaryPath } from '../engine/core/canary-path.js';
+import { canaryOf, canaryPath } from '../engine/core/canary-path.js';
 import { ImageSysError } from '../engine/core/errors.js';
 import { hashForUrl } from '../engine/core/hash.js';
 import { Downloader, type DownloadOptions } from '../engine/download/downloader.js';
@@ -24,7 +24,9 @@ import { manifestPath } from '../engine/tree/tree.js';
 import { startSourceServer, type Route } from '../scripts/source-server.js';
 import { Spool } from '../spool/spool.js';
 import { stateDir } from '../spool/layout.js';
+import { freePort } from './support/ports.js';
 import { tempDir } from './support/temp.js';
+import { ownerTag, SELF } from '../spool/owner.js';
 
 const T0 = Date.parse('2026-12-01T10:00:00.000Z');
 const at = (ms: number): string => new Date(T0 + ms).toISOString();
@@ -42,12 +44,12 @@ test('record: stages are taken from what was seen; found everywhere is a success
   assert.is(r.queuedAt, undefined);
   r = advance(r, { batchWaiting: false, job: { state: 'incoming', createdAt: at(1_500), downloaded: false }, targets: {} }, ['n1', 'n2'], T0 + 2_000);
   assert.is(r.queuedAt, at(1_500));
-  r = advance(r, { batchWaiting: false, madeAt: at(3_000), targets: { n1: { found: true }, n2: { found: false, why: 'not there yet' } } }, ['n1', 'n2'], T0 + 10_000);
+  r = advance(r, { batchWaiting: false, servedAt: at(2_000), madeAt: at(3_000), targets: { n1: { found: true }, n2: { found: false, why: 'not there yet' } } }, ['n1', 'n2'], T0 + 10_000);
   assert.equal(r.arrived, { local: at(3_000), n1: at(10_000) });
   assert.is(r.result, undefined, 'n2 still to come, and the deadline not passed');
   r = advance(r, { batchWaiting: false, madeAt: at(3_000), targets: { n2: { found: true } } }, ['n1', 'n2'], T0 + 20_000);
   assert.equal(r.result, { ok: true, at: at(20_000), failures: [] });
-  assert.equal(timingsOf(r), { intake: 1.5, process: 1.5, sync: { n1: 7, n2: 17 } });
+  assert.equal(timingsOf(r), { intake: 1.5, download: 0.5, thumbnail: 1, sync: { n1: 7, n2: 17 } });
   // decided: a later look changes nothing
   assert.is(advance(r, nothing, ['n1', 'n2'], T0 + 90_000), r);
 });
@@ -98,8 +100,8 @@ test('picture: made from its id alone, a different one for each id, a real 640x4
   const { channels } = await sharp(png).stats();
   assert.ok(channels.every((c) => c.stdev > 3), 'not a flat card: it resizes and encodes like a picture');
   assert.throws(() => canaryImage('../etc/passwd'), /not a canary id/);
-  assert.is(canaryIdOf(canaryPath(id)), id);
-  for (const path of ['/canary/x.png', '/canary/feedfacecafebeef.jpg', '/canary/feedfacecafebeef.png/..', '/tree/feedfacecafebeef.png']) assert.is(canaryIdOf(path), undefined, path);
+  assert.equal(canaryOf(canaryPath({ slot: 42, id })), { slot: 42, id });
+  for (const path of ['/canary/x.png', '/canary/feedfacecafebeef.png', '/canary/1-feedfacecafebeef.jpg', '/canary/1-feedfacecafebeef.png/..', '/tree/1-feedfacecafebeef.png', '/canary/-1-feedfacecafebeef.png']) assert.is(canaryOf(path), undefined, path);
   assert.is(selfOrigin('http://0.0.0.0:9464'), 'http://127.0.0.1:9464');
   assert.is(selfOrigin('http://[::]:9464'), 'http://[::1]:9464');
   assert.is(selfOrigin('http://10.1.2.3:80'), 'http://10.1.2.3');
@@ -156,11 +158,47 @@ test('two engines on one spool send one canary per interval between them', async
   }
 });
 
+test("a canary whose sender died is taken over and decided once; one whose job is busy is removed once it is free", async () => {
+  const { dir, cleanup } = await tempDir();
+  const config = parseConfig({ spool: join(dir, 'spool'), tree: join(dir, 'tree'), countries: ['uk'], fsync: false, canary: { intervalMinutes: 60, deadlineMinutes: 1 } });
+  let now = T0;
+  const spool = new Spool({ root: config.spool, fsync: false, staleMs: 4_000, clock: () => now });
+  const failed: string[] = [];
+  const observer = { canaryArrived: () => {}, canaryFailed: (stage: string, target: string) => void failed.push(`${stage}@${target}`) };
+  const runner = new CanaryRunner({ config, spool, clock: () => now, log: pino({ level: 'silent' }), observer, origin: 'http://127.0.0.1:9464' });
+  // a record of an engine of this host that is gone (no such pid), and one of a live engine (this process)
+  const orphan = record({ slot: Math.floor(T0 / 3_600_000) - 1, by: `${SELF.host}~999999999` });
+  const alive = record({ slot: Math.floor(T0 / 3_600_000) - 2, id: 'fedcba9876543210', hash: 'c'.repeat(32), by: ownerTag(SELF) });
+  for (const r of [orphan, alive]) await claimSlot(spool.writer, spool.root, r);
+  // its job is being worked on by someone: it cannot be removed yet
+  const busy = await new Spool({ root: config.spool, fsync: false, staleMs: 4_000 }).claimJob('zz', orphan.hash);
+  assert.ok(busy);
+  try {
+    now = T0 + 61_000; // past the orphan's deadline
+    await runner.start();
+    await runner.tick();
+    const slotOf = async (slot: number): Promise<CanaryRecord | undefined> => (await readRecords(config.spool)).find((r) => r.slot === slot);
+    assert.equal(failed, ['intake@local'], 'decided and counted once');
+    assert.is((await slotOf(orphan.slot))?.result?.ok, false);
+    assert.not.ok((await slotOf(orphan.slot))?.purged, 'not removed while its job is claimed');
+    await runner.tick();
+    assert.equal(failed, ['intake@local'], 'not decided again');
+    await busy.release();
+    await runner.tick();
+    assert.ok((await slotOf(orphan.slot))?.purged, 'removed once free');
+    assert.is((await slotOf(alive.slot))?.result, undefined, "a live engine's canary is left to it");
+    assert.equal(failed, ['intake@local']);
+  } finally {
+    await runner.stop();
+    await cleanup();
+  }
+});
+
 const downloadOptions: DownloadOptions = { concurrency: 4, perHost: 2, connectTimeoutMs: 2000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, totalTimeoutMs: 5000, maxBytes: 2_000_000, maxRedirects: 3, userAgent: 'ImageSys-test', allow: [], perHostRate: 0, proxy: 'none' };
 
-async function outcome(downloader: Downloader, url: string): Promise<string> {
+async function outcome(downloader: Downloader, url: string, hooks: { canary?: boolean } = {}): Promise<string> {
   try {
-    await downloader.download(url);
+    await downloader.download(url, undefined, hooks);
     return 'downloaded';
   } catch (error) {
     assert.instance(error, ImageSysError);
@@ -168,24 +206,32 @@ async function outcome(downloader: Downloader, url: string): Promise<string> {
   }
 }
 
-test("SSRF guard: the canary's one exception is its source's address and port, for a canary's path, on the first hop", async () => {
+test("SSRF guard: the canary's one exception is its source's address and port, for a canary job's canary path, on the first hop, never through a proxy", async () => {
   const id = '00112233aabbccdd';
-  const routes = new Map<string, Route>([[canaryPath(id), { kind: 'image', bytes: canaryImage(id), contentType: 'image/png' }]]);
+  const path = canaryPath({ slot: 7, id });
+  const routes = new Map<string, Route>([[path, { kind: 'image', bytes: canaryImage(id), contentType: 'image/png' }]]);
   const server = await startSourceServer(routes);
   const other = await startSourceServer(new Map(routes));
   routes.set('/metrics', { kind: 'image', bytes: canaryImage(id) });
-  routes.set(canaryPath('ffffffffffffffff'), { kind: 'redirect', location: server.url(canaryPath(id)) });
+  const redirecting = canaryPath({ slot: 8, id: 'ffffffffffffffff' });
+  routes.set(redirecting, { kind: 'redirect', location: server.url(path) });
+  const canary = { canary: true };
+  // a proxy that refuses every connection: a request sent through it fails
+  const proxied = new Downloader({ ...downloadOptions, proxy: `http://127.0.0.1:${await freePort()}` });
   const downloader = new Downloader(downloadOptions);
-  downloader.allowCanaryFrom(server.base);
+  for (const d of [downloader, proxied]) d.allowCanaryFrom(server.base);
   try {
-    assert.is(await outcome(downloader, server.url(canaryPath(id))), 'downloaded');
-    assert.is(await outcome(downloader, server.url('/metrics')), 'blocked_address', 'another path of the same server');
-    assert.is(await outcome(downloader, `${server.url(canaryPath(id))}?x=1`), 'blocked_address', 'with a query');
-    assert.is(await outcome(downloader, other.url(canaryPath(id))), 'blocked_address', 'another port');
-    assert.is(await outcome(downloader, server.url(canaryPath('ffffffffffffffff'))), 'blocked_address', 'a redirect, even to a canary');
-    assert.is(await outcome(new Downloader(downloadOptions), server.url(canaryPath(id))), 'blocked_address', 'no exception unless given');
+    assert.is(await outcome(downloader, server.url(path), canary), 'downloaded');
+    assert.is(await outcome(proxied, server.url(path), canary), 'downloaded', 'directly, not through the proxy');
+    assert.is(await outcome(downloader, server.url(path)), 'blocked_address', 'a job that is not a canary');
+    assert.is(await outcome(downloader, server.url('/metrics'), canary), 'blocked_address', 'another path of the same server');
+    assert.is(await outcome(downloader, `${server.url(path)}?x=1`, canary), 'blocked_address', 'with a query');
+    assert.is(await outcome(downloader, other.url(path), canary), 'blocked_address', 'another port');
+    assert.is(await outcome(downloader, server.url(redirecting), canary), 'blocked_address', 'a redirect, even to a canary');
+    assert.is(await outcome(new Downloader(downloadOptions), server.url(path), canary), 'blocked_address', 'no exception unless given');
+    assert.is(server.hits.get('/metrics') ?? 0, 0);
   } finally {
-    await downloader.close();
+    await Promise.all([downloader.close(), proxied.close()]);
     await Promise.all([server.close(), other.close()]);
   }
 });

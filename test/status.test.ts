@@ -23,9 +23,9 @@ function report(overrides: Partial<StatusReport> = {}): StatusReport {
     latest: [], pages: ['http://127.0.0.1:9464'], refreshSeconds: 10,
     classes: { photo: 120, placeholder: 3, duplicate: 7 },
     canary: [
-      { target: 'local', ok: true, droppedAt: '2026-11-28T11:55:00.000Z', seconds: 1.5, timings: { intake: 0.5, process: 1, sync: {} }, lastSuccessAt: '2026-11-28T11:55:01.500Z' },
-      { target: 'n1', ok: true, droppedAt: '2026-11-28T11:55:00.000Z', seconds: 61.5, timings: { intake: 0.5, process: 1, sync: { n1: 60 } }, lastSuccessAt: '2026-11-28T11:56:01.500Z' },
-      { target: 'n2', ok: false, droppedAt: '2026-11-28T11:55:00.000Z', failure: { stage: 'sync', target: 'n2', reason: 'not there yet; the last sweep: rsync to n2 failed' }, timings: { intake: 0.5, process: 1, sync: { n1: 60 } }, lastSuccessAt: '2026-11-28T11:35:00.000Z' },
+      { target: 'local', ok: true, droppedAt: '2026-11-28T11:55:00.000Z', seconds: 1.5, timings: { intake: 0.5, download: 0.25, thumbnail: 0.75, sync: {} }, lastSuccessAt: '2026-11-28T11:55:01.500Z' },
+      { target: 'n1', ok: true, droppedAt: '2026-11-28T11:55:00.000Z', seconds: 61.5, timings: { intake: 0.5, download: 0.25, thumbnail: 0.75, sync: { n1: 60 } }, lastSuccessAt: '2026-11-28T11:56:01.500Z' },
+      { target: 'n2', ok: false, droppedAt: '2026-11-28T11:55:00.000Z', failure: { stage: 'sync', target: 'n2', reason: 'not there yet; the last sweep: rsync to n2 failed' }, timings: { intake: 0.5, download: 0.25, thumbnail: 0.75, sync: { n1: 60 } }, lastSuccessAt: '2026-11-28T11:35:00.000Z' },
     ],
     ...overrides,
   };
@@ -42,8 +42,8 @@ test('status text: samples are said to be samples, targets show lag or why not, 
   assert.match(text, /n2 +never level, 42 waiting, last sweep [^;]+; rsync to n2 failed/);
   assert.match(text, /status page and \/metrics: http:\/\/127\.0\.0\.1:9464/);
   // the last canary per target: its timings where it arrived, where it stopped where it did not
-  assert.match(text, /local +ok in 1\.5 s \(intake 0\.5 s, download and thumbnails 1\.0 s\), sent 5m 0s ago/);
-  assert.match(text, /n1 +ok in 61\.5 s \(intake 0\.5 s, download and thumbnails 1\.0 s, sync 60\.0 s\)/);
+  assert.match(text, /local +ok in 1\.5 s \(intake 0\.5 s, download 0\.3 s, thumbnail 0\.8 s\), sent 5m 0s ago/);
+  assert.match(text, /n1 +ok in 61\.5 s \(intake 0\.5 s, download 0\.3 s, thumbnail 0\.8 s, sync 60\.0 s\)/);
   assert.match(text, /n2 +FAILED at sync: not there yet; the last sweep: rsync to n2 failed, sent 5m 0s ago; last arrived 25m 0s ago/);
   assert.not.match(formatStatus(report({ canary: [] })), /canary/);
 });

@@ -10,15 +10,16 @@ import { randomBytes } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Spool } from '../../spool/spool.js';
-import { ownerTag, SELF } from '../../spool/owner.js';
+import { isOwnerDead, ownerTag, SELF } from '../../spool/owner.js';
 import { entryPath } from '../../spool/layout.js';
 import { discard } from '../../spool/transitions.js';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import { hashForUrl } from '../core/hash.js';
 import { removeImage } from '../sweep/purge.js';
-import { canaryPath } from '../core/canary-path.js';
-import { canaryBatchName, probe, type ProbeContext } from './probe.js';
+import { canaryBatchName, canaryPath } from '../core/canary-path.js';
+import { killRunningRsync } from '../sweep/rsync.js';
+import { probe, type ProbeContext } from './probe.js';
 import { advance, CANARY_DATASOURCE, latencyOf, LOCAL_TARGET, newRecord, timingsOf, type CanaryRecord, type CanaryStage } from './record.js';
 import { claimSlot, pruneRecords, readRecords, saveRecord } from './store.js';
 
@@ -48,7 +49,9 @@ export class CanaryRunner {
   private readonly deadlineMs: number;
   private readonly probeContext: ProbeContext;
   private readonly targetNames: string[];
-  private pending: CanaryRecord[] = [];
+  /** The canaries this engine checks, by slot: its own, and those it took over. */
+  private readonly pending = new Map<number, CanaryRecord>();
+  private stopping = false;
   private lastSlot: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -61,17 +64,19 @@ export class CanaryRunner {
     this.targetNames = sweep.targets.map((t) => t.name);
   }
 
-  /** Takes over this host's canaries left undecided by an earlier run, then looks every checkEveryMs. */
+  /** Takes over the canaries left unfinished by engines that are gone, then looks every checkEveryMs. */
   async start(): Promise<void> {
-    const mine = (await readRecords(this.options.config.spool)).filter((r) => !r.result && r.by.split('~')[0] === SELF.host);
-    this.pending.push(...mine);
+    await this.adoptOrphans();
     this.timer = setInterval(() => void this.tick(), checkEveryMs(this.deadlineMs));
     this.timer.unref();
     void this.tick();
   }
 
+  /** Stops looking; a listing of a stalled target in progress is cut short, not waited for. */
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
+    killRunningRsync();
     await this.running;
   }
 
@@ -84,9 +89,27 @@ export class CanaryRunner {
   private async round(): Promise<void> {
     try {
       await this.maybeSend();
-      for (const record of [...this.pending]) await this.check(record);
     } catch (error) {
-      this.options.log.error({ err: error }, 'canary round failed; the next one tries again');
+      this.options.log.error({ err: error }, 'canary not sent; the next interval tries again');
+    }
+    for (const record of [...this.pending.values()]) {
+      if (this.stopping) return;
+      try {
+        await this.check(record);
+      } catch (error) {
+        this.options.log.warn({ err: error, slot: record.slot, id: record.id }, 'canary could not be checked or removed; the next round tries again');
+      }
+    }
+  }
+
+  /** Canaries whose sender is gone: a dead process of this host, or any engine once twice its deadline has passed. */
+  private async adoptOrphans(): Promise<void> {
+    const now = this.options.clock();
+    for (const record of await readRecords(this.options.config.spool)) {
+      if (record.purged || this.pending.has(record.slot) || record.by === ownerTag(SELF)) continue;
+      const [host = '', pid = ''] = record.by.split('~');
+      const overdue = now > Date.parse(record.deadlineAt) + this.deadlineMs;
+      if (isOwnerDead({ host, pid: Number(pid) }) || overdue) this.pending.set(record.slot, record);
     }
   }
 
@@ -95,31 +118,35 @@ export class CanaryRunner {
     const now = clock();
     const slot = Math.floor(now / this.intervalMs);
     if (slot === this.lastSlot) return;
+    if (this.lastSlot !== undefined) await this.adoptOrphans();
     this.lastSlot = slot;
     const id = randomBytes(8).toString('hex');
-    const url = `${this.options.origin}${canaryPath(id)}`;
+    const url = `${this.options.origin}${canaryPath({ slot, id })}`;
     const record = newRecord({ slot, id, url, hash: hashForUrl(url), country: config.canary.country, by: ownerTag(SELF), now, deadlineMs: this.deadlineMs });
     if (!(await claimSlot(spool.writer, spool.root, record))) return; // another engine sent this interval's
+    // checked from now on: a batch that cannot be written (a full disk) fails at intake by the deadline
+    this.pending.set(slot, record);
     await spool.ensureLayout([record.country]);
     // through the same door as ETL's URLs: a batch, written whole
     await spool.writer.write(entryPath(spool.root, 'incoming', record.country, canaryBatchName(id)), `${url}\t${CANARY_DATASOURCE}\n`);
-    this.pending.push(record);
     log.info({ slot, id, hash: record.hash, url }, 'canary sent');
     await pruneRecords(spool.root);
   }
 
+  /** One look; the verdict, once there is one, is saved and reported before the canary is removed. */
   private async check(record: CanaryRecord): Promise<void> {
     const { config, spool, clock } = this.options;
     let next = record;
     if (!record.result) {
       const pending = config.sweep.targets.filter((t) => record.arrived[t.name] === undefined);
       next = advance(record, await probe(this.probeContext, record, pending), this.targetNames, clock());
+      if (JSON.stringify(next) !== JSON.stringify(record)) await saveRecord(spool.writer, spool.root, next);
+      this.pending.set(next.slot, next);
       if (next.result) this.report(next);
     }
-    if (next.result && (await this.removeCanary(next))) next = { ...next, purged: true };
-    if (JSON.stringify(next) !== JSON.stringify(record)) await saveRecord(spool.writer, spool.root, next);
-    if (next.purged) this.pending = this.pending.filter((r) => r !== record);
-    else this.pending = this.pending.map((r) => (r === record ? next : r));
+    if (!next.result || !(await this.removeCanary(next))) return;
+    await saveRecord(spool.writer, spool.root, { ...next, purged: true });
+    this.pending.delete(next.slot);
   }
 
   private report(record: CanaryRecord): void {

@@ -5,17 +5,14 @@
  */
 import { stat } from 'node:fs/promises';
 import type { SweepTarget } from '../config/targets.js';
-import { entryPath, jobPath } from '../../spool/layout.js';
+import { entryPath, jobPath, type State } from '../../spool/layout.js';
+import { canaryBatchName } from '../core/canary-path.js';
 import { readOwnText } from '../../spool/safe-open.js';
 import { manifestRelPath, readManifest } from '../tree/tree.js';
 import { listArgs, RSYNC_PARTIAL, rsyncReason, runRsync, type RsyncOptions } from '../sweep/rsync.js';
 import { readTargetRecord } from '../sweep/target-status.js';
 import type { CanaryRecord, Sighting } from './record.js';
-
-/** The batch a canary enters by (incoming/<canary country>/). */
-export function canaryBatchName(id: string): string {
-  return `canary-${id}.urls`;
-}
+import { servedAt } from './store.js';
 
 export interface ProbeContext {
   spool: string;
@@ -23,7 +20,8 @@ export interface ProbeContext {
   rsync: RsyncOptions;
 }
 
-const JOB_STATES = ['thumbed', 'downloaded', 'incoming', 'failed'] as const;
+/** The states in the order a job goes through them, the last first: a look between two moves finds it in one. */
+const JOB_STATES: readonly State[] = ['thumbed', 'downloaded', 'incoming', 'failed'];
 
 async function findJob(spool: string, record: CanaryRecord): Promise<Sighting['job']> {
   for (const state of JOB_STATES) {
@@ -55,9 +53,10 @@ async function onTarget(context: ProbeContext, target: SweepTarget, record: Cana
 /** Where the canary is now; the targets in `pending` are listed once it is in the local tree. */
 export async function probe(context: ProbeContext, record: CanaryRecord, pending: readonly SweepTarget[]): Promise<Sighting> {
   const batch = entryPath(context.spool, 'incoming', record.country, canaryBatchName(record.id));
-  const [batchWaiting, job, manifest] = await Promise.all([
+  const [batchWaiting, job, served, manifest] = await Promise.all([
     stat(batch).then(() => true, () => false),
     findJob(context.spool, record),
+    servedAt(context.spool, record.slot),
     readManifest(context.tree, record.country, record.hash).catch(() => undefined),
   ]);
   const targets: Sighting['targets'] = {};
@@ -65,5 +64,5 @@ export async function probe(context: ProbeContext, record: CanaryRecord, pending
     const found = await Promise.all(pending.map((target) => onTarget(context, target, record)));
     pending.forEach((target, i) => (targets[target.name] = found[i]!));
   }
-  return { batchWaiting, ...(job ? { job } : {}), ...(manifest ? { madeAt: manifest.createdAt } : {}), targets };
+  return { batchWaiting, ...(job ? { job } : {}), ...(served ? { servedAt: served } : {}), ...(manifest ? { madeAt: manifest.createdAt } : {}), targets };
 }

@@ -3,6 +3,7 @@
  * to, whether it is decided, its timings, and the last canary per target. Pure: the spool, the tree
  * and the targets are looked at by probe.ts, and the record is kept by store.ts.
  */
+import type { State } from '../../spool/layout.js';
 
 /** Where a canary can stop: its batch not read, its download, its thumbnails, the sweeper's send. */
 export const CANARY_STAGES = ['intake', 'download', 'thumbnail', 'sync'] as const;
@@ -34,6 +35,8 @@ export interface CanaryRecord {
   deadlineAt: string;
   /** When intake made its job (the job's createdAt). */
   queuedAt?: string;
+  /** When a daemon's server first served its picture: the download's end. */
+  servedAt?: string;
   /** When its manifest was written in the local tree (the manifest's createdAt). */
   madeAt?: string;
   /** Per target (`local` included): when it was first found there. */
@@ -49,7 +52,9 @@ export interface Sighting {
   /** Its batch is still in incoming/ (not read yet). */
   batchWaiting: boolean;
   /** Its job, in whichever state it was found. */
-  job?: { state: 'incoming' | 'downloaded' | 'thumbed' | 'failed'; createdAt: string; downloaded: boolean; error?: string };
+  job?: { state: State; createdAt: string; downloaded: boolean; error?: string };
+  /** When its picture was first served (store.ts markServed). */
+  servedAt?: string;
   /** Its manifest's createdAt, when the manifest is in the local tree. */
   madeAt?: string;
   /** Per target looked at (those it has not reached yet): found, or why not. */
@@ -80,6 +85,7 @@ export function advance(record: CanaryRecord, seen: Sighting, targets: readonly 
   if (record.result) return record;
   const next: CanaryRecord = { ...record, arrived: { ...record.arrived } };
   if (seen.job && !next.queuedAt) next.queuedAt = seen.job.createdAt;
+  if (seen.servedAt) next.servedAt ??= seen.servedAt;
   if (seen.madeAt) {
     next.madeAt ??= seen.madeAt;
     next.queuedAt ??= seen.madeAt;
@@ -122,8 +128,10 @@ export function latencyOf(record: CanaryRecord, target: string): number | undefi
 export interface CanaryTimings {
   /** Drop to job: the batch read. */
   intake?: number;
-  /** Job to manifest: downloaded and thumbnailed (one attempt, in memory). */
-  process?: number;
+  /** Job to its picture served: the wait for a download slot and the download. */
+  download?: number;
+  /** Picture served to manifest written: the thumbnails and the tree. */
+  thumbnail?: number;
   /** Manifest to arrival, per target: the sweeper's part. */
   sync: Record<string, number>;
 }
@@ -134,9 +142,14 @@ export function timingsOf(record: CanaryRecord): CanaryTimings {
     const seconds = between(record.madeAt, record.arrived[target]);
     if (target !== LOCAL_TARGET && seconds !== undefined) sync[target] = seconds;
   }
+  const timings: CanaryTimings = { sync };
   const intake = between(record.droppedAt, record.queuedAt);
-  const process = between(record.queuedAt, record.madeAt);
-  return { ...(intake !== undefined ? { intake } : {}), ...(process !== undefined ? { process } : {}), sync };
+  const download = between(record.queuedAt, record.servedAt);
+  const thumbnail = between(record.servedAt, record.madeAt);
+  if (intake !== undefined) timings.intake = intake;
+  if (download !== undefined) timings.download = download;
+  if (thumbnail !== undefined) timings.thumbnail = thumbnail;
+  return timings;
 }
 
 /** The last canary decided for one target, as status, the page and /metrics show it. */

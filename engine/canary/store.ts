@@ -3,10 +3,10 @@
  * hard-linking a whole temporary file to its name: the link fails if another engine (on this host or
  * another over NFS) got there first, so one canary goes out per interval whoever is running.
  */
-import { link, open, readdir, unlink } from 'node:fs/promises';
+import { link, open, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import type { AtomicWriter } from '../../spool/atomic.js';
 import { isMissing, syncDir } from '../../spool/atomic.js';
-import { canaryDir, canaryRecordPath } from '../../spool/layout.js';
+import { canaryDir, canaryRecordPath, canaryServedPath } from '../../spool/layout.js';
 import { readOwnText } from '../../spool/safe-open.js';
 import { parseRecord, type CanaryRecord } from './record.js';
 
@@ -60,6 +60,25 @@ async function slots(spool: string): Promise<number[]> {
   }).sort((a, b) => b - a);
 }
 
+/** The record of `slot`, or undefined (none, or damaged). */
+export async function readRecord(spool: string, slot: number): Promise<CanaryRecord | undefined> {
+  const text = await readOwnText(canaryRecordPath(spool, slot)).catch(() => undefined);
+  return text === undefined ? undefined : parseRecord(text);
+}
+
+/** Notes when the canary's picture was first served (by whichever daemon's server): later serves change nothing. */
+export async function markServed(spool: string, slot: number, at: string): Promise<void> {
+  await writeFile(canaryServedPath(spool, slot), `${at}\n`, { flag: 'wx' }).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  });
+}
+
+/** When the canary's picture was first served, if it was. */
+export async function servedAt(spool: string, slot: number): Promise<string | undefined> {
+  const text = (await readFile(canaryServedPath(spool, slot), 'utf8').catch(() => '')).trim();
+  return Number.isNaN(Date.parse(text)) || text === '' ? undefined : text;
+}
+
 /** The newest `limit` records (a damaged one is left out). */
 export async function readRecords(spool: string, limit = RECORDS_KEPT): Promise<CanaryRecord[]> {
   const texts = await Promise.all((await slots(spool)).slice(0, limit).map((slot) => readOwnText(canaryRecordPath(spool, slot)).catch(() => undefined)));
@@ -69,7 +88,10 @@ export async function readRecords(spool: string, limit = RECORDS_KEPT): Promise<
   });
 }
 
-/** Removes all but the newest RECORDS_KEPT records. */
+/** Removes all but the newest RECORDS_KEPT records (and their served marks). */
 export async function pruneRecords(spool: string): Promise<void> {
-  for (const slot of (await slots(spool)).slice(RECORDS_KEPT)) await unlink(canaryRecordPath(spool, slot)).catch(() => {});
+  for (const slot of (await slots(spool)).slice(RECORDS_KEPT)) {
+    await unlink(canaryRecordPath(spool, slot)).catch(() => {});
+    await unlink(canaryServedPath(spool, slot)).catch(() => {});
+  }
 }

@@ -3,6 +3,9 @@ import { ConfigError } from './error.js';
 import { SCHEMA, type Config } from './schema.js';
 import { parseSection } from './section.js';
 
+/** A canary's deadline, in intervals, at most: its record is among the newest kept (engine/canary/store.ts RECORDS_KEPT, 48). */
+const CANARY_DEADLINE_INTERVALS = 40;
+
 /** A rule between keys, checked once every key passed its own check. */
 type CrossKeyRule = (config: Config) => void;
 
@@ -24,6 +27,11 @@ const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   // canaries must never mix with listings: their country is theirs alone
   ({ countries, canary }) => {
     if (countries.includes(canary.country)) throw new ConfigError('canary.country', `a country not listed in countries (${countries.join(', ')})`, canary.country);
+  },
+  // a canary is checked while its record is kept: the newest RECORDS_KEPT, one per interval
+  ({ canary }) => {
+    const most = canary.intervalMinutes * CANARY_DEADLINE_INTERVALS;
+    if (canary.intervalMinutes > 0 && canary.deadlineMinutes > most) throw new ConfigError('canary.deadlineMinutes', `a number at most ${CANARY_DEADLINE_INTERVALS} x canary.intervalMinutes (${most})`, canary.deadlineMinutes);
   },
 ];
 

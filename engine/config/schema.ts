@@ -66,7 +66,7 @@ export const SCHEMA = {
   },
   canary: {
     intervalMinutes: key(
-      number(0, 1_440),
+      refine(number(0, 1_440), (m) => m === 0 || m >= 0.05, '0 (off) or at least 0.05 (3 s)'),
       10,
       'every this often one engine of the spool drops a canary: a fresh image through the whole path (a batch in incoming/, the downloader, the pool, the tree, the sweeper), checked on every target with rsync (0: off; [Canary](#canary))',
     ),
@@ -182,7 +182,7 @@ export const SCHEMA = {
       smtp: key(mailRelay, 'sendmail', '`sendmail` hands the mail to the local `sendmail` program (found on PATH, as Postfix and Exim install it); else a relay, `smtp://host:25`, `smtp://user:password@host:587` (STARTTLS when offered) or `smtps://host:465`'),
     },
     minIntervalMinutes: key(
-      number(0.001, 1_440),
+      number(0.01, 1_440),
       10,
       "at most one mail per this many minutes: it counts the lines per message and shows the first examples; the first mail goes `min(30 s, interval)` after a quiet spell's first line. A mail that cannot be sent is logged (not mailed) and its lines go with the next one",
     ),

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { systemClock, type Clock } from '../core/clock.js';
 import { Agent, EnvHttpProxyAgent, Pool, request, type Dispatcher } from 'undici';
-import { canaryIdOf } from '../core/canary-path.js';
+import { canaryOf } from '../core/canary-path.js';
 import { AddressGuard, AllowList, BlockedAddressError } from '../core/address-guard.js';
 import type { Config } from '../config/config.js';
 import { ImageSysError, type ErrorCode } from '../core/errors.js';
@@ -45,6 +45,8 @@ const NETWORK_CODES: Record<string, ErrorCode> = {
 /** What a caller of `download` may hear of and hold it back at. */
 export interface DownloadHooks {
   signal?: AbortSignal;
+  /** The job is a canary's (engine/canary/): its first request may take the guard's canary exception. */
+  canary?: boolean;
   onStart?: () => void;
   onBody?: (declaredBytes: number | undefined, signal: AbortSignal) => Promise<void>;
 }
@@ -56,6 +58,8 @@ export interface DownloadHooks {
  */
 export class Downloader {
   private readonly dispatcher: Dispatcher;
+  /** Never through a proxy: a canary's picture is on this daemon's own network (the dispatcher itself when there is no proxy). */
+  private readonly direct: Dispatcher;
   private readonly global: Semaphore;
   private readonly perHost: KeyedSemaphore;
   private readonly guard: AddressGuard;
@@ -87,17 +91,19 @@ export class Downloader {
     // the proxy's own connection pools take the timeouts too (undici would give them its 300 s defaults)
     const factory = (origin: string | URL, opts: object): Dispatcher => new Pool(origin, { ...opts, headersTimeout: options.headersTimeoutMs, bodyTimeout: options.bodyTimeoutMs });
     this.dispatcher = proxy ? new EnvHttpProxyAgent({ ...agentOptions, ...proxy, proxyTunnel: false, factory }) : new Agent(agentOptions);
+    this.direct = proxy ? new Agent(agentOptions) : this.dispatcher;
     this.global = new Semaphore(options.concurrency);
     this.perHost = new KeyedSemaphore(options.perHost);
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await Promise.all([this.dispatcher.close(), this.direct !== this.dispatcher ? this.direct.close() : undefined]);
   }
 
   /**
-   * Lets canaries through the guard: a first request (not a redirect) to exactly this origin (an
-   * address written in the URL, and its port) for a canary's picture; never a general loopback allowance.
+   * Lets canaries through the guard: a canary job's first request (not a redirect) to exactly this
+   * origin (an address written in the URL, and its port) for a canary's picture, sent directly (never
+   * through a proxy); never a general loopback allowance.
    */
   allowCanaryFrom(origin: string): void {
     this.canaryOrigin = new URL(origin).origin;
@@ -105,7 +111,7 @@ export class Downloader {
 
   private isCanary(url: string): boolean {
     const { origin, pathname, search } = new URL(url);
-    return origin === this.canaryOrigin && canaryIdOf(pathname) !== undefined && search === '';
+    return origin === this.canaryOrigin && canaryOf(pathname) !== undefined && search === '';
   }
 
   /**
@@ -146,14 +152,15 @@ export class Downloader {
     for (let hop = 0; ; hop++) {
       const host = new URL(current).host;
       // a URL the guard refuses costs no slot and no turn under the host's request rate
-      if (hop > 0 || !this.isCanary(current)) await this.refuseEarly(current);
+      const exempt = hop === 0 && options.canary === true && this.isCanary(current);
+      if (!exempt) await this.refuseEarly(current);
       // per host: a slot, then a global slot, then its turn under the request rate (taken last, so
       // that requests queued behind the global limit do not start in a burst)
       const outcome = await this.perHost.run(host, () =>
         this.global.run(async () => {
           await this.pacer.wait(host, this.clock());
           options.onStart?.();
-          return this.fetchOnce(current, validators, (signal ??= limit()), auth?.origin === new URL(current).origin ? auth.header : undefined, onBody);
+          return this.fetchOnce(current, validators, (signal ??= limit()), auth?.origin === new URL(current).origin ? auth.header : undefined, onBody, exempt ? this.direct : this.dispatcher);
         }),
       );
       if (outcome.kind === 'done') return outcome.result;
@@ -197,6 +204,7 @@ export class Downloader {
     signal: AbortSignal,
     authorization?: string,
     onBody?: DownloadHooks['onBody'],
+    dispatcher: Dispatcher = this.dispatcher,
   ): Promise<{ kind: 'done'; result: DownloadResult } | { kind: 'redirect'; location: string }> {
     // an address written in the URL was checked by refuseEarly (it is connected to without a lookup)
     const hostname = new URL(url).hostname.replace(/^\[|\]$/g, '');
@@ -214,7 +222,7 @@ export class Downloader {
     if (authorization) headers.authorization = authorization;
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(url, { method: 'GET', headers, signal, dispatcher: this.dispatcher });
+      response = await request(url, { method: 'GET', headers, signal, dispatcher });
     } catch (error) {
       const failure = networkError(error, signal);
       if (failure.code === 'blocked_address') this.refusedHosts.set(new URL(url).host, this.clock() + REFUSED_HOST_MS);

@@ -17,6 +17,7 @@ import { processingFor, type Config } from '../config/config.js';
 import type { DownloadResult, Downloader } from '../download/downloader.js';
 import { asImageSysError, ImageSysError, type ErrorCode } from '../core/errors.js';
 import { withoutCredentials } from '../core/hash.js';
+import { isCanaryImage } from '../core/image-class.js';
 import { sourcesOf, type SourceHealth } from '../health/health.js';
 import type { Semaphore } from '../core/semaphore.js';
 import { BudgetHold, ByteBudget } from '../core/byte-budget.js';
@@ -49,9 +50,8 @@ export interface ProcessorDeps {
   /** Limits how many images wait in memory for, or are in, the thumbnail pool. */
   thumbnailSlots: Semaphore;
   /**
-   * Bounds the bytes of originals in memory (being read, waiting for a thread, in one): past it a
-   * download waits before its body, and a downloaded original waits on disk (pool.memoryBudgetMiB).
-   * Unbounded when not given.
+   * Bounds the bytes of originals in memory (being read, waiting for a thread, in one): past it a download
+   * waits before its body, and a downloaded original waits on disk (pool.memoryBudgetMiB). Unbounded when not given.
    */
   memoryBudget?: ByteBudget;
   /** Which hosts and datasources are paused for failing too often. */
@@ -218,7 +218,7 @@ export class Processor {
         await hold.take(declared, bodySignal);
         control.progress?.(false);
       };
-      result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) }, { signal, onStart, onBody });
+      result = await downloader.download(job.url, validators && { ...(validators.etag ? { etag: validators.etag } : {}), ...(validators.lastModified ? { lastModified: validators.lastModified } : {}) }, { signal, onStart, onBody, canary: isCanaryImage(job, this.deps.config.canary.country) });
       health.record(sources, undefined, this.clock(), probes);
       this.observer.done('download', { seconds: seconds(), bytesIn: 'bytes' in result ? result.bytes.length : 0 });
     } catch (error) {

@@ -33,7 +33,8 @@ export function nextSendAt(firstPendingAt: number, lastTryAt: number | undefined
 
 /** What a mailer sends through (nodemailer's transporter, or a test's). */
 export interface MailTransport {
-  sendMail(mail: { from: string; to: string[]; subject: string; text: string }): Promise<unknown>;
+  /** `signal` ends a mail in flight (nodemailer's SMTP transport closes its connection). */
+  sendMail(mail: { from: string; to: string[]; subject: string; text: string; signal?: AbortSignal }): Promise<unknown>;
   close(): void;
 }
 
@@ -78,6 +79,8 @@ export class AlertMailer {
   private lastTryAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> | undefined;
+  /** Ends the mail in flight when close() gives up on it. */
+  private inFlight: AbortController | undefined;
   private closed = false;
   private log: Logger | undefined;
 
@@ -137,9 +140,10 @@ export class AlertMailer {
     this.lastTryAt = this.options.clock();
     const { email, minIntervalMinutes } = this.options.settings;
     const mail = renderAlertMail(batch, { program: 'imagesys', host: this.host, component: this.options.component, pid: process.pid, level: email.level, minIntervalMinutes });
+    const controller = (this.inFlight = new AbortController());
     const done = async (): Promise<void> => {
       try {
-        await this.transport.sendMail({ from: this.from, to: email.to, subject: mail.subject, text: mail.text });
+        await this.transport.sendMail({ from: this.from, to: email.to, subject: mail.subject, text: mail.text, signal: controller.signal });
         this.log?.info({ lines: batch.count, to: email.to, relay: relayName(email.smtp) }, 'alert mail sent');
       } catch (error) {
         batch.failedSends++;
@@ -148,6 +152,7 @@ export class AlertMailer {
         this.log?.warn({ err: error, lines: this.pending.count, relay: relayName(email.smtp) }, 'alert mail could not be sent; its lines go with the next one');
       } finally {
         this.sending = undefined;
+        this.inFlight = undefined;
         this.schedule();
       }
     };
@@ -168,6 +173,8 @@ export class AlertMailer {
     })();
     const gaveUp = await Promise.race([last.then(() => false), new Promise<boolean>((resolve) => (timeout = setTimeout(() => resolve(true), timeoutMs)))]);
     clearTimeout(timeout);
+    // a relay that holds the connection open must not hold the process: the mail in flight is ended
+    this.inFlight?.abort();
     // a failure was logged as such; a relay that did not answer in time is said here
     if (gaveUp) this.log?.warn({ timeoutMs, relay: relayName(this.options.settings.email.smtp) }, 'alert mail not sent at the stop: the relay did not answer in time (the log has its lines)');
     this.transport.close();

@@ -5,7 +5,8 @@
  *   GET /api/status   what the page shows: the report `imagesys status --json` prints
  *   GET /metrics      Prometheus text
  *   GET /tree/<path>  a thumbnail of the tree, for the page's strip of latest thumbnails
- *   GET /canary/<id>.png  a canary's picture, made from its id (engine/canary/), for the downloaders
+ *   GET /canary/<slot>-<id>.png  a canary's picture, made from its id, while its record in the spool
+ *                     waits for it (engine/canary/): for the downloaders
  * It takes no input but the path, and serves only thumbnail paths of the tree's own shape.
  */
 import { realpath } from 'node:fs/promises';
@@ -16,7 +17,9 @@ import { hostname } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { openRegular } from '../../spool/safe-open.js';
 import { canaryImage } from '../canary/image.js';
-import { canaryIdOf } from '../core/canary-path.js';
+import { canaryOf, type CanaryName } from '../core/canary-path.js';
+import { systemClock } from '../core/clock.js';
+import { markServed, readRecord } from '../canary/store.js';
 import type { Logger } from 'pino';
 import { parseListen } from '../config/config.js';
 import type { Metrics } from './metrics.js';
@@ -31,6 +34,8 @@ export interface HttpServerOptions {
   metrics: Metrics;
   status: () => Promise<StatusReport>;
   tree: string;
+  /** The spool, whose canary records say which canary pictures are served. */
+  spool: string;
   log: Logger;
 }
 
@@ -163,10 +168,8 @@ async function handle(options: HttpServerOptions, page: StatusPage | undefined, 
     send(response, 200, 'application/json; charset=utf-8', `${JSON.stringify(await options.status())}\n`);
   } else if (path === '/metrics') {
     send(response, 200, options.metrics.contentType, await options.metrics.text());
-  } else if (canaryIdOf(path)) {
-    const png = canaryPicture(canaryIdOf(path)!);
-    response.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': png.length, 'Cache-Control': 'no-store' });
-    response.end(request.method === 'HEAD' ? undefined : png);
+  } else if (canaryOf(path)) {
+    await sendCanary(options.spool, canaryOf(path)!, response);
   } else if (path.startsWith('/tree/')) {
     await sendThumbnail(options.tree, path.slice('/tree/'.length), response);
   } else {
@@ -177,9 +180,22 @@ async function handle(options: HttpServerOptions, page: StatusPage | undefined, 
 /** The last canary picture made: a download retried is answered without making it again. */
 let lastCanary: { id: string; png: Buffer } | undefined;
 
-function canaryPicture(id: string): Buffer {
-  if (lastCanary?.id !== id) lastCanary = { id, png: canaryImage(id) };
-  return lastCanary.png;
+/**
+ * A canary's picture, only while its record waits for it (a picture costs tens of ms of this event
+ * loop: no client makes the daemon draw pictures for ids of its own); the first serve is noted, the
+ * end of the canary's download stage.
+ */
+async function sendCanary(spool: string, canary: CanaryName, response: ServerResponse): Promise<void> {
+  const record = await readRecord(spool, canary.slot);
+  if (record?.id !== canary.id || record.result) {
+    send(response, 404, 'text/plain; charset=utf-8', 'no such canary\n');
+    return;
+  }
+  if (lastCanary?.id !== canary.id) lastCanary = { id: canary.id, png: canaryImage(canary.id) };
+  const { png } = lastCanary;
+  await markServed(spool, canary.slot, new Date(systemClock()).toISOString());
+  response.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': png.length, 'Cache-Control': 'no-store' });
+  response.end(response.req.method === 'HEAD' ? undefined : png);
 }
 
 /** Whether `dir`, links resolved, lies inside `tree`: no link in the tree leads the server out of it. */

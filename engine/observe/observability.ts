@@ -32,7 +32,7 @@ export class Observability {
     const { log } = this;
     if (!this.config.http.listen) return undefined;
     try {
-      this.server = await startHttpServer({ listen: this.config.http.listen, allowedHosts: this.config.http.allowedHosts, metrics: this.metrics, status: this.report, tree: this.config.tree, log });
+      this.server = await startHttpServer({ listen: this.config.http.listen, allowedHosts: this.config.http.allowedHosts, metrics: this.metrics, status: this.report, tree: this.config.tree, spool: this.config.spool, log });
       return this.server.url;
     } catch (error) {
       log.error({ err: error, listen: this.config.http.listen }, 'status page and /metrics not served: cannot listen there (http.listen)');

@@ -1,5 +1,5 @@
 import { entriesOf } from '../../spool/dirs.js';
-import type { Config } from '../config/config.js';
+import { canaryEnabled, type Config } from '../config/config.js';
 import { lstat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JOB_SUFFIX, isVisible, stateDir, STATES, type State } from '../../spool/layout.js';
@@ -98,10 +98,12 @@ export interface StatusSource {
   /** The configured sweep targets' names. */
   targets: readonly string[];
   refreshSeconds: number;
+  /** Whether canaries are sent: their records are shown only then (old ones would look like a failing canary). */
+  canaries: boolean;
 }
 
-export function statusSource(config: Pick<Config, 'spool' | 'tree' | 'sweep' | 'http'>, countries: readonly string[]): StatusSource {
-  return { spool: config.spool, tree: config.tree, countries, targets: config.sweep.targets.map((t) => t.name), refreshSeconds: config.http.refreshSeconds };
+export function statusSource(config: Pick<Config, 'spool' | 'tree' | 'sweep' | 'http' | 'canary'>, countries: readonly string[]): StatusSource {
+  return { spool: config.spool, tree: config.tree, countries, targets: config.sweep.targets.map((t) => t.name), refreshSeconds: config.http.refreshSeconds, canaries: canaryEnabled(config) };
 }
 
 /** Hours of throughput the status page charts. */
@@ -184,7 +186,7 @@ export async function gatherStatus(source: StatusSource, clock: Clock = systemCl
     throughput: await throughputOf(spool, engines, now),
     latest: alive.flatMap((e) => e.latest ?? []).sort((a, b) => b.at.localeCompare(a.at)).slice(0, LATEST_SHOWN),
     classes: await readClassCounts(tree),
-    canary: lastPerTarget(await readRecords(spool), source.targets),
+    canary: source.canaries ? lastPerTarget(await readRecords(spool), source.targets) : [],
     pages: alive.flatMap((e) => (e.http ? [e.http] : [])),
     refreshSeconds: source.refreshSeconds,
   };
@@ -244,8 +246,8 @@ async function disk(path: string): Promise<DiskInfo | undefined> {
 /** One target's last canary: `n2  FAILED at sync (sent 3 min ago): not there yet; last arrived 14 min ago`. Pure. */
 export function formatCanary(c: TargetCanary, at: string): string {
   const ago = (t: string): string => `${formatDuration(secondsBetween(t, at))} ago`;
-  const { intake, process, sync } = c.timings;
-  const steps = [intake !== undefined ? `intake ${intake.toFixed(1)} s` : '', process !== undefined ? `download and thumbnails ${process.toFixed(1)} s` : '', sync[c.target] !== undefined ? `sync ${sync[c.target]!.toFixed(1)} s` : ''].filter(Boolean);
+  const { sync, ...stages } = c.timings;
+  const steps = [...Object.entries(stages).map(([stage, s]) => `${stage} ${s.toFixed(1)} s`), ...(sync[c.target] !== undefined ? [`sync ${sync[c.target]!.toFixed(1)} s`] : [])];
   const head = c.ok ? `ok in ${c.seconds!.toFixed(1)} s (${steps.join(', ')})` : `FAILED at ${c.failure?.stage ?? '?'}: ${c.failure?.reason ?? 'not found'}`;
   const last = c.ok ? '' : `; last arrived ${c.lastSuccessAt ? ago(c.lastSuccessAt) : 'never'}`;
   return `${c.target.padEnd(12)} ${head}, sent ${ago(c.droppedAt)}${last}`;

@@ -3,7 +3,7 @@ import type { Config } from '../../engine/config/config.js';
 import { Engine } from '../../engine/engine.js';
 import { Observability } from '../../engine/observe/observability.js';
 import { createLogger, reopenLogFiles } from '../../engine/log/logger.js';
-import { startCanary } from '../../engine/canary/start.js';
+import { allowCanaries, startCanary } from '../../engine/canary/start.js';
 import { AlertMailer, mailsAlerts } from '../../engine/log/mailer.js';
 import { systemClock } from '../../engine/core/clock.js';
 import { setPriority } from 'node:os';
@@ -32,6 +32,20 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
     ...(mailer ? { extra: mailer } : {}),
   });
   mailer?.useLog(log);
+  try {
+    return await runEngine(config, args, log);
+  } catch (error) {
+    // said through the log too, so that a daemon's death is mailed (alert.email) and kept in its error log
+    log.fatal({ err: error }, 'imagesys run stopped by an error');
+    throw error;
+  } finally {
+    // whatever ends the run, what waits for a mail is sent (for at most a few seconds)
+    await mailer?.close();
+  }
+}
+
+/** The engine's run, in both modes, with the process's logger. */
+async function runEngine(config: Config, args: RunArgs, log: Logger): Promise<number> {
   if (args.daemon) {
     // for logrotate: it renames the files, then sends SIGHUP so that new lines go to new files
     process.on('SIGHUP', () => {
@@ -84,16 +98,18 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       await observability.close();
-      await mailer?.close();
     }
     const unread = [...engine.unreadable].map(([dir, code]) => `${dir} (${code})`);
     const notes = [stoppedBy ? `stopped by ${stoppedBy}: the rest stays queued` : '', unread.length > 0 ? `could not read ${unread.join(', ')}` : ''].filter(Boolean);
     console.log(`${summary(engine, (performance.now() - started) / 1000)}${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`);
     return unread.length > 0 ? 1 : 0;
   }
-  await engine.start();
+  // the server first: the canaries' source is known before the engine takes its first job
   const serverUrl = await announce();
-  const canary = await startCanary({ config, countries: args.countries, spool: engine.spool, downloader: engine.downloader, observer: observability.metrics.canary, serverUrl, log: log.child({ component: 'canary' }) });
+  const wiring = { config, countries: args.countries, spool: engine.spool, downloader: engine.downloader, observer: observability.metrics.canary, serverUrl, log: log.child({ component: 'canary' }) };
+  const canaryFrom = allowCanaries(wiring);
+  await engine.start();
+  const canary = canaryFrom === undefined ? undefined : await startCanary(wiring, canaryFrom);
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string): void => {
       log.info({ signal }, 'stopping: finishing the work in hand');
@@ -105,7 +121,6 @@ export async function runCommand(config: Config, args: RunArgs): Promise<number>
   await canary?.stop();
   await engine.stop();
   await observability.close();
-  await mailer?.close();
   log.info({ ...engine.stats }, summary(engine, (performance.now() - started) / 1000));
   log.flush?.();
   return 0;

@@ -156,9 +156,9 @@ function makeReport(n: number, clock: number, thumbnails: Thumbnail[]): StatusRe
     refreshSeconds: 0.5,
     classes: { photo: 57_120 + 30 * n, placeholder: 212, duplicate: 1_804 + n },
     canary: [
-      { target: 'local', ok: true, droppedAt: iso(now - 120_000), seconds: 1.5 + n, timings: { intake: 0.5, process: 1 + n, sync: {} }, lastSuccessAt: iso(now - 118_000) },
-      { target: 'web1', ok: true, droppedAt: iso(now - 120_000), seconds: 61.5 + n, timings: { intake: 0.5, process: 1 + n, sync: { web1: 60 } }, lastSuccessAt: iso(now - 58_000) },
-      { target: 'web2', ok: false, droppedAt: iso(now - 120_000), failure: { stage: 'sync', target: 'web2', reason: 'rsync could not list it: exit 10' }, timings: { intake: 0.5, process: 1 + n, sync: {} }, lastSuccessAt: iso(now - 3_600_000) },
+      { target: 'local', ok: true, droppedAt: iso(now - 120_000), seconds: 1.5 + n, timings: { intake: 0.5, download: 0.25, thumbnail: 0.75 + n, sync: {} }, lastSuccessAt: iso(now - 118_000) },
+      { target: 'web1', ok: true, droppedAt: iso(now - 120_000), seconds: 61.5 + n, timings: { intake: 0.5, download: 0.25, thumbnail: 0.75 + n, sync: { web1: 60 } }, lastSuccessAt: iso(now - 58_000) },
+      { target: 'web2', ok: false, droppedAt: iso(now - 120_000), failure: { stage: 'sync', target: 'web2', reason: 'rsync could not list it: exit 10' }, timings: { intake: 0.5, download: 0.25, thumbnail: 0.75 + n, sync: {} }, lastSuccessAt: iso(now - 3_600_000) },
     ],
   };
 }

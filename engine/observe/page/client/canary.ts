@@ -10,7 +10,7 @@ export function renderCanary(r: StatusReport): void {
   fillRows(
     byId('canary-body'),
     canaries.map((c) => {
-      const { intake, process, sync } = c.timings;
+      const { intake, download, thumbnail, sync } = c.timings;
       return h(
         'tr',
         { 'data-canary': c.target, 'data-ok': String(c.ok), class: c.ok ? '' : 'behind' },
@@ -18,13 +18,14 @@ export function renderCanary(r: StatusReport): void {
         h('td', { class: 'nowrap', title: c.droppedAt }, `${c.ok ? 'arrived' : 'FAILED'}, sent ${stamp(c.droppedAt, r.at)}`),
         h('td', { class: 'num', 'data-canary-seconds': c.seconds ?? '' }, seconds(c.seconds)),
         h('td', { class: 'num' }, seconds(intake)),
-        h('td', { class: 'num' }, seconds(process)),
+        h('td', { class: 'num' }, seconds(download)),
+        h('td', { class: 'num' }, seconds(thumbnail)),
         h('td', { class: 'num' }, seconds(sync[c.target])),
         h('td', { class: 'nowrap', title: c.lastSuccessAt ?? '' }, ago(c.lastSuccessAt, r.at)),
         h('td', { class: 'error error-text', 'data-canary-stage': c.failure?.stage ?? '' }, c.failure ? `at ${c.failure.stage}: ${c.failure.reason}` : ''),
       );
     }),
-    8,
+    9,
     'no canary checked yet (canary.intervalMinutes 0 turns them off)',
   );
 }
