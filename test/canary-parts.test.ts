@@ -3,7 +3,7 @@
  * one canary per interval), the SSRF guard's one exception against a real server, its config, and
  * the Interface leaving canaries out.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import sharp from 'sharp';
@@ -13,6 +13,9 @@ import { CanaryRunner, checkEveryMs } from '../engine/canary/canary.js';
 import { canaryImage, CANARY_HEIGHT, CANARY_WIDTH } from '../engine/canary/image.js';
 import { advance, lastPerTarget, newRecord, parseRecord, timingsOf, type CanaryRecord, type Sighting } from '../engine/canary/record.js';
 import { selfOrigin } from '../engine/canary/start.js';
+import { probe, type Listing } from '../engine/canary/probe.js';
+import { RsyncLister, shellLine, shellWord } from '../engine/canary/lister.js';
+import { targetStatusPath } from '../spool/sweep-layout.js';
 import { claimSlot, pruneRecords, readRecords, RECORDS_KEPT } from '../engine/canary/store.js';
 import { ConfigError, defaultCountries, parseConfig } from '../engine/config/config.js';
 import { canaryOf, canaryPath } from '../engine/core/canary-path.js';
@@ -192,6 +195,58 @@ test("a canary whose sender died is taken over and decided once; one whose job i
     await runner.stop();
     await cleanup();
   }
+});
+
+test('a target is listed (with rsync) only once a sweep of it finished since its last listing', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const spool = join(dir, 'spool');
+    const tree = join(dir, 'tree');
+    const target = { name: 'n1', dest: join(dir, 'n1') };
+    const r = record({ hash: hashForUrl('http://127.0.0.1:9464/canary/1-0123456789abcdef.png') });
+    const manifest = { version: 1, url: r.url, hash: r.hash, country: 'zz', sizes: [], source: { width: 1, height: 1, format: 'png', bytes: 1 }, digest: `sha256:${'b'.repeat(64)}`, processing: { quality: 75, sharpen: 0, gamma: 0, background: '#ffffff', effort: 2 }, createdAt: new Date(Date.now() - 10_000).toISOString() };
+    for (const root of [tree, target.dest]) {
+      await mkdir(dirname(manifestPath(root, 'zz', r.hash)), { recursive: true });
+      await writeFile(manifestPath(root, 'zz', r.hash), JSON.stringify(manifest));
+    }
+    const lister = new RsyncLister();
+    const context = { spool, tree, rsync: { rsync: 'rsync', timeoutSeconds: 10, connectTimeoutSeconds: 5, bwlimitKiB: 0 }, lister };
+    const listed = new Map<string, Listing>();
+    const first = await probe(context, r, [target], listed);
+    assert.equal(first.targets.n1, { found: false, why: 'no sweep of n1 finished since the canary was made (is imagesys sweep in cron?)' }, 'there, but no sweep since: not listed');
+    await mkdir(dirname(targetStatusPath(spool, 'n1')), { recursive: true });
+    await writeFile(targetStatusPath(spool, 'n1'), '{}');
+    assert.equal((await probe(context, r, [target], listed)).targets.n1, { found: true }, 'a sweep finished: listed, and found');
+    await rm(manifestPath(target.dest, 'zz', r.hash));
+    const gone = await probe(context, r, [target], listed);
+    assert.equal(gone.targets.n1, { found: false, why: 'not there yet' });
+    assert.is(listed.get('n1')?.why, 'not there yet', 'the last listing is kept');
+    lister.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test("listings run from one shell: each run's code and output, odd words intact, a hung one killed, the shell started again", async () => {
+  assert.is(shellWord("it's"), `'it'\\''s'`);
+  assert.is(shellLine('rsync', ['-e', 'ssh -o X=1'], 'M'), `'rsync' '-e' 'ssh -o X=1' </dev/null 2>&1; printf '\\n%s %d\\n' 'M' "$?"\n`);
+  const lister = new RsyncLister();
+  try {
+    const odd = "a b'c\"$(touch /tmp/never)`x`";
+    const echoed = await lister.run('printf', ['%s|%s', odd, 'two'], 5_000);
+    assert.equal([echoed.code, echoed.stdout], [0, `${odd}|two`]);
+    const failed = await lister.run('sh', ['-c', 'echo nope >&2; exit 23'], 5_000);
+    assert.equal([failed.code, failed.stdout.trim()], [23, 'nope']);
+    const [a, b] = await Promise.all([lister.run('echo', ['one'], 5_000), lister.run('echo', ['two'], 5_000)]);
+    assert.equal([a.stdout.trim(), b.stdout.trim()], ['one', 'two'], 'one at a time, each its own output');
+    const hung = await lister.run('sleep', ['30'], 300);
+    assert.is(hung.code, null);
+    assert.match(hung.stderr, /killed after 300 ms/);
+    assert.equal((await lister.run('echo', ['again'], 5_000)).stdout.trim(), 'again', 'a new shell after the kill');
+  } finally {
+    lister.close();
+  }
+  assert.is((await lister.run('echo', ['late'], 5_000)).code, null, 'closed: nothing runs');
 });
 
 const downloadOptions: DownloadOptions = { concurrency: 4, perHost: 2, connectTimeoutMs: 2000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, totalTimeoutMs: 5000, maxBytes: 2_000_000, maxRedirects: 3, userAgent: 'ImageSys-test', allow: [], perHostRate: 0, proxy: 'none' };

@@ -18,8 +18,8 @@ import type { Clock } from '../core/clock.js';
 import { hashForUrl } from '../core/hash.js';
 import { removeImage } from '../sweep/purge.js';
 import { canaryBatchName, canaryPath } from '../core/canary-path.js';
-import { killRunningRsync } from '../sweep/rsync.js';
-import { probe, type ProbeContext } from './probe.js';
+import { RsyncLister } from './lister.js';
+import { probe, type Listing, type ProbeContext } from './probe.js';
 import { advance, CANARY_DATASOURCE, latencyOf, LOCAL_TARGET, newRecord, timingsOf, type CanaryRecord, type CanaryStage } from './record.js';
 import { claimSlot, pruneRecords, readRecords, saveRecord } from './store.js';
 
@@ -48,9 +48,12 @@ export class CanaryRunner {
   private readonly intervalMs: number;
   private readonly deadlineMs: number;
   private readonly probeContext: ProbeContext;
+  private readonly lister = new RsyncLister();
   private readonly targetNames: string[];
   /** The canaries this engine checks, by slot: its own, and those it took over. */
   private readonly pending = new Map<number, CanaryRecord>();
+  /** Per pending canary (by slot): per target, its last listing (a target is listed again only after a sweep of it). */
+  private readonly listed = new Map<number, Map<string, Listing>>();
   private stopping = false;
   private lastSlot: number | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -60,7 +63,7 @@ export class CanaryRunner {
     const { canary, sweep, spool, tree } = options.config;
     this.intervalMs = canary.intervalMinutes * 60_000;
     this.deadlineMs = canary.deadlineMinutes * 60_000;
-    this.probeContext = { spool, tree, rsync: { rsync: sweep.rsync, timeoutSeconds: sweep.timeoutSeconds, connectTimeoutSeconds: sweep.connectTimeoutSeconds, bwlimitKiB: 0 } };
+    this.probeContext = { spool, tree, rsync: { rsync: sweep.rsync, timeoutSeconds: sweep.timeoutSeconds, connectTimeoutSeconds: sweep.connectTimeoutSeconds, bwlimitKiB: 0 }, lister: this.lister };
     this.targetNames = sweep.targets.map((t) => t.name);
   }
 
@@ -76,7 +79,7 @@ export class CanaryRunner {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
-    killRunningRsync();
+    this.lister.close();
     await this.running;
   }
 
@@ -139,7 +142,9 @@ export class CanaryRunner {
     let next = record;
     if (!record.result) {
       const pending = config.sweep.targets.filter((t) => record.arrived[t.name] === undefined);
-      next = advance(record, await probe(this.probeContext, record, pending), this.targetNames, clock());
+      const listed = this.listed.get(record.slot) ?? new Map<string, Listing>();
+      this.listed.set(record.slot, listed);
+      next = advance(record, await probe(this.probeContext, record, pending, listed), this.targetNames, clock());
       if (JSON.stringify(next) !== JSON.stringify(record)) await saveRecord(spool.writer, spool.root, next);
       this.pending.set(next.slot, next);
       if (next.result) this.report(next);
@@ -147,6 +152,7 @@ export class CanaryRunner {
     if (!next.result || !(await this.removeCanary(next))) return;
     await saveRecord(spool.writer, spool.root, { ...next, purged: true });
     this.pending.delete(next.slot);
+    this.listed.delete(next.slot);
   }
 
   private report(record: CanaryRecord): void {
