@@ -144,7 +144,9 @@ export class CanaryRunner {
       const pending = config.sweep.targets.filter((t) => record.arrived[t.name] === undefined);
       const listed = this.listed.get(record.slot) ?? new Map<string, Listing>();
       this.listed.set(record.slot, listed);
-      next = advance(record, await probe(this.probeContext, record, pending, listed), this.targetNames, clock());
+      const seen = await probe(this.probeContext, record, pending, listed);
+      if (this.stopping) return; // a listing the stop cut short says nothing of the target
+      next = advance(record, seen, this.targetNames, clock());
       if (JSON.stringify(next) !== JSON.stringify(record)) await saveRecord(spool.writer, spool.root, next);
       this.pending.set(next.slot, next);
       if (next.result) this.report(next);

@@ -61,16 +61,8 @@ export interface Sighting {
   targets: Record<string, { found: boolean; why?: string }>;
 }
 
-export interface NewCanary {
-  slot: number;
-  id: string;
-  url: string;
-  hash: string;
-  country: string;
-  by: string;
-  now: number;
-  deadlineMs: number;
-}
+/** A canary about to be sent: what names it, the time it is sent at and how long it has. */
+export type NewCanary = Pick<CanaryRecord, 'slot' | 'id' | 'url' | 'hash' | 'country' | 'by'> & { now: number; deadlineMs: number };
 
 export function newRecord(c: NewCanary): CanaryRecord {
   const { now, deadlineMs, ...rest } = c;
