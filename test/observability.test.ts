@@ -54,8 +54,11 @@ withRsync('metrics scraped during a daemon run add up to what the run did; statu
     // a scrape in the middle of the run: its counters are on their way, never ahead of the end
     await waitUntil('some jobs are done', async () => (await finished()) >= 20, 30_000);
     const during = await scrape(page!);
+    const atRest = (m: Map<string, number>): number => sample(m, 'imagesys_jobs_total', { country: 'uk', outcome: 'thumbed' }) + sample(m, 'imagesys_jobs_total', { country: 'uk', outcome: 'failed' });
     await waitUntil('every job is thumbed or failed', async () => (await finished()) === expectations.length, 60_000);
-    const metrics = await scrape(page!);
+    // a job is moved in the spool a moment before its outcome is counted: the last scrape waits for the counters
+    let metrics = await scrape(page!);
+    await waitUntil('the counters have every job at rest', async () => atRest((metrics = await scrape(page!))) === expectations.length, 10_000);
 
     const count = (end: string, code?: string): number => expectations.filter((e) => e.end === end && (code === undefined || e.code === code)).length;
     const thumbed = count('thumbed');
@@ -66,7 +69,6 @@ withRsync('metrics scraped during a daemon run add up to what the run did; statu
     const flaky = expectations.filter((e) => e.kind === 'flaky').length;
     const truncated = count('failed', 'body_incomplete');
     assert.is(sample(metrics, 'imagesys_jobs_total', { country: 'uk', outcome: 'retried' }), flaky + 2 * truncated);
-    const atRest = (m: Map<string, number>): number => sample(m, 'imagesys_jobs_total', { country: 'uk', outcome: 'thumbed' }) + sample(m, 'imagesys_jobs_total', { country: 'uk', outcome: 'failed' });
     assert.ok(atRest(during) > 0 && atRest(during) < expectations.length, `the mid-run scrape saw the run under way (${atRest(during)} at rest)`);
 
     // per stage: done and failed by code
