@@ -210,7 +210,7 @@ test('a target is listed (with rsync) only once a sweep of it finished since its
       await writeFile(manifestPath(root, 'zz', r.hash), JSON.stringify(manifest));
     }
     const lister = new RsyncLister();
-    const context = { spool, tree, rsync: { rsync: 'rsync', timeoutSeconds: 10, connectTimeoutSeconds: 5, bwlimitKiB: 0 }, lister };
+    const context = { spool, jobs: new Spool({ root: spool, fsync: false, staleMs: 4_000 }), tree, rsync: { rsync: 'rsync', timeoutSeconds: 10, connectTimeoutSeconds: 5, bwlimitKiB: 0 }, lister };
     const listed = new Map<string, Listing>();
     const first = await probe(context, r, [target], listed);
     assert.equal(first.targets.n1, { found: false, why: 'no sweep of n1 finished since the canary was made (is imagesys sweep in cron?)' }, 'there, but no sweep since: not listed');

@@ -50,10 +50,11 @@ export class CanaryRunner {
   private readonly probeContext: ProbeContext;
   private readonly lister = new RsyncLister();
   private readonly targetNames: string[];
-  /** The canaries this engine checks, by slot: its own, and those it took over. */
-  private readonly pending = new Map<number, CanaryRecord>();
-  /** Per pending canary (by slot): per target, its last listing (a target is listed again only after a sweep of it). */
-  private readonly listed = new Map<number, Map<string, Listing>>();
+  /**
+   * The canaries this engine checks, by slot (its own, and those it took over), each with its last
+   * listing per target (a target is listed again only after a sweep of it).
+   */
+  private readonly pending = new Map<number, { record: CanaryRecord; listed: Map<string, Listing> }>();
   private stopping = false;
   private lastSlot: number | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -63,7 +64,7 @@ export class CanaryRunner {
     const { canary, sweep, spool, tree } = options.config;
     this.intervalMs = canary.intervalMinutes * 60_000;
     this.deadlineMs = canary.deadlineMinutes * 60_000;
-    this.probeContext = { spool, tree, rsync: { rsync: sweep.rsync, timeoutSeconds: sweep.timeoutSeconds, connectTimeoutSeconds: sweep.connectTimeoutSeconds, bwlimitKiB: 0 }, lister: this.lister };
+    this.probeContext = { spool, tree, rsync: { rsync: sweep.rsync, timeoutSeconds: sweep.timeoutSeconds, connectTimeoutSeconds: sweep.connectTimeoutSeconds, bwlimitKiB: 0 }, lister: this.lister, jobs: options.spool };
     this.targetNames = sweep.targets.map((t) => t.name);
   }
 
@@ -95,10 +96,10 @@ export class CanaryRunner {
     } catch (error) {
       this.options.log.error({ err: error }, 'canary not sent; the next interval tries again');
     }
-    for (const record of [...this.pending.values()]) {
+    for (const { record, listed } of [...this.pending.values()]) {
       if (this.stopping) return;
       try {
-        await this.check(record);
+        await this.check(record, listed);
       } catch (error) {
         this.options.log.warn({ err: error, slot: record.slot, id: record.id }, 'canary could not be checked or removed; the next round tries again');
       }
@@ -112,7 +113,7 @@ export class CanaryRunner {
       if (record.purged || this.pending.has(record.slot) || record.by === ownerTag(SELF)) continue;
       const [host = '', pid = ''] = record.by.split('~');
       const overdue = now > Date.parse(record.deadlineAt) + this.deadlineMs;
-      if (isOwnerDead({ host, pid: Number(pid) }) || overdue) this.pending.set(record.slot, record);
+      if (isOwnerDead({ host, pid: Number(pid) }) || overdue) this.pending.set(record.slot, { record, listed: new Map() });
     }
   }
 
@@ -128,7 +129,7 @@ export class CanaryRunner {
     const record = newRecord({ slot, id, url, hash: hashForUrl(url), country: config.canary.country, by: ownerTag(SELF), now, deadlineMs: this.deadlineMs });
     if (!(await claimSlot(spool.writer, spool.root, record))) return; // another engine sent this interval's
     // checked from now on: a batch that cannot be written (a full disk) fails at intake by the deadline
-    this.pending.set(slot, record);
+    this.pending.set(slot, { record, listed: new Map() });
     await spool.ensureLayout([record.country]);
     // through the same door as ETL's URLs: a batch, written whole
     await spool.writer.write(entryPath(spool.root, 'incoming', record.country, canaryBatchName(id)), `${url}\t${CANARY_DATASOURCE}\n`);
@@ -137,24 +138,21 @@ export class CanaryRunner {
   }
 
   /** One look; the verdict, once there is one, is saved and reported before the canary is removed. */
-  private async check(record: CanaryRecord): Promise<void> {
+  private async check(record: CanaryRecord, listed: Map<string, Listing>): Promise<void> {
     const { config, spool, clock } = this.options;
     let next = record;
     if (!record.result) {
       const pending = config.sweep.targets.filter((t) => record.arrived[t.name] === undefined);
-      const listed = this.listed.get(record.slot) ?? new Map<string, Listing>();
-      this.listed.set(record.slot, listed);
       const seen = await probe(this.probeContext, record, pending, listed);
       if (this.stopping) return; // a listing the stop cut short says nothing of the target
       next = advance(record, seen, this.targetNames, clock());
       if (JSON.stringify(next) !== JSON.stringify(record)) await saveRecord(spool.writer, spool.root, next);
-      this.pending.set(next.slot, next);
+      this.pending.set(next.slot, { record: next, listed });
       if (next.result) this.report(next);
     }
     if (!next.result || !(await this.removeCanary(next))) return;
     await saveRecord(spool.writer, spool.root, { ...next, purged: true });
     this.pending.delete(next.slot);
-    this.listed.delete(next.slot);
   }
 
   private report(record: CanaryRecord): void {

@@ -7,9 +7,9 @@
  */
 import { stat } from 'node:fs/promises';
 import type { SweepTarget } from '../config/targets.js';
-import { entryPath, jobPath, type State } from '../../spool/layout.js';
+import { entryPath, type State } from '../../spool/layout.js';
+import type { Spool } from '../../spool/spool.js';
 import { canaryBatchName } from '../core/canary-path.js';
-import { readOwnText } from '../../spool/safe-open.js';
 import { manifestRelPath, readManifest } from '../tree/tree.js';
 import { listArgs, RSYNC_PARTIAL, rsyncReason, type RsyncOptions } from '../sweep/rsync.js';
 import type { RsyncLister } from './lister.js';
@@ -20,6 +20,8 @@ import { servedAt } from './store.js';
 
 export interface ProbeContext {
   spool: string;
+  /** The spool's job reader (the same codec as the engine's). */
+  jobs: Spool;
   tree: string;
   rsync: RsyncOptions;
   /** Where the listings run (a shell kept for them: lister.ts). */
@@ -29,17 +31,11 @@ export interface ProbeContext {
 /** The states in the order a job goes through them, the last first: a look between two moves finds it in one. */
 const JOB_STATES: readonly State[] = ['thumbed', 'downloaded', 'incoming', 'failed'];
 
-async function findJob(spool: string, record: CanaryRecord): Promise<Sighting['job']> {
+async function findJob(jobs: Spool, record: CanaryRecord): Promise<Sighting['job']> {
   for (const state of JOB_STATES) {
-    const text = await readOwnText(jobPath(spool, state, record.country, record.hash)).catch(() => undefined);
-    if (text === undefined) continue;
-    try {
-      const job = JSON.parse(text) as { createdAt?: unknown; error?: unknown; source?: unknown };
-      if (typeof job.createdAt !== 'string') continue;
-      return { state, createdAt: job.createdAt, downloaded: job.source !== undefined, ...(typeof job.error === 'string' ? { error: job.error } : {}) };
-    } catch {
-      continue; // being replaced: the next look sees it
-    }
+    // one being replaced reads as missing or corrupt: the next look sees it
+    const job = await jobs.readJob(state, record.country, record.hash).catch(() => undefined);
+    if (job) return { state, createdAt: job.createdAt, downloaded: job.source !== undefined, ...(job.error !== undefined ? { error: job.error } : {}) };
   }
   return undefined;
 }
@@ -89,7 +85,7 @@ export async function probe(context: ProbeContext, record: CanaryRecord, pending
   const batch = entryPath(context.spool, 'incoming', record.country, canaryBatchName(record.id));
   const [batchWaiting, job, served, manifest] = await Promise.all([
     stat(batch).then(() => true, () => false),
-    findJob(context.spool, record),
+    findJob(context.jobs, record),
     servedAt(context.spool, record.slot),
     readManifest(context.tree, record.country, record.hash).catch(() => undefined),
   ]);

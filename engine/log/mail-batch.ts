@@ -4,6 +4,7 @@
  * mail's subject and text rendered from them. Counts stay exact however many events come; what is
  * stored (examples, kinds) is bounded by MAIL_LIMITS. Pure: no I/O, no clock.
  */
+import { pino } from 'pino';
 
 /** A log line as pino wrote it, parsed. */
 export interface LogEvent {
@@ -29,8 +30,6 @@ export const MAIL_LIMITS: Readonly<MailLimits> = Object.freeze({ examplesPerKind
 /** The kind that events of kinds past `MailLimits.kinds` are counted under. */
 export const OTHER_KINDS = '(other messages)';
 
-/** pino's numeric levels, by name, for the levels a mail can hold. */
-export const LEVEL_VALUES: Readonly<Record<string, number>> = Object.freeze({ warn: 40, error: 50, fatal: 60 });
 
 export interface Kind {
   /** The message, with ` [code]` when the events carry an error code. */
@@ -136,8 +135,9 @@ export interface MailContext {
   minIntervalMinutes: number;
 }
 
+/** A level's name, as pino names its numbers. */
 function levelName(level: number): string {
-  return level >= 60 ? 'fatal' : level >= 50 ? 'error' : level >= 40 ? 'warn' : `level ${level}`;
+  return pino.levels.labels[level] ?? `level ${level}`;
 }
 
 const PLURAL: Readonly<Record<string, string>> = { fatal: 'fatal', error: 'errors', warn: 'warnings' };

@@ -8,10 +8,10 @@
  */
 import { hostname } from 'node:os';
 import { createTransport } from 'nodemailer';
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
-import { AlertBatch, LEVEL_VALUES, renderAlertMail, type LogEvent } from './mail-batch.js';
+import { AlertBatch, renderAlertMail, type LogEvent } from './mail-batch.js';
 
 /** The component of the mailer's own log lines: they are never mailed. */
 export const MAIL_COMPONENT = 'mail';
@@ -87,7 +87,7 @@ export class AlertMailer {
   constructor(private readonly options: AlertMailerOptions) {
     const { email, minIntervalMinutes } = options.settings;
     this.level = email.level;
-    this.levelValue = LEVEL_VALUES[email.level]!;
+    this.levelValue = pino.levels.values[email.level]!;
     this.intervalMs = minIntervalMinutes * 60_000;
     this.host = options.host ?? hostname();
     this.from = email.from || `imagesys@${this.host}`;
